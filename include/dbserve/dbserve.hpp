@@ -1,0 +1,8 @@
+// The umbrella header: the whole core, never an adapter.
+#pragma once
+
+#include <dbserve/detail/config.hpp>
+#include <dbserve/error.hpp>
+#include <dbserve/http.hpp>
+#include <dbserve/result.hpp>
+#include <dbserve/transport.hpp>
