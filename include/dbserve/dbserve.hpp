@@ -5,4 +5,6 @@
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
+#include <dbserve/secret.hpp>
 #include <dbserve/transport.hpp>
+#include <dbserve/transport_options.hpp>
