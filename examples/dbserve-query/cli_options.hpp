@@ -1,0 +1,290 @@
+// dbserve-query's command line: every flag, checked before anything is sent. A bad flag
+// gives one line naming the problem and the fix (exit code 2).
+#pragma once
+
+#include <dbserve/result.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dbserve_query {
+
+enum class auth_choice { automatic, client_credentials, token_exchange, token };
+enum class csv_format { split, records };
+enum class summary_format { text, json };
+enum class transport_choice { curl, beast };
+
+struct resolve_entry {
+    std::string host;
+    std::uint16_t port = 443;
+    std::string address;
+};
+
+struct cli_options {
+    // Where
+    std::string host, endpoint, url, endpoint_id, served_model, token_url, profile;
+    // Credentials
+    std::string client_secret_file, token_file;
+    auth_choice auth = auth_choice::automatic;
+    std::string action = "query_inference_endpoint";
+    // Body
+    std::string data;  // JSON text, "@FILE" or "@-"
+    std::string csv_file;
+    csv_format format = csv_format::split;
+    std::string chat;
+    std::optional<long> max_tokens;
+    std::optional<double> temperature;
+    std::string params;  // JSON object text
+    bool stream = false;
+    bool dry_run = false;
+    // TLS and network
+    std::string cacert, capath;
+    std::vector<resolve_entry> resolve;
+    std::optional<double> connect_timeout_s, max_time_s;
+    transport_choice transport = transport_choice::curl;
+    // Output
+    bool verbose = false;
+    summary_format summary = summary_format::text;
+    // Load mode
+    std::optional<long> repeat;
+    std::optional<double> duration_s;
+    long concurrency = 1;
+    bool help = false;
+    bool version = false;
+
+    bool load_mode() const { return repeat.has_value() || duration_s.has_value(); }
+};
+
+inline constexpr std::string_view usage_text = R"(usage: dbserve-query [options]
+
+Queries a Databricks route optimized serving endpoint.
+
+Where:
+  --host URL              workspace URL (default: DATABRICKS_HOST, then the profile)
+  --endpoint NAME         endpoint name: discover its route optimized URL
+  --url URL               a route optimized invocations URL (no discovery)
+  --endpoint-id ID        endpoint id for authorization_details (default: first label of the URL's host)
+  --served-model NAME     query one served model of the endpoint
+  --token-url URL         token endpoint (default: <host>/oidc/v1/token)
+  --profile NAME          profile in ~/.databrickscfg (default: DATABRICKS_CONFIG_PROFILE, then DEFAULT)
+Credentials (never on the command line):
+  DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET from the environment or the profile
+  --client-secret-file FILE   read the client secret from FILE
+  --token-file FILE           use the OAuth token in FILE (obtained elsewhere)
+  --auth client-credentials|token-exchange|token
+  --action query_inference_endpoint|manage_inference_endpoint
+Body:
+  --data JSON | @FILE | @-    send this JSON as is (checked to be JSON)
+  --csv FILE [--format split|records]   shape a dataframe from a CSV file with a header row
+  --chat MESSAGE [--max-tokens N] [--temperature T]   one user message to a chat endpoint
+  --params JSON               a JSON object sent as "params"
+  --stream                    stream the answer; print chat deltas as they arrive
+  --dry-run                   print the request that would be sent, send nothing
+TLS and network:
+  --cacert FILE  --capath DIR  --resolve HOST:PORT:ADDRESS (repeatable)
+  --connect-timeout S  --max-time S  --transport curl|beast
+Output:
+  -v, --verbose               requests, responses and token events on stderr (secrets redacted)
+Load mode:
+  --repeat N  --duration S  --concurrency C  --summary text|json
+Exit codes: 0 success, 2 usage or configuration, 3 authentication or authorization,
+  4 other HTTP error, 5 network failure or timeout, 6 TLS verification failure.
+)";
+
+namespace detail {
+inline dbserve::unexpected usage_error(std::string message) {
+    return dbserve::unexpected(dbserve::errc::invalid_argument, std::move(message));
+}
+
+template <class Number>
+bool parse_number(std::string_view text, Number& out) {
+    if (text.empty()) return false;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+inline dbserve::result<resolve_entry> parse_resolve(std::string_view text) {
+    auto bad = [&] {
+        return usage_error("--resolve expects HOST:PORT:ADDRESS, got '" + std::string(text) +
+                           "'; for example --resolve adb-1.2.azuredatabricks.net:443:127.0.0.1");
+    };
+    auto first = text.find(':');
+    if (first == std::string_view::npos || first == 0) return bad();
+    auto second = text.find(':', first + 1);
+    if (second == std::string_view::npos) return bad();
+    resolve_entry e;
+    e.host = std::string(text.substr(0, first));
+    unsigned port = 0;
+    if (!parse_number(text.substr(first + 1, second - first - 1), port) || port == 0 || port > 65535)
+        return bad();
+    e.port = static_cast<std::uint16_t>(port);
+    e.address = std::string(text.substr(second + 1));
+    if (e.address.size() > 2 && e.address.front() == '[' && e.address.back() == ']')
+        e.address = e.address.substr(1, e.address.size() - 2);
+    if (e.address.empty()) return bad();
+    return e;
+}
+}  // namespace detail
+
+inline dbserve::result<cli_options> parse_command_line(const std::vector<std::string_view>& args) {
+    cli_options o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view flag = args[i];
+        std::string_view inline_value;
+        bool has_inline = false;
+        if (flag.size() > 2 && flag.substr(0, 2) == "--") {
+            auto eq = flag.find('=');
+            if (eq != std::string_view::npos) {
+                inline_value = flag.substr(eq + 1);
+                flag = flag.substr(0, eq);
+                has_inline = true;
+            }
+        }
+        auto value = [&]() -> dbserve::result<std::string> {
+            if (has_inline) return std::string(inline_value);
+            if (i + 1 >= args.size())
+                return detail::usage_error(std::string(flag) + " needs a value; see --help");
+            return std::string(args[++i]);
+        };
+        auto text_into = [&](std::string& field) -> dbserve::result<void> {
+            auto v = value();
+            if (!v) return std::move(v).error();
+            if (v->empty())
+                return detail::usage_error(std::string(flag) + " was given an empty value");
+            field = std::move(*v);
+            return {};
+        };
+        auto seconds_into = [&](std::optional<double>& field) -> dbserve::result<void> {
+            auto v = value();
+            if (!v) return std::move(v).error();
+            double s = 0;
+            if (!detail::parse_number(*v, s) || !(s > 0) || s > 1e7)
+                return detail::usage_error(std::string(flag) + " expects a positive number of seconds, got '" +
+                                           *v + "'");
+            field = s;
+            return {};
+        };
+        auto count_into = [&](auto& field, long min, long max) -> dbserve::result<void> {
+            auto v = value();
+            if (!v) return std::move(v).error();
+            long n = 0;
+            if (!detail::parse_number(*v, n) || n < min || n > max)
+                return detail::usage_error(std::string(flag) + " expects a whole number from " +
+                                           std::to_string(min) + " to " + std::to_string(max) + ", got '" + *v + "'");
+            field = n;
+            return {};
+        };
+
+        dbserve::result<void> ok;
+        if (flag == "-h" || flag == "--help") o.help = true;
+        else if (flag == "--version") o.version = true;
+        else if (flag == "-v" || flag == "--verbose") o.verbose = true;
+        else if (flag == "--stream") o.stream = true;
+        else if (flag == "--dry-run") o.dry_run = true;
+        else if (flag == "--host") ok = text_into(o.host);
+        else if (flag == "--endpoint") ok = text_into(o.endpoint);
+        else if (flag == "--url") ok = text_into(o.url);
+        else if (flag == "--endpoint-id") ok = text_into(o.endpoint_id);
+        else if (flag == "--served-model") ok = text_into(o.served_model);
+        else if (flag == "--token-url") ok = text_into(o.token_url);
+        else if (flag == "--profile") ok = text_into(o.profile);
+        else if (flag == "--client-secret-file") ok = text_into(o.client_secret_file);
+        else if (flag == "--token-file") ok = text_into(o.token_file);
+        else if (flag == "--data") ok = text_into(o.data);
+        else if (flag == "--csv") ok = text_into(o.csv_file);
+        else if (flag == "--chat") ok = text_into(o.chat);
+        else if (flag == "--params") ok = text_into(o.params);
+        else if (flag == "--cacert") ok = text_into(o.cacert);
+        else if (flag == "--capath") ok = text_into(o.capath);
+        else if (flag == "--connect-timeout") ok = seconds_into(o.connect_timeout_s);
+        else if (flag == "--max-time") ok = seconds_into(o.max_time_s);
+        else if (flag == "--duration") ok = seconds_into(o.duration_s);
+        else if (flag == "--repeat") { long n = 0; ok = count_into(n, 1, 100'000'000); o.repeat = n; }
+        else if (flag == "--concurrency") ok = count_into(o.concurrency, 1, 1024);
+        else if (flag == "--max-tokens") { long n = 0; ok = count_into(n, 1, 1'000'000); o.max_tokens = n; }
+        else if (flag == "--temperature") {
+            auto v = value();
+            double t = 0;
+            if (!v) ok = std::move(v).error();
+            else if (!detail::parse_number(*v, t) || t < 0 || t > 2)
+                ok = detail::usage_error("--temperature expects a number from 0 to 2, got '" + *v + "'");
+            else o.temperature = t;
+        } else if (flag == "--resolve") {
+            auto v = value();
+            if (!v) ok = std::move(v).error();
+            else if (auto e = detail::parse_resolve(*v)) o.resolve.push_back(std::move(*e));
+            else ok = std::move(e).error();
+        } else if (flag == "--auth") {
+            auto v = value();
+            if (!v) ok = std::move(v).error();
+            else if (*v == "client-credentials") o.auth = auth_choice::client_credentials;
+            else if (*v == "token-exchange") o.auth = auth_choice::token_exchange;
+            else if (*v == "token") o.auth = auth_choice::token;
+            else ok = detail::usage_error("--auth expects client-credentials, token-exchange or token, got '" + *v + "'");
+        } else if (flag == "--action") {
+            auto v = value();
+            if (!v) ok = std::move(v).error();
+            else if (*v == "query_inference_endpoint" || *v == "manage_inference_endpoint") o.action = *v;
+            else ok = detail::usage_error("--action expects query_inference_endpoint or manage_inference_endpoint, got '" + *v + "'");
+        } else if (flag == "--format") {
+            auto v = value();
+            if (!v) ok = std::move(v).error();
+            else if (*v == "split") o.format = csv_format::split;
+            else if (*v == "records") o.format = csv_format::records;
+            else ok = detail::usage_error("--format expects split or records, got '" + *v + "'");
+        } else if (flag == "--summary") {
+            auto v = value();
+            if (!v) ok = std::move(v).error();
+            else if (*v == "text") o.summary = summary_format::text;
+            else if (*v == "json") o.summary = summary_format::json;
+            else ok = detail::usage_error("--summary expects text or json, got '" + *v + "'");
+        } else if (flag == "--transport") {
+            auto v = value();
+            if (!v) ok = std::move(v).error();
+            else if (*v == "curl") o.transport = transport_choice::curl;
+            else if (*v == "beast") o.transport = transport_choice::beast;
+            else ok = detail::usage_error("--transport expects curl or beast, got '" + *v + "'");
+        } else if (flag == "--client-secret" || flag == "--token" || flag == "--secret") {
+            return detail::usage_error(std::string(flag) +
+                                       " is not accepted: a secret on the command line leaks into shell history "
+                                       "and process lists; use DATABRICKS_CLIENT_SECRET, --client-secret-file or --token-file");
+        } else {
+            return detail::usage_error("unknown option '" + std::string(flag) + "'; see --help");
+        }
+        if (!ok) return std::move(ok).error();
+    }
+    if (o.help || o.version) return o;
+
+    // Combinations.
+    int bodies = !o.data.empty() + !o.csv_file.empty() + !o.chat.empty();
+    if (bodies > 1)
+        return detail::usage_error("give only one of --data, --csv and --chat");
+    if (bodies == 0)
+        return detail::usage_error("no request body: give --data JSON, --data @FILE, --csv FILE or --chat MESSAGE");
+    if (!o.url.empty() && !o.endpoint.empty())
+        return detail::usage_error("give --url or --endpoint, not both");
+    if (o.url.empty() && o.endpoint.empty())
+        return detail::usage_error("say which endpoint: --endpoint NAME (with --host) or --url INVOCATIONS_URL");
+    if (!o.token_file.empty() && !o.client_secret_file.empty())
+        return detail::usage_error("give --token-file or --client-secret-file, not both");
+    if (o.auth == auth_choice::token && o.token_file.empty())
+        return detail::usage_error("--auth token needs --token-file FILE");
+    if (o.auth == auth_choice::token_exchange && o.endpoint.empty())
+        return detail::usage_error("--auth token-exchange needs --endpoint NAME (the exchange uses the discovered authorization_details)");
+    if ((o.max_tokens || o.temperature) && o.chat.empty())
+        return detail::usage_error("--max-tokens and --temperature go with --chat");
+    if (o.stream && o.chat.empty() && o.data.empty())
+        return detail::usage_error("--stream needs a chat request (--chat) or a --data body for an LLM endpoint");
+    if (o.concurrency > 1 && !o.load_mode())
+        return detail::usage_error("--concurrency needs load mode: add --repeat N or --duration S");
+    if (o.stream && o.load_mode())
+        return detail::usage_error("--stream cannot be combined with load mode (--repeat/--duration)");
+    return o;
+}
+
+}  // namespace dbserve_query
