@@ -2,9 +2,14 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/clock.hpp>
+#include <dbserve/credentials.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
+#include <dbserve/policy_checks.hpp>
 #include <dbserve/result.hpp>
+#include <dbserve/retry.hpp>
 #include <dbserve/secret.hpp>
+#include <dbserve/secret_sources.hpp>
 #include <dbserve/transport.hpp>
 #include <dbserve/transport_options.hpp>
