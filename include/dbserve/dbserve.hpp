@@ -2,9 +2,11 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/authorization_details.hpp>
 #include <dbserve/clock.hpp>
 #include <dbserve/credentials.hpp>
 #include <dbserve/error.hpp>
+#include <dbserve/form_encoding.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/policy_checks.hpp>
 #include <dbserve/result.hpp>
@@ -13,3 +15,4 @@
 #include <dbserve/secret_sources.hpp>
 #include <dbserve/transport.hpp>
 #include <dbserve/transport_options.hpp>
+#include <dbserve/url.hpp>
