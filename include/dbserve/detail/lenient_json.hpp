@@ -1,0 +1,128 @@
+// Parsing JSON that may hold the bare tokens NaN, Infinity and -Infinity, which Python's
+// json encoder (and so the serving containers) writes for non-finite floats. nlohmann/json
+// refuses them, so:
+//   1. a memchr for 'N' and 'I' rules them out for most bodies (one fast pass, no copy);
+//   2. otherwise a string-aware scan looks for the tokens outside strings; a body where the
+//      letters only occur inside strings is parsed as is;
+//   3. otherwise the tokens are rewritten to the number 0 in a copy, remembering the ordinal
+//      of each among all number tokens, and a parse callback puts NaN/inf back into exactly
+//      those numbers. Tokens inside strings are never touched.
+// Never throws: nlohmann's non-throwing parse and is_discarded().
+#pragma once
+
+#include <dbserve/detail/config.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+DBSERVE_BEGIN_NAMESPACE
+namespace detail {
+
+struct non_finite_token {
+    std::size_t number_ordinal;  // index among all number tokens of the document
+    double value;
+};
+
+inline bool is_identifier_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Scans `text`; when it holds bare NaN/Infinity/-Infinity outside strings, writes a copy with
+// each replaced by "0" into `rewritten`, fills `tokens` and returns true.
+inline bool rewrite_non_finite_tokens(std::string_view text, std::string& rewritten,
+                                      std::vector<non_finite_token>& tokens) {
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const std::size_t n = text.size();
+    std::size_t copied = 0;  // text[0, copied) is already in `rewritten`
+    std::size_t ordinal = 0;
+    bool in_number = false;
+    for (std::size_t i = 0; i < n; ++i) {
+        char c = text[i];
+        if (c == '"') {
+            in_number = false;
+            // Skip the string, honouring backslash escapes.
+            for (++i; i < n; ++i) {
+                if (text[i] == '\\') {
+                    ++i;
+                } else if (text[i] == '"') {
+                    break;
+                }
+            }
+            continue;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            bool negative_infinity = c == '-' && text.compare(i, 9, "-Infinity") == 0 &&
+                                     (i + 9 == n || !is_identifier_char(text[i + 9]));
+            if (!negative_infinity) {
+                if (!in_number) ++ordinal;
+                in_number = true;
+                continue;
+            }
+        }
+        bool number_continuation = c == '.' || c == 'e' || c == 'E' || c == '+';
+        if (in_number && number_continuation) continue;
+        in_number = false;
+        std::size_t length = 0;
+        double value = 0;
+        if (c == 'N' && text.compare(i, 3, "NaN") == 0) {
+            length = 3;
+            value = nan;
+        } else if (c == 'I' && text.compare(i, 8, "Infinity") == 0) {
+            length = 8;
+            value = inf;
+        } else if (c == '-' && text.compare(i, 9, "-Infinity") == 0) {
+            length = 9;
+            value = -inf;
+        }
+        // A token glued to a neighbour ("1NaN", "NaNx") is left for the parser to refuse.
+        if (length == 0 || (i + length < n && is_identifier_char(text[i + length])) ||
+            (i > 0 && (is_identifier_char(text[i - 1]) || text[i - 1] == '.' ||
+                       text[i - 1] == '-' || text[i - 1] == '+')))
+            continue;
+        if (rewritten.empty()) rewritten.reserve(n);
+        rewritten.append(text.data() + copied, i - copied);
+        rewritten.push_back('0');
+        tokens.push_back({ordinal, value});
+        ++ordinal;
+        i += length - 1;
+        copied = i + 1;
+    }
+    if (tokens.empty()) return false;
+    rewritten.append(text.data() + copied, n - copied);
+    return true;
+}
+
+// Parses leniently; the result is discarded (is_discarded()) when the text is not JSON.
+inline nlohmann::json parse_lenient_json(std::string_view text) {
+    if (std::memchr(text.data(), 'N', text.size()) == nullptr &&
+        std::memchr(text.data(), 'I', text.size()) == nullptr)
+        return nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    std::string rewritten;
+    std::vector<non_finite_token> tokens;
+    if (!rewrite_non_finite_tokens(text, rewritten, tokens))
+        return nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    std::size_t ordinal = 0;
+    std::size_t next = 0;
+    auto restore = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        if (event == nlohmann::json::parse_event_t::value && parsed.is_number()) {
+            if (next < tokens.size() && tokens[next].number_ordinal == ordinal) {
+                parsed = tokens[next].value;
+                ++next;
+            }
+            ++ordinal;
+        }
+        return true;
+    };
+    return nlohmann::json::parse(rewritten, restore, false);
+}
+
+}  // namespace detail
+DBSERVE_END_NAMESPACE
