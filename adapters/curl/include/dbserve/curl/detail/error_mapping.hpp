@@ -1,0 +1,189 @@
+// CURLcode -> dbserve::error: the library's category, a message that says what to do,
+// libcurl's own code and text kept, and whether the request may have reached the server.
+#pragma once
+
+#include <dbserve/detail/config.hpp>
+#include <dbserve/error.hpp>
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+DBSERVE_BEGIN_NAMESPACE
+namespace curl {
+namespace detail {
+
+struct failure_context {
+    std::string_view host;
+    std::chrono::milliseconds timeout{0};
+    std::chrono::milliseconds connect_timeout{0};
+    std::size_t max_response_bytes = 0;
+    bool response_too_large = false;  // the write callback refused a body over the cap
+    std::size_t request_body_size = 0;
+    const char* error_buffer = "";
+};
+
+// True once the whole request went out (or any of the reply came back): from then on
+// the server may have acted on it even though no complete response arrived.
+inline bool request_reached_server(CURL* easy, std::size_t body_size) noexcept {
+    if (!easy) return false;
+    long header_bytes = 0;
+    long request_bytes = 0;
+    curl_off_t uploaded = 0;
+    curl_easy_getinfo(easy, CURLINFO_HEADER_SIZE, &header_bytes);
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+    curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    if (header_bytes > 0) return true;
+    return request_bytes > 0 && static_cast<std::size_t>(uploaded) >= body_size;
+}
+
+// The X509_V_ERR_* values OpenSSL reports through CURLINFO_SSL_VERIFYRESULT. Spelled out
+// here so the adapter does not need OpenSSL's headers.
+enum : long {
+    x509_unable_to_get_issuer_cert = 2,
+    x509_cert_not_yet_valid = 9,
+    x509_cert_has_expired = 10,
+    x509_depth_zero_self_signed_cert = 18,
+    x509_self_signed_cert_in_chain = 19,
+    x509_unable_to_get_issuer_cert_locally = 20,
+    x509_unable_to_verify_leaf_signature = 21,
+    x509_cert_revoked = 23,
+    x509_hostname_mismatch = 62,
+};
+
+inline bool tls_backend_is_openssl_like() noexcept {
+    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+    if (!info || !info->ssl_version) return false;
+    const char* v = info->ssl_version;
+    return std::strstr(v, "OpenSSL") || std::strstr(v, "LibreSSL") || std::strstr(v, "BoringSSL") ||
+           std::strstr(v, "quictls");
+}
+
+// Names the certificate problem in words a user can act on.
+inline std::string describe_certificate_failure(CURL* easy, std::string_view native) {
+    long verify = 0;
+    if (easy) curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &verify);
+    if (tls_backend_is_openssl_like()) {
+        switch (verify) {
+            case x509_unable_to_get_issuer_cert:
+            case x509_unable_to_get_issuer_cert_locally:
+            case x509_unable_to_verify_leaf_signature:
+                return "certificate is signed by an unknown CA; trust the CA that signed it with "
+                       "tls_options::ca_file, ca_directory or ca_pem";
+            case x509_depth_zero_self_signed_cert:
+            case x509_self_signed_cert_in_chain:
+                return "self-signed certificate; the server's certificate is not issued by a trusted CA";
+            case x509_cert_has_expired:
+                return "certificate expired; the server must renew its certificate (or check this machine's clock)";
+            case x509_cert_not_yet_valid:
+                return "certificate is not valid yet; check this machine's clock";
+            case x509_cert_revoked:
+                return "certificate revoked";
+            case x509_hostname_mismatch:
+                return "host name mismatch; the certificate is not issued for this host name";
+            default: break;
+        }
+    }
+    // libcurl checks the name itself after a successful chain verification.
+    if (native.find("subject name") != std::string_view::npos ||
+        native.find("does not match") != std::string_view::npos)
+        return "host name mismatch; the certificate is not issued for this host name";
+    return "certificate verification failed";
+}
+
+inline dbserve::error map_error(CURLcode code, CURL* easy, const failure_context& c) {
+    const std::string native = (c.error_buffer && c.error_buffer[0]) ? c.error_buffer : curl_easy_strerror(code);
+    const std::string host(c.host);
+    dbserve::error e;
+    switch (code) {
+        case CURLE_COULDNT_RESOLVE_HOST:
+            e = dbserve::error(errc::name_resolution,
+                               "could not resolve host '" + host +
+                                   "'; check the host name and DNS, or add a resolve override");
+            break;
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            e = dbserve::error(errc::name_resolution, "could not resolve the proxy host; check proxy_options::url and HTTPS_PROXY");
+            break;
+        case CURLE_OPERATION_TIMEDOUT: {
+            curl_off_t connected = 0;
+            if (easy) curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &connected);
+            if (connected == 0 && easy) curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected);
+            e = connected == 0
+                    ? dbserve::error(errc::timeout, "no connection to " + host + " could be set up in time (connect timeout " +
+                                                        std::to_string(c.connect_timeout.count()) + " ms, request timeout " +
+                                                        std::to_string(c.timeout.count()) + " ms)")
+                    : dbserve::error(errc::timeout, "no complete response from " + host + " within " +
+                                                        std::to_string(c.timeout.count()) + " ms");
+            break;
+        }
+        case CURLE_PEER_FAILED_VERIFICATION:
+            e = dbserve::error(errc::tls, "TLS verification of " + host + " failed: " + describe_certificate_failure(easy, native));
+            break;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_ENGINE_NOTFOUND:
+        case CURLE_SSL_ENGINE_SETFAILED:
+        case CURLE_SSL_ENGINE_INITFAILED:
+        case CURLE_SSL_SHUTDOWN_FAILED:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_SSL_CLIENTCERT:
+        case CURLE_USE_SSL_FAILED:
+            e = dbserve::error(errc::tls, "TLS with " + host + " failed: " + native);
+            break;
+        case CURLE_SSL_CACERT_BADFILE:
+            e = dbserve::error(errc::tls, "the trusted CA certificates could not be loaded; check tls_options::ca_file, "
+                                          "ca_directory and ca_pem: " + native);
+            break;
+        case CURLE_FILESIZE_EXCEEDED:
+            e = dbserve::error(errc::response_too_large,
+                               "the response from " + host + " is larger than max_response_bytes (" +
+                                   std::to_string(c.max_response_bytes) + " bytes); raise transport_options::max_response_bytes if it is expected");
+            break;
+        case CURLE_WRITE_ERROR:
+            if (c.response_too_large) {
+                e = dbserve::error(errc::response_too_large,
+                                   "the response from " + host + " grew past max_response_bytes (" +
+                                       std::to_string(c.max_response_bytes) + " bytes); raise transport_options::max_response_bytes if it is expected");
+            } else {
+                e = dbserve::error(errc::cancelled, "the body callback stopped the response from " + host);
+            }
+            break;
+        case CURLE_ABORTED_BY_CALLBACK:
+            e = dbserve::error(errc::cancelled, "the request to " + host + " was cancelled");
+            break;
+        case CURLE_URL_MALFORMAT:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            e = dbserve::error(errc::invalid_argument, "the request URL cannot be used: " + native);
+            break;
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_BAD_CONTENT_ENCODING:
+        case CURLE_TOO_MANY_REDIRECTS:
+            e = dbserve::error(errc::bad_response, "the reply from " + host + " is not valid HTTP: " + native);
+            break;
+        case CURLE_COULDNT_CONNECT:
+            e = dbserve::error(errc::connection, "could not connect to " + host + ": " + native);
+            break;
+        case CURLE_OUT_OF_MEMORY:
+            e = dbserve::error(errc::connection, "out of memory while talking to " + host);
+            break;
+        default:  // reset, closed early (GOT_NOTHING, PARTIAL_FILE, RECV/SEND_ERROR), HTTP/2 and proxy failures
+            e = dbserve::error(errc::connection, "the connection to " + host + " failed: " + native);
+            break;
+    }
+    e.native_code = static_cast<int>(code);
+    e.native_message = native;
+    e.request_may_have_been_processed = request_reached_server(easy, c.request_body_size);
+    return e;
+}
+
+}  // namespace detail
+}  // namespace curl
+DBSERVE_END_NAMESPACE

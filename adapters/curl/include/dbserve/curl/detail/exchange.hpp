@@ -1,0 +1,238 @@
+// One request/response exchange on an easy handle: checks the request, sets the
+// per-request options, collects the status line, headers and body (or hands the body to
+// the streaming callback), enforces the size cap, and turns the outcome into a result.
+#pragma once
+
+#include <dbserve/detail/config.hpp>
+#include <dbserve/curl/detail/error_mapping.hpp>
+#include <dbserve/curl/detail/handles.hpp>
+#include <dbserve/curl/detail/settings.hpp>
+#include <dbserve/http.hpp>
+#include <dbserve/result.hpp>
+#include <dbserve/transport.hpp>
+
+#include <curl/curl.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#if DBSERVE_HAS_EXCEPTIONS
+#include <exception>
+#endif
+
+DBSERVE_BEGIN_NAMESPACE
+namespace curl {
+namespace detail {
+
+inline bool is_loopback_host(std::string_view host) noexcept {
+    if (!host.empty() && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (dbserve::detail::iequals(host, "localhost") || host == "::1") return true;
+    // 127.0.0.0/8 written as a dotted quad.
+    int octets = 0;
+    int value = -1;
+    int first = -1;
+    for (char c : host) {
+        if (c >= '0' && c <= '9') {
+            value = (value < 0 ? 0 : value * 10) + (c - '0');
+            if (value > 255) return false;
+        } else if (c == '.' && value >= 0) {
+            if (octets++ == 0) first = value;
+            value = -1;
+        } else {
+            return false;
+        }
+    }
+    return octets == 3 && value >= 0 && first == 127;
+}
+
+struct url_parts {
+    std::string scheme;
+    std::string host;
+};
+
+// Refuses what must never be sent: a URL that is not absolute http(s), and a bearer
+// token over plain HTTP to anything but loopback.
+inline result<url_parts> check_request(const http_request& request) {
+    CURLU* url = curl_url();
+    if (!url) return unexpected(errc::configuration, "out of memory parsing the request URL");
+    url_parts parts;
+    const CURLUcode parsed = curl_url_set(url, CURLUPART_URL, request.url.c_str(), 0);
+    if (parsed == CURLUE_OK) {
+        char* text = nullptr;
+        if (curl_url_get(url, CURLUPART_SCHEME, &text, 0) == CURLUE_OK) parts.scheme = text;
+        curl_free(text);
+        text = nullptr;
+        if (curl_url_get(url, CURLUPART_HOST, &text, 0) == CURLUE_OK) parts.host = text;
+        curl_free(text);
+    }
+    curl_url_cleanup(url);
+    if (parsed != CURLUE_OK || parts.host.empty())
+        return unexpected(errc::invalid_argument,
+                          "the request URL is not an absolute http(s) URL: '" + request.url + "' (" +
+                              curl_url_strerror(parsed) + ")");
+    if (parts.scheme != "https" && parts.scheme != "http")
+        return unexpected(errc::invalid_argument,
+                          "the request URL scheme '" + parts.scheme + "' is not supported; use https://");
+    if (parts.scheme == "http" && !is_loopback_host(parts.host) && request.headers.contains("Authorization"))
+        return unexpected(errc::configuration,
+                          "refusing to send an Authorization header over plain http:// to " + parts.host +
+                              ": credentials would travel unencrypted. Use https:// (plain http is "
+                              "allowed only to loopback addresses)");
+    return parts;
+}
+
+class exchange {
+public:
+    exchange(const http_request& request, const send_options& options, std::string host)
+        : request_(request), options_(options), host_(std::move(host)) {}
+    exchange(const exchange&) = delete;
+    exchange& operator=(const exchange&) = delete;
+
+    // Resets the easy handle and sets every option this exchange needs.
+    result<void> prepare(CURL* easy, const settings& transport, CURLSH* share) {
+        easy_ = easy;
+        max_body_ = transport.options.max_response_bytes;
+        timeout_ = options_.timeout.count() > 0 ? options_.timeout : transport.options.request_timeout;
+        connect_timeout_ = transport.options.connect_timeout;
+        curl_easy_reset(easy);
+        transport.apply(easy, share);
+
+        for (const auto& h : request_.headers) {
+            line_.assign(h.name);
+            // "Name;" is libcurl's way to send a header with an empty value.
+            line_ += h.value.empty() ? ";" : ": ";
+            line_ += h.value;
+            if (!append(headers_, line_.c_str())) return unexpected(errc::configuration, "out of memory");
+        }
+        // Waiting for "100 Continue" costs a round trip (or a second) on every large POST.
+        if (!request_.headers.contains("Expect") && !append(headers_, "Expect:"))
+            return unexpected(errc::configuration, "out of memory");
+
+        error_buffer_[0] = '\0';
+        curl_easy_setopt(easy, CURLOPT_URL, request_.url.c_str());
+        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.get());
+        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
+        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
+        curl_easy_setopt(easy, CURLOPT_HEADERDATA, this);
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
+        if (request_.method == http_method::post) {
+            curl_easy_setopt(easy, CURLOPT_POST, 1L);
+            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_.body.data());
+            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_.body.size()));
+        } else {
+            curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+        }
+        return {};
+    }
+
+    // The outcome once libcurl reports the transfer done with `code`.
+    result<http_response> finish(CURLcode code) {
+        if (code == CURLE_OK) return std::move(response_);
+        failure_context context;
+        context.host = host_;
+        context.timeout = timeout_;
+        context.connect_timeout = connect_timeout_;
+        context.max_response_bytes = max_body_;
+        context.response_too_large = too_large_;
+        context.request_body_size = request_.body.size();
+        context.error_buffer = error_buffer_;
+        return map_error(code, easy_, context);
+    }
+
+    // The outcome for a request taken off the wire by cancellation.
+    result<http_response> cancelled() {
+        dbserve::error e(errc::cancelled, "the request to " + host_ + " was cancelled");
+        e.request_may_have_been_processed = request_reached_server(easy_, request_.body.size());
+        return e;
+    }
+
+#if DBSERVE_HAS_EXCEPTIONS
+    // An exception thrown by on_body_chunk cannot cross libcurl's C frames: it is kept
+    // here, the transfer is aborted, and the transport rethrows it to its caller.
+    std::exception_ptr callback_exception;
+#endif
+
+private:
+    static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* self) {
+        auto& x = *static_cast<exchange*>(self);
+        const std::size_t total = size * count;
+        std::string_view line(data, total);
+        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+        if (line.substr(0, 5) == "HTTP/") {
+            // A new status line (after a 1xx): the headers so far belonged to it.
+            x.response_.headers.clear();
+            x.response_.reason.clear();
+            const auto first_space = line.find(' ');
+            if (first_space != std::string_view::npos) {
+                auto rest = line.substr(first_space + 1);
+                int status = 0;
+                std::size_t i = 0;
+                for (; i < rest.size() && rest[i] >= '0' && rest[i] <= '9'; ++i) status = status * 10 + (rest[i] - '0');
+                x.response_.status = status;
+                if (i < rest.size()) x.response_.reason.assign(rest.substr(i + 1));
+            }
+        } else if (!line.empty()) {
+            const auto colon = line.find(':');
+            if (colon != std::string_view::npos) {
+                auto value = line.substr(colon + 1);
+                while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+                while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+                x.response_.headers.add_unchecked(std::string(line.substr(0, colon)), std::string(value));
+            }
+        }
+        return total;
+    }
+
+    static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* self) {
+        auto& x = *static_cast<exchange*>(self);
+        const std::size_t total = size * count;
+        if (total > x.max_body_ - x.body_bytes_) {
+            x.too_large_ = true;
+            return 0;  // anything but `total` aborts the transfer
+        }
+        if (x.body_bytes_ == 0 && !x.options_.on_body_chunk) x.reserve_for_content_length();
+        x.body_bytes_ += total;
+        if (!x.options_.on_body_chunk) {
+            x.response_.body.append(data, total);
+            return total;
+        }
+#if DBSERVE_HAS_EXCEPTIONS
+        try {
+            x.options_.on_body_chunk(x.response_, std::string_view(data, total));
+        } catch (...) {
+            x.callback_exception = std::current_exception();
+            return 0;
+        }
+#else
+        x.options_.on_body_chunk(x.response_, std::string_view(data, total));
+#endif
+        return total;
+    }
+
+    void reserve_for_content_length() {
+        curl_off_t length = -1;
+        if (curl_easy_getinfo(easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0 &&
+            static_cast<std::size_t>(length) <= max_body_)
+            response_.body.reserve(static_cast<std::size_t>(length));
+    }
+
+    const http_request& request_;
+    const send_options& options_;
+    std::string host_;
+    CURL* easy_ = nullptr;
+    slist_handle headers_;
+    std::string line_;
+    http_response response_;
+    std::size_t max_body_ = 0;
+    std::size_t body_bytes_ = 0;
+    bool too_large_ = false;
+    std::chrono::milliseconds timeout_{0};
+    std::chrono::milliseconds connect_timeout_{0};
+    char error_buffer_[CURL_ERROR_SIZE];
+};
+
+}  // namespace detail
+}  // namespace curl
+DBSERVE_END_NAMESPACE
