@@ -11,8 +11,11 @@
 #include <dbserve/policy_checks.hpp>
 #include <dbserve/result.hpp>
 #include <dbserve/retry.hpp>
+#include <dbserve/retry_after.hpp>
 #include <dbserve/secret.hpp>
 #include <dbserve/secret_sources.hpp>
+#include <dbserve/service_error.hpp>
+#include <dbserve/token_response.hpp>
 #include <dbserve/transport.hpp>
 #include <dbserve/transport_options.hpp>
 #include <dbserve/url.hpp>
