@@ -1,0 +1,177 @@
+// dbserve::beast: Boost.Beast (HTTP/1.1 over Asio, OpenSSL) transports.
+//
+//   boost::asio::io_context io;
+//   dbserve::beast::async_transport transport(io, options);      // runs on your executor
+//   auto handle = transport.async_send(request, {}, [](dbserve::result<dbserve::http_response> r) {...});
+//   handle.cancel();                                              // from any thread
+//   co_await transport.async_send(request, {}, boost::asio::use_awaitable);   // completion tokens too
+//
+//   dbserve::beast::blocking_transport blocking(options);        // a private io_context
+//   auto response = blocking.send(request, {});
+//
+// This is the one header that pulls in Beast, Asio and OpenSSL; include it in as few
+// translation units as you can.
+#pragma once
+
+#include <dbserve/detail/config.hpp>
+#include <dbserve/beast/detail/operation.hpp>
+#include <dbserve/http.hpp>
+#include <dbserve/result.hpp>
+#include <dbserve/transport.hpp>
+#include <dbserve/transport_options.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+DBSERVE_BEGIN_NAMESPACE
+namespace beast {
+
+// Cancels one in-flight request. Cheap to copy; outliving the request is harmless.
+class request_handle {
+public:
+    request_handle() = default;
+
+    // Ends the request with errc::cancelled unless it has already finished. Any thread.
+    void cancel() const {
+        if (auto op = operation_.lock()) op->cancel();
+    }
+    // False once the request has finished and its handler has been called.
+    bool active() const noexcept { return !operation_.expired(); }
+
+private:
+    friend class async_transport;
+    explicit request_handle(std::weak_ptr<detail::operation> op) : operation_(std::move(op)) {}
+    std::weak_ptr<detail::operation> operation_;
+};
+
+namespace detail {
+template <class T, template <class...> class Template>
+struct is_instance_of : std::false_type {};
+template <template <class...> class Template, class... Args>
+struct is_instance_of<Template<Args...>, Template> : std::true_type {};
+
+// A plain callable goes to the completion_handler overload (the Transport concept);
+// completion tokens and handlers bound to an executor or a cancellation slot go through
+// asio::async_initiate so those associations are honoured.
+template <class Token>
+inline constexpr bool is_asio_token_v =
+    !std::is_convertible_v<Token, completion_handler> ||
+    is_instance_of<std::decay_t<Token>, boost::asio::cancellation_slot_binder>::value ||
+    is_instance_of<std::decay_t<Token>, boost::asio::executor_binder>::value;
+}  // namespace detail
+
+// Sends requests on the caller's executor (an io_context, a strand, a thread pool).
+// Every request runs on its own strand, so async_send may be called from any thread.
+// Copies share one connection pool.
+class async_transport {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    explicit async_transport(executor_type executor, transport_options options = {})
+        : state_(std::make_shared<detail::transport_state>(std::move(executor), std::move(options))) {}
+    explicit async_transport(boost::asio::io_context& io, transport_options options = {})
+        : async_transport(executor_type(io.get_executor()), std::move(options)) {}
+
+    // The Transport concept: `handler` is called exactly once, on a thread running the
+    // executor. The returned handle cancels the request.
+    request_handle async_send(http_request request, send_options options, completion_handler handler) {
+        return start(std::move(request), std::move(options),
+                     detail::unique_callback([h = std::move(handler)](result<http_response> r) {
+                         if (h) h(std::move(r));
+                     }));
+    }
+
+    // Asio completion-token form (use_awaitable, use_future, deferred, a handler bound to
+    // a cancellation slot...). Completion signature: void(dbserve::result<dbserve::http_response>).
+    template <class CompletionToken, std::enable_if_t<detail::is_asio_token_v<CompletionToken>, int> = 0>
+    auto async_send(http_request request, send_options options, CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, void(result<http_response>)>(
+            [this](auto handler, http_request req, send_options opts) {
+                auto slot = boost::asio::get_associated_cancellation_slot(handler);
+                auto work = boost::asio::make_work_guard(boost::asio::get_associated_executor(handler, get_executor()));
+                auto handle = start(std::move(req), std::move(opts),
+                                    detail::unique_callback([h = std::move(handler), work = std::move(work)](
+                                                                result<http_response> r) mutable {
+                                        auto ex = work.get_executor();
+                                        boost::asio::dispatch(ex, [h = std::move(h), r = std::move(r)]() mutable {
+                                            std::move(h)(std::move(r));
+                                        });
+                                        work.reset();
+                                    }));
+                if (slot.is_connected())
+                    slot.assign([handle](boost::asio::cancellation_type) { handle.cancel(); });
+            },
+            token, std::move(request), std::move(options));
+    }
+
+    executor_type get_executor() const noexcept { return state_->executor; }
+    const transport_options& options() const noexcept { return state_->options; }
+    // Kept-alive connections waiting for the next request (all hosts).
+    std::size_t idle_connections() const { return state_->pool.idle_count(); }
+    // Closes the kept-alive connections now instead of when the last copy goes away.
+    void close_idle_connections() { state_->pool.clear(); }
+
+private:
+    request_handle start(http_request request, send_options options, detail::unique_callback callback) {
+        auto op = std::make_shared<detail::operation>(state_, std::move(request), std::move(options), std::move(callback));
+        op->launch();
+        return request_handle(op);
+    }
+
+    std::shared_ptr<detail::transport_state> state_;
+};
+
+// Sends one request at a time per calling thread, on a private io_context, with the
+// same deadlines as the asynchronous transport. Safe to share between threads: they
+// take turns running the io_context, and connections are reused across all of them.
+class blocking_transport {
+public:
+    explicit blocking_transport(transport_options options = {}) : core_(std::make_unique<core>(std::move(options))) {}
+
+    result<http_response> send(const http_request& request, const send_options& options) {
+        core& c = *core_;
+        std::optional<result<http_response>> outcome;
+        c.transport.async_send(request, options,
+                               completion_handler([&outcome](result<http_response> r) { outcome.emplace(std::move(r)); }));
+        std::lock_guard<std::mutex> lock(c.run_mutex);
+        while (!outcome) {
+            if (c.io.stopped()) c.io.restart();
+            if (c.io.run_one() == 0 && !outcome) {
+                c.io.restart();
+                if (c.io.run_one() == 0 && !outcome)
+                    return unexpected(errc::connection, "the request was lost by the transport (no work left)");
+            }
+        }
+        return std::move(*outcome);
+    }
+
+    const transport_options& options() const noexcept { return core_->transport.options(); }
+    std::size_t idle_connections() const { return core_->transport.idle_connections(); }
+
+private:
+    struct core {
+        explicit core(transport_options options) : transport(io, std::move(options)) {}
+        ~core() { transport.close_idle_connections(); }
+        boost::asio::io_context io;
+        async_transport transport;
+        std::mutex run_mutex;
+    };
+    std::unique_ptr<core> core_;
+};
+
+}  // namespace beast
+DBSERVE_END_NAMESPACE
