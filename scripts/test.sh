@@ -1,12 +1,118 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, builds, and runs every test with CTest.
-set -euo pipefail
+# The whole test suite, in stages (each its own build tree under build/):
+#   main   g++, C++17, RelWithDebInfo, both adapters: every test (unit, compile, consumer,
+#          emulator, conformance, ...)
+#   asan   clang, C++17, AddressSanitizer + UndefinedBehaviorSanitizer: tests labelled unit
+#   cxx20  g++, C++20: tests labelled unit and compile
+#   fuzz   clang libFuzzer, a short run of each fuzzer (tests labelled fuzz), when
+#          tests/fuzz exists
+# It installs what is missing first (scripts/install-deps.sh). Each stage prints CTest's
+# summary; the last line is "<N> passed, <N> failed" over all stages, and the exit status
+# is non-zero if anything failed (a build that fails counts as one failure).
+#
+#   bash scripts/test.sh              all stages
+#   bash scripts/test.sh main cxx20   only those stages
+# Environment: DBSERVE_JOBS (default: nproc), DBSERVE_BUILD_ROOT (default: build),
+# DBSERVE_BUILD_DIR (main stage's tree, default: build/test), DBSERVE_FUZZ_SECONDS
+# (per fuzzer, default 20).
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
 
-jobs=$(nproc)
-build=${DBSERVE_BUILD_DIR:-build/test}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DDBSERVE_BUILD_TESTS=ON -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON
-cmake --build "$build" -j "$jobs"
-ctest --test-dir "$build" --output-on-failure -j "$jobs"
+bash scripts/install-deps.sh || { echo "installing dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
+
+jobs=${DBSERVE_JOBS:-$(nproc)}
+root=${DBSERVE_BUILD_ROOT:-build}
+fuzz_seconds=${DBSERVE_FUZZ_SECONDS:-20}
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(main asan cxx20 fuzz)
+
+total_passed=0
+total_failed=0
+summary=()
+
+# record <stage> <passed> <failed> <seconds> <note>
+record() {
+  total_passed=$((total_passed + $2))
+  total_failed=$((total_failed + $3))
+  summary+=("$(printf '%-6s %4d passed %4d failed %5ds  %s' "$1" "$2" "$3" "$4" "$5")")
+}
+
+# run_stage <stage> <build dir> <build target|all> <ctest args...> -- <cmake args...>
+run_stage() {
+  local stage=$1 build=$2 target=$3
+  shift 3
+  local ctest_args=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do ctest_args+=("$1"); shift; done
+  shift
+  local start=$SECONDS log="$build/test-stage.log"
+  echo
+  echo "=== stage $stage: $build"
+  mkdir -p "$build"
+  if ! cmake -S . -B "$build" -G Ninja -DDBSERVE_BUILD_TESTS=ON "$@" >"$build/configure.log" 2>&1; then
+    cat "$build/configure.log"
+    echo "stage $stage: configure failed"
+    record "$stage" 0 1 $((SECONDS - start)) "configure failed"
+    return
+  fi
+  local build_args=()
+  [ "$target" = all ] || build_args=(--target "$target")
+  if ! cmake --build "$build" -j "$jobs" "${build_args[@]}"; then
+    echo "stage $stage: build failed"
+    record "$stage" 0 1 $((SECONDS - start)) "build failed"
+    return
+  fi
+  ctest --test-dir "$build" --output-on-failure --timeout 600 -j "$jobs" "${ctest_args[@]}" 2>&1 | tee "$log"
+  local line passed failed total
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  if [ -z "$line" ]; then
+    echo "stage $stage: CTest ran no tests"
+    record "$stage" 0 1 $((SECONDS - start)) "no tests ran"
+    return
+  fi
+  failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+  passed=$((total - failed))
+  record "$stage" "$passed" "$failed" $((SECONDS - start)) ""
+}
+
+sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+for stage in "${stages[@]}"; do
+  case $stage in
+    main)
+      run_stage main "${DBSERVE_BUILD_DIR:-$root/test}" all -- \
+        -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON
+      ;;
+    asan)
+      ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+      UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+      run_stage asan "$root/asan" dbserve_unit_tests -L '^unit$' -- \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 $sanitize" \
+        -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
+      ;;
+    cxx20)
+      run_stage cxx20 "$root/cxx20" dbserve_unit_tests -L '^(unit|compile)$' -- \
+        -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=20 -DCMAKE_BUILD_TYPE=Debug \
+        -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
+      ;;
+    fuzz)
+      if [ ! -f tests/fuzz/CMakeLists.txt ]; then
+        echo
+        echo "=== stage fuzz: skipped (no tests/fuzz)"
+        continue
+      fi
+      run_stage fuzz "$root/fuzz" all -L '^fuzz$' -- \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_FUZZ=ON \
+        -DDBSERVE_FUZZ_SECONDS="$fuzz_seconds" -DDBSERVE_BUILD_EXAMPLES=OFF
+      ;;
+    *)
+      echo "unknown stage '$stage' (stages: main asan cxx20 fuzz)"
+      record "$stage" 0 1 0 "unknown stage"
+      ;;
+  esac
+done
+
+echo
+echo "=== summary"
+for line in "${summary[@]}"; do echo "$line"; done
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]
