@@ -64,12 +64,24 @@ struct is_instance_of : std::false_type {};
 template <template <class...> class Template, class... Args>
 struct is_instance_of<Template<Args...>, Template> : std::true_type {};
 
-// A plain callable goes to the completion_handler overload (the Transport concept);
-// completion tokens and handlers bound to an executor or a cancellation slot go through
-// asio::async_initiate so those associations are honoured.
+using send_signature = void(result<http_response>);
+
+// Whether async_initiate would return something (a future, an awaitable, a deferred
+// operation) for this token; a token type without the old return_type is a modern one.
+template <class Token, class = void>
+struct token_returns_value : std::true_type {};
+template <class Token>
+struct token_returns_value<
+    Token, std::void_t<typename boost::asio::async_result<std::decay_t<Token>, send_signature>::return_type>>
+    : std::bool_constant<
+          !std::is_void_v<typename boost::asio::async_result<std::decay_t<Token>, send_signature>::return_type>> {};
+
+// A plain callable goes to the completion_handler overload (the Transport concept, with a
+// request_handle back); completion tokens, and handlers bound to an executor or a
+// cancellation slot, go through asio::async_initiate so those associations are honoured.
 template <class Token>
 inline constexpr bool is_asio_token_v =
-    !std::is_convertible_v<Token, completion_handler> ||
+    !std::is_convertible_v<Token, completion_handler> || token_returns_value<Token>::value ||
     is_instance_of<std::decay_t<Token>, boost::asio::cancellation_slot_binder>::value ||
     is_instance_of<std::decay_t<Token>, boost::asio::executor_binder>::value;
 }  // namespace detail

@@ -475,8 +475,8 @@ private:
         phase_ = phase::waiting_for_response;
         parser_.emplace();
         parser_->header_limit(64 * 1024);
-        if (options_.on_body_chunk) parser_->body_limit(boost::none);  // nothing accumulates
-        else parser_->body_limit(static_cast<std::uint64_t>(state_->options.max_response_bytes));
+        // Streamed bodies are capped too: a runaway stream is a fault, whoever consumes it.
+        parser_->body_limit(static_cast<std::uint64_t>(state_->options.max_response_bytes));
         conn_->with_stream([&](auto& stream) {
             bhttp::async_read_header(stream, conn_->buffer, *parser_,
                                      on_strand([self = shared_from_this()](const boost::system::error_code& ec,

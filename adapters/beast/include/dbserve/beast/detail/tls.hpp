@@ -99,24 +99,24 @@ inline dbserve::error certificate_error(const verify_outcome& outcome, const std
     std::string message;
     switch (code) {
         case X509_V_ERR_HOSTNAME_MISMATCH:
-            message = "TLS certificate name mismatch: the certificate presented by '" + host +
-                      "' is not valid for that host name; connect with the name the certificate was issued for";
+            message = "TLS host name mismatch: the certificate presented by '" + host +
+                      "' is issued for other names; connect with a name the certificate lists";
             break;
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-            message = "TLS certificate of '" + host +
-                      "' is self-signed (or chains to an untrusted self-signed root); trust it explicitly "
-                      "with tls_options::ca_file or ca_pem if it is yours";
+            message = "TLS: '" + host +
+                      "' presented a self-signed certificate (or one chaining to an untrusted self-signed root); "
+                      "trust it explicitly with tls_options::ca_file or ca_pem if it is yours";
             break;
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-            message = "TLS certificate of '" + host +
-                      "' is signed by an unknown certificate authority (CA not trusted); add that CA with "
+            message = "TLS: the certificate of '" + host +
+                      "' is not trusted: the certificate is signed by an unknown CA; add that CA with "
                       "tls_options::ca_file, ca_directory or ca_pem";
             break;
         case X509_V_ERR_CERT_HAS_EXPIRED:
-            message = "TLS certificate of '" + host + "' has expired; the server must renew it";
+            message = "TLS certificate expired: the certificate of '" + host + "' is past its end date; the server must renew it";
             break;
         case X509_V_ERR_CERT_NOT_YET_VALID:
             message = "TLS certificate of '" + host + "' is not yet valid; check the server's and this machine's clocks";
