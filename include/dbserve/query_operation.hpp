@@ -1,0 +1,1069 @@
+// query_operation: one query as a sans-I/O state machine. It never sends, sleeps or
+// starts a thread; it says what to do next and consumes what arrived:
+//
+//   step::send        send step.request (id step.request_id), then call
+//                     on_response(id, result) (and on_body_chunk(id, ...) for a stream);
+//   step::wait_until  call next() again once the monotonic clock reaches step.deadline;
+//   step::chunk       a streamed chunk (step.stream_chunk) for the caller;
+//   step::done        finished: step.outcome holds the result;
+//   step::idle        (false in a boolean context) nothing to do until a response
+//                     arrives, or, when step.waiting_for_others, until another operation
+//                     of the same client finishes a token fetch or discovery.
+//
+// Several requests may be outstanding at once (a background token refresh beside the
+// query itself). The operation is for one thread at a time; the caches it shares with
+// the other operations of its client are locked. Dropping an unfinished operation
+// releases whatever fetch it had claimed, so nobody waits for it forever.
+//
+// What a query does: resolve the endpoint (configured URL, or discovery by name with a
+// control-plane token, cached per name), get the data-plane token (cached per URL and
+// authorization_details: fresh → use; stale → use and let one caller refresh it in the
+// background; expired → one caller fetches while the others wait), POST the body, and on
+// failure: 401 → drop that token, fetch a new one, retry once; 403 → permission error;
+// 404 or unresolvable data-plane host after discovery → discover again once; 429/503 and
+// connection failures → retry_delay(); a POST whose outcome is unknown is not repeated
+// unless retry_policy says so.
+#pragma once
+
+#include <dbserve/client_config.hpp>
+#include <dbserve/detail/client_shared.hpp>
+#include <dbserve/detail/config.hpp>
+#include <dbserve/endpoint.hpp>
+#include <dbserve/error.hpp>
+#include <dbserve/form_encoding.hpp>
+#include <dbserve/http.hpp>
+#include <dbserve/query_response.hpp>
+#include <dbserve/responses.hpp>
+#include <dbserve/result.hpp>
+#include <dbserve/service_error.hpp>
+#include <dbserve/sse.hpp>
+#include <dbserve/token_response.hpp>
+#include <dbserve/transport.hpp>
+#include <dbserve/url.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+DBSERVE_BEGIN_NAMESPACE
+
+struct operation_step {
+    enum kind_type { idle, send, wait_until, chunk, done };
+    kind_type kind = idle;
+
+    // send
+    std::uint64_t request_id = 0;
+    const http_request* request = nullptr;  // owned by the operation, valid until on_response
+    std::chrono::milliseconds timeout{0};   // the deadline for this request (send_options::timeout)
+    bool streaming = false;                 // deliver the body through on_body_chunk
+    // wait_until
+    std::chrono::steady_clock::time_point deadline{};
+    // idle: waiting for another operation of the client (token fetch, discovery)
+    bool waiting_for_others = false;
+    std::uint64_t observed_version = 0;
+    // chunk
+    std::optional<chat_chunk> stream_chunk;
+    // done
+    std::optional<result<query_response>> outcome;
+
+    explicit operator bool() const noexcept { return kind != idle; }
+
+    // send_options for a transport (without a chunk handler).
+    send_options options() const {
+        send_options o;
+        o.timeout = timeout;
+        return o;
+    }
+};
+
+class query_operation {
+public:
+    using mono_time = std::chrono::steady_clock::time_point;
+
+    query_operation(std::shared_ptr<detail::client_shared> shared, std::string body, query_options options = {},
+                    bool streaming = false)
+        : shared_(std::move(shared)), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
+        detail::atomic_statistics::bump(shared_->stats.queries_started);
+    }
+
+    query_operation(query_operation&&) = default;
+    query_operation& operator=(query_operation&& other) {
+        if (this != &other) {
+            release_claims();
+            shared_ = std::move(other.shared_);
+            endpoint_ = std::move(other.endpoint_);
+            body_ = std::move(other.body_);
+            options_ = std::move(other.options_);
+            streaming_ = other.streaming_;
+            main_ = std::move(other.main_);
+            background_ = std::move(other.background_);
+            background_active_ = other.background_active_;
+            control_token_ = std::move(other.control_token_);
+            bearer_ = std::move(other.bearer_);
+            token_serial_ = other.token_serial_;
+            request_bearer_serial_ = other.request_bearer_serial_;
+            waiting_noted_ = other.waiting_noted_;
+            observed_version_ = other.observed_version_;
+            chunk_read_ = other.chunk_read_;
+            retried_after_401_ = other.retried_after_401_;
+            rediscovered_ = other.rediscovered_;
+            invoke_attempts_ = other.invoke_attempts_;
+            started_ = other.started_;
+            began_ = other.began_;
+            outcome_ = std::move(other.outcome_);
+            delivered_ = other.delivered_;
+            next_request_id_ = other.next_request_id_;
+            waited_for_token_ = other.waited_for_token_;
+            parser_ = std::move(other.parser_);
+            chunks_ = std::move(other.chunks_);
+            summary_ = std::move(other.summary_);
+            stream_head_ = std::move(other.stream_head_);
+            stream_error_body_ = std::move(other.stream_error_body_);
+            stream_error_ = std::move(other.stream_error_);
+            stream_bytes_ = other.stream_bytes_;
+        }
+        return *this;
+    }
+    query_operation(const query_operation&) = delete;
+    query_operation& operator=(const query_operation&) = delete;
+    ~query_operation() { release_claims(); }
+
+    // What to do next (see the header comment).
+    operation_step next() {
+        operation_step step;
+        if (!shared_ || delivered_) {
+            step.kind = operation_step::done;
+            return step;
+        }
+        if (take_chunk(step)) return step;
+        if (!began_) {
+            began_ = true;
+            started_ = now();
+        }
+        waiting_noted_ = false;
+        lane_action background{lane_action::finished};
+        if (background_active_) {
+            background = advance(background_);
+            if (background.kind == lane_action::send) return send_step(background_, step);
+            if (background.kind == lane_action::finished) background_active_ = false;
+        }
+        lane_action main = advance(main_);
+        if (main.kind == lane_action::send) return send_step(main_, step);
+        if (take_chunk(step)) return step;
+        if (main.kind == lane_action::finished && !background_active_) {
+            step.kind = operation_step::done;
+            step.outcome.emplace(take_outcome());
+            delivered_ = true;
+            return step;
+        }
+        const lane_action* timed = nullptr;
+        for (const lane_action* a : {&background, &main})
+            if (a->kind == lane_action::wait_until && (!timed || a->deadline < timed->deadline)) timed = a;
+        if (timed) {
+            step.kind = operation_step::wait_until;
+            step.deadline = timed->deadline;
+            return step;
+        }
+        step.kind = operation_step::idle;
+        step.waiting_for_others =
+            background.kind == lane_action::wait_others || main.kind == lane_action::wait_others;
+        step.observed_version = observed_version_;
+        return step;
+    }
+
+    // Takes the next streamed chunk not yet handed out (drivers call it from inside a
+    // transport's body callback so chunks reach the caller as they arrive).
+    std::optional<chat_chunk> pop_chunk() {
+        if (chunk_read_ >= chunks_.size()) return std::nullopt;
+        std::optional<chat_chunk> out(std::move(chunks_[chunk_read_++]));
+        if (chunk_read_ == chunks_.size()) {
+            chunks_.clear();
+            chunk_read_ = 0;
+        }
+        return out;
+    }
+
+private:
+    bool take_chunk(operation_step& step) {
+        if (chunk_read_ >= chunks_.size()) return false;
+        step.kind = operation_step::chunk;
+        step.stream_chunk.emplace(std::move(chunks_[chunk_read_++]));
+        if (chunk_read_ == chunks_.size()) {
+            chunks_.clear();
+            chunk_read_ = 0;
+        }
+        return true;
+    }
+
+public:
+    // The response (or transport error) to the request with this id. Unknown ids are
+    // ignored.
+    void on_response(std::uint64_t request_id, result<http_response> response) {
+        lane* l = lane_for(request_id);
+        if (!l) return;
+        l->response.emplace(std::move(response));
+    }
+
+    // A piece of a streamed response body. `head` carries the status and headers.
+    void on_body_chunk(std::uint64_t request_id, const http_response& head, std::string_view chunk) {
+        if (!streaming_ || main_.request_id != request_id || main_.at != phase::invoke_response) return;
+        if (stream_head_.status == 0) {
+            stream_head_.status = head.status;
+            stream_head_.reason = head.reason;
+            stream_head_.headers = head.headers;
+        }
+        stream_bytes_ += chunk.size();
+        if (head.status < 200 || head.status > 299) {
+            stream_error_body_.append(chunk.data(), chunk.size());
+            return;
+        }
+        parser_.feed(chunk, [this](const sse_event& event) { on_event(event); });
+    }
+
+    bool finished() const noexcept { return delivered_; }
+    bool is_streaming() const noexcept { return streaming_; }
+    // For a streamed query: what the stream added up to so far.
+    const stream_summary& summary() const noexcept { return summary_; }
+    // The endpoint this query resolved to, once known.
+    const resolved_endpoint* endpoint() const noexcept { return endpoint_.get(); }
+
+private:
+    enum class phase : std::uint8_t {
+        start,
+        endpoint,           // acquire the endpoint (discovery cache)
+        discovery_send,
+        discovery_response,
+        control,            // acquire a control-plane token, then go to `resume`
+        control_response,
+        data_token,         // acquire the data-plane token (main lane)
+        fetch,              // fetch the data-plane token (holds data_claim)
+        fetch_exchange_send,
+        fetch_response,
+        invoke_send,
+        invoke_response,
+        backoff,            // wait until `deadline`, then go to `resume`
+        finished,
+    };
+
+    struct lane {
+        phase at = phase::start;
+        phase resume = phase::start;
+        bool background = false;
+        std::uint64_t request_id = 0;
+        std::optional<result<http_response>> response;
+        http_request request;
+        std::chrono::milliseconds timeout{0};
+        std::uint64_t endpoint_wait = 0, control_wait = 0, data_wait = 0;
+        std::uint64_t discovery_claim = 0, control_claim = 0, data_claim = 0;
+        int attempts = 0;  // attempts of the current token or discovery request
+        mono_time deadline{};
+    };
+
+    struct lane_action {
+        enum kind_type { send, wait_until, wait_others, wait_response, finished };
+        kind_type kind;
+        mono_time deadline{};
+    };
+
+    using lock_type = std::unique_lock<std::mutex>;
+
+    mono_time now() const { return shared_->monotonic_now(); }
+    std::chrono::milliseconds elapsed() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(now() - started_);
+    }
+
+    lane* lane_for(std::uint64_t id) {
+        if (id == 0) return nullptr;
+        if (main_.request_id == id) return &main_;
+        if (background_active_ && background_.request_id == id) return &background_;
+        return nullptr;
+    }
+
+    operation_step& send_step(lane& l, operation_step& step) {
+        step.kind = operation_step::send;
+        step.request_id = l.request_id;
+        step.request = &l.request;
+        step.timeout = l.timeout;
+        step.streaming = streaming_ && &l == &main_ && l.at == phase::invoke_response;
+        return step;
+    }
+
+    lane_action begin_send(lane& l, phase then) {
+        l.request_id = next_request_id_++;
+        l.response.reset();
+        l.at = then;
+        return {lane_action::send};
+    }
+
+    void note_waiting(const lock_type&) {
+        if (!waiting_noted_) {
+            observed_version_ = shared_->version_locked();
+            waiting_noted_ = true;
+        }
+    }
+
+    // Advances one lane until it must send, wait or has finished.
+    lane_action advance(lane& l) {
+        for (;;) {
+            switch (l.at) {
+                case phase::start: {
+                    if (shared_->config_error) return finish(l, *shared_->config_error);
+                    if (shared_->configured_endpoint) {
+                        endpoint_ = shared_->configured_endpoint;
+                        l.at = phase::data_token;
+                    } else {
+                        l.at = phase::endpoint;
+                    }
+                    break;
+                }
+                case phase::endpoint: {
+                    lock_type lock(shared_->mutex);
+                    auto got = shared_->endpoints.acquire(shared_->config.endpoint_name, l.endpoint_wait);
+                    switch (got.what) {
+                        case endpoint_cache::decision::use:
+                            endpoint_ = std::move(got.endpoint);
+                            l.endpoint_wait = 0;
+                            l.at = phase::data_token;
+                            break;
+                        case endpoint_cache::decision::wait:
+                            l.endpoint_wait = got.ticket;
+                            note_waiting(lock);
+                            return {lane_action::wait_others};
+                        case endpoint_cache::decision::fail: {
+                            dbserve::error failure = *got.failure;
+                            lock.unlock();
+                            return finish(l, std::move(failure));
+                        }
+                        case endpoint_cache::decision::fetch:
+                            l.endpoint_wait = 0;
+                            l.discovery_claim = got.ticket;
+                            l.attempts = 0;
+                            l.at = phase::control;
+                            l.resume = phase::discovery_send;
+                            break;
+                    }
+                    break;
+                }
+                case phase::discovery_send: {
+                    auto creds = shared_->credentials_once();
+                    if (!creds) return finish(l, std::move(creds).error());
+                    auto request = make_discovery_request((*creds)->host, shared_->config.endpoint_name,
+                                                          control_token_.reveal());
+                    if (!request) return finish(l, std::move(request).error());
+                    l.request = std::move(*request);
+                    l.timeout = shared_->config.timeout;
+                    ++l.attempts;
+                    detail::atomic_statistics::bump(shared_->stats.discoveries);
+                    return begin_send(l, phase::discovery_response);
+                }
+                case phase::discovery_response: {
+                    if (!l.response) return {lane_action::wait_response};
+                    auto response = std::move(*l.response);
+                    l.response.reset();
+                    auto creds = shared_->credentials_once();
+                    if (!creds) return finish(l, std::move(creds).error());
+                    result<resolved_endpoint> found =
+                        response ? parse_discovery_response(*response, shared_->config.endpoint_name, (*creds)->host,
+                                                            shared_->wall_now(), shared_->config.served_model)
+                                 : result<resolved_endpoint>(std::move(response).error());
+                    if (!found) {
+                        dbserve::error failure = std::move(found).error();
+                        if (!response)
+                            failure.message = "could not look up serving endpoint '" + shared_->config.endpoint_name +
+                                              "': " + failure.message;
+                        if (schedule_retry(l, failure, http_method::get, l.attempts, phase::discovery_send))
+                            break;
+                        return finish(l, std::move(failure));
+                    }
+                    lock_type lock(shared_->mutex);
+                    endpoint_ = shared_->endpoints.complete(shared_->config.endpoint_name, l.discovery_claim,
+                                                            std::move(*found));
+                    l.discovery_claim = 0;
+                    shared_->notify(lock);
+                    l.at = phase::data_token;
+                    break;
+                }
+                case phase::control: {
+                    auto creds = shared_->credentials_once();
+                    if (!creds) return finish(l, std::move(creds).error());
+                    const detail::loaded_credentials& c = **creds;
+                    if (c.method == credential_method::token) {
+                        control_token_ = c.values.token;
+                        l.at = l.resume;
+                        break;
+                    }
+                    if (l.control_claim == 0) {
+                        lock_type lock(shared_->mutex);
+                        auto got = shared_->control_tokens.acquire(c.control_key, now(), l.control_wait);
+                        switch (got.what) {
+                            case token_cache::decision::use:
+                                control_token_ = got.token->access_token;
+                                l.control_wait = 0;
+                                l.at = l.resume;
+                                continue;
+                            case token_cache::decision::wait:
+                                l.control_wait = got.ticket;
+                                note_waiting(lock);
+                                return {lane_action::wait_others};
+                            case token_cache::decision::fail: {
+                                dbserve::error failure = *got.failure;
+                                lock.unlock();
+                                return finish(l, std::move(failure));
+                            }
+                            case token_cache::decision::use_and_refresh:
+                            case token_cache::decision::fetch:
+                                // A stale control-plane token is refreshed by the one caller
+                                // that claimed it, on its own path; the others keep using it.
+                                l.control_wait = 0;
+                                l.control_claim = got.ticket;
+                                l.attempts = 0;
+                                break;
+                        }
+                    }
+                    l.request = client_credentials_request(c, {});
+                    l.timeout = shared_->config.timeout;
+                    ++l.attempts;
+                    detail::atomic_statistics::bump(shared_->stats.token_requests);
+                    detail::atomic_statistics::bump(shared_->stats.control_plane_token_requests);
+                    return begin_send(l, phase::control_response);
+                }
+                case phase::control_response: {
+                    if (!l.response) return {lane_action::wait_response};
+                    auto response = std::move(*l.response);
+                    l.response.reset();
+                    auto creds = shared_->credentials_once();
+                    if (!creds) return finish(l, std::move(creds).error());
+                    const detail::loaded_credentials& c = **creds;
+                    auto token = read_token_response(response, "a control-plane token", c.host);
+                    if (!token) {
+                        dbserve::error failure = std::move(token).error();
+                        if (schedule_retry(l, failure, token_retry_method(), l.attempts, phase::control)) break;
+                        lock_type lock(shared_->mutex);
+                        const bool for_waiters = shared_->control_tokens.fail(c.control_key, l.control_claim, failure, now());
+                        l.control_claim = 0;
+                        const cached_token* still = shared_->control_tokens.find(c.control_key);
+                        if (!for_waiters && still) {
+                            control_token_ = still->access_token;
+                            shared_->notify(lock);
+                            l.at = l.resume;
+                            break;
+                        }
+                        shared_->notify(lock);
+                        return finish(l, std::move(failure));
+                    }
+                    lock_type lock(shared_->mutex);
+                    const cached_token& stored =
+                        shared_->control_tokens.complete(c.control_key, l.control_claim, std::move(token->access_token),
+                                                         token->expires_in, now());
+                    l.control_claim = 0;
+                    control_token_ = stored.access_token;
+                    shared_->notify(lock);
+                    l.at = l.resume;
+                    break;
+                }
+                case phase::data_token: {
+                    lock_type lock(shared_->mutex);
+                    auto got = shared_->data_tokens.acquire(endpoint_->token_key, now(), l.data_wait);
+                    switch (got.what) {
+                        case token_cache::decision::use:
+                        case token_cache::decision::use_and_refresh:
+                            set_bearer(*got.token);
+                            l.data_wait = 0;
+                            if (got.what == token_cache::decision::use_and_refresh) {
+                                background_ = lane{};
+                                background_.background = true;
+                                background_.at = phase::fetch;
+                                background_.data_claim = got.ticket;
+                                background_active_ = true;
+                            }
+                            l.at = phase::invoke_send;
+                            break;
+                        case token_cache::decision::wait:
+                            if (!waited_for_token_) {
+                                waited_for_token_ = true;
+                                detail::atomic_statistics::bump(shared_->stats.token_waits);
+                            }
+                            l.data_wait = got.ticket;
+                            note_waiting(lock);
+                            return {lane_action::wait_others};
+                        case token_cache::decision::fail: {
+                            dbserve::error failure = *got.failure;
+                            lock.unlock();
+                            return finish(l, std::move(failure));
+                        }
+                        case token_cache::decision::fetch:
+                            l.data_wait = 0;
+                            l.data_claim = got.ticket;
+                            l.attempts = 0;
+                            l.at = phase::fetch;
+                            break;
+                    }
+                    break;
+                }
+                case phase::fetch: {
+                    if (shared_->path == token_path::supplied) {
+                        if (auto action = fetch_supplied(l)) return *action;
+                        break;
+                    }
+                    auto creds = shared_->credentials_once();
+                    if (!creds) return finish(l, std::move(creds).error());
+                    const detail::loaded_credentials& c = **creds;
+                    if (c.method == credential_method::token) {
+                        // A ready OAuth token configured as the credential: used as it is.
+                        // Its lifetime is unknown; it is re-read from the credentials hourly.
+                        lock_type lock(shared_->mutex);
+                        shared_->data_tokens.complete(endpoint_->token_key, l.data_claim, c.values.token,
+                                                      std::chrono::hours(1), now());
+                        l.data_claim = 0;
+                        shared_->notify(lock);
+                        if (l.background) {
+                            l.at = phase::finished;
+                            return {lane_action::finished};
+                        }
+                        l.at = phase::data_token;
+                        break;
+                    }
+                    if (shared_->path == token_path::token_exchange) {
+                        l.at = phase::control;
+                        l.resume = phase::fetch_exchange_send;
+                        break;
+                    }
+                    l.request = client_credentials_request(c, endpoint_->authorization_details);
+                    l.timeout = shared_->config.timeout;
+                    ++l.attempts;
+                    detail::atomic_statistics::bump(shared_->stats.token_requests);
+                    return begin_send(l, phase::fetch_response);
+                }
+                case phase::fetch_exchange_send: {
+                    auto creds = shared_->credentials_once();
+                    if (!creds) return finish(l, std::move(creds).error());
+                    l.request = token_exchange_request(**creds);
+                    l.timeout = shared_->config.timeout;
+                    ++l.attempts;
+                    detail::atomic_statistics::bump(shared_->stats.token_requests);
+                    return begin_send(l, phase::fetch_response);
+                }
+                case phase::fetch_response: {
+                    if (!l.response) return {lane_action::wait_response};
+                    auto response = std::move(*l.response);
+                    l.response.reset();
+                    auto creds = shared_->credentials_once();
+                    if (!creds) return finish(l, std::move(creds).error());
+                    auto token = read_token_response(response, "a token for serving endpoint '" + endpoint_->name + "'",
+                                                     (*creds)->host);
+                    if (!token) {
+                        dbserve::error failure = std::move(token).error();
+                        if (!l.background &&
+                            schedule_retry(l, failure, token_retry_method(), l.attempts, phase::fetch))
+                            break;
+                        if (auto action = data_fetch_failed(l, std::move(failure))) return *action;
+                        break;
+                    }
+                    lock_type lock(shared_->mutex);
+                    shared_->data_tokens.complete(endpoint_->token_key, l.data_claim, std::move(token->access_token),
+                                                  token->expires_in, now());
+                    l.data_claim = 0;
+                    shared_->notify(lock);
+                    if (l.background) {
+                        l.at = phase::finished;
+                        return {lane_action::finished};
+                    }
+                    l.at = phase::data_token;
+                    break;
+                }
+                case phase::invoke_send:
+                    return send_invocation(l);
+                case phase::invoke_response: {
+                    if (!l.response) return {lane_action::wait_response};
+                    auto response = std::move(*l.response);
+                    l.response.reset();
+                    if (auto action = handle_invocation_response(l, std::move(response))) return *action;
+                    break;
+                }
+                case phase::backoff:
+                    if (now() < l.deadline) return {lane_action::wait_until, l.deadline};
+                    l.at = l.resume;
+                    break;
+                case phase::finished:
+                    return {lane_action::finished};
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    static http_method token_retry_method() noexcept {
+        // A token request has no effect beyond issuing a token: repeating it is safe even
+        // when its outcome is unknown, like a GET.
+        return http_method::get;
+    }
+
+    http_request client_credentials_request(const detail::loaded_credentials& c,
+                                            std::string_view authorization_details) const {
+        http_request request;
+        request.method = http_method::post;
+        request.url = token_url(c.host);
+        request.headers.add_unchecked("Authorization",
+                                      basic_authorization(c.values.client_id, c.values.client_secret.reveal()));
+        request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
+        request.headers.add_unchecked("Accept", "application/json");
+        append_form_field(request.body, "grant_type", "client_credentials");
+        append_form_field(request.body, "scope", "all-apis");
+        if (!authorization_details.empty())
+            append_form_field(request.body, "authorization_details", authorization_details);
+        return request;
+    }
+
+    // The SDKs' exchange: no client authentication; the control-plane token is the assertion.
+    http_request token_exchange_request(const detail::loaded_credentials& c) const {
+        http_request request;
+        request.method = http_method::post;
+        request.url = token_url(c.host);
+        request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
+        request.headers.add_unchecked("Accept", "application/json");
+        append_form_field(request.body, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
+        append_form_field(request.body, "assertion", control_token_.reveal());
+        append_form_field(request.body, "authorization_details", endpoint_->authorization_details);
+        return request;
+    }
+
+    void set_bearer(const cached_token& token) {
+        const std::string_view value = token.access_token.reveal();
+        bearer_.clear();
+        bearer_.reserve(7 + value.size());
+        bearer_ += "Bearer ";
+        bearer_.append(value.data(), value.size());
+        token_serial_ = token.serial;
+    }
+
+    lane_action send_invocation(lane& l) {
+        if (invoke_attempts_ == 0) {
+            http_request& request = l.request;
+            request = http_request{};
+            request.method = http_method::post;
+            request.url = endpoint_->url;
+            request.headers.reserve(5);
+            request.headers.add_unchecked("Content-Type", "application/json");
+            request.headers.add_unchecked("Accept", streaming_ ? "text/event-stream" : "application/json");
+            std::string workspace = shared_->workspace_id_for(*endpoint_);
+            if (!workspace.empty()) request.headers.add_unchecked("X-Databricks-Workspace-Id", std::move(workspace));
+            request.body = std::move(body_);
+            if (!options_.client_request_id.empty()) {
+                auto valid = add_client_request_id(request.body, options_.client_request_id);
+                if (!valid) return finish(l, std::move(valid).error());
+            }
+            if (streaming_) {
+                auto valid = add_stream_flag(request.body);
+                if (!valid) return finish(l, std::move(valid).error());
+            }
+        } else if (l.request.url != endpoint_->url) {
+            // Discovered again: the endpoint moved.
+            l.request.url = endpoint_->url;
+            l.request.headers.remove("X-Databricks-Workspace-Id");
+            std::string workspace = shared_->workspace_id_for(*endpoint_);
+            if (!workspace.empty()) l.request.headers.add_unchecked("X-Databricks-Workspace-Id", std::move(workspace));
+        }
+        if (request_bearer_serial_ != token_serial_ || invoke_attempts_ == 0) {
+            l.request.headers.remove("Authorization");
+            l.request.headers.add_unchecked("Authorization", std::move(bearer_));
+            request_bearer_serial_ = token_serial_;
+        }
+        l.timeout = options_.timeout.count() > 0 ? options_.timeout : shared_->config.timeout;
+        ++invoke_attempts_;
+        reset_stream();
+        detail::atomic_statistics::bump(shared_->stats.invocations);
+        return begin_send(l, phase::invoke_response);
+    }
+
+    static std::size_t first_significant(std::string_view body) noexcept {
+        std::size_t i = 0;
+        while (i < body.size() && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) ++i;
+        return i;
+    }
+
+    // Inserts a member right after the opening brace of a JSON object body.
+    static result<void> insert_member(std::string& body, std::string_view member, std::string_view what) {
+        const std::size_t open = first_significant(body);
+        if (open >= body.size() || body[open] != '{')
+            return unexpected(errc::invalid_argument,
+                              std::string(what) + " can only be added to a JSON object body (it starts with '{')");
+        std::size_t after = first_significant(std::string_view(body).substr(open + 1)) + open + 1;
+        const bool empty_object = after < body.size() && body[after] == '}';
+        std::string insertion(member);
+        if (!empty_object) insertion += ',';
+        body.insert(open + 1, insertion);
+        return {};
+    }
+
+    static result<void> add_client_request_id(std::string& body, std::string_view id) {
+        for (char c : id)
+            if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\')
+                return unexpected(errc::invalid_argument,
+                                  "client_request_id may not contain quotes, backslashes or control characters");
+        std::string member = "\"client_request_id\":\"";
+        member.append(id.data(), id.size());
+        member += '"';
+        return insert_member(body, member, "client_request_id");
+    }
+
+    static result<void> add_stream_flag(std::string& body) {
+        auto doc = nlohmann::json::parse(body, nullptr, false);
+        if (!doc.is_discarded() && doc.is_object()) {
+            auto it = doc.find("stream");
+            if (it != doc.end()) {
+                if (it->is_boolean() && it->get<bool>()) return {};
+                return unexpected(errc::invalid_argument,
+                                  "the body of a streamed query sets \"stream\" to something other than true; "
+                                  "remove it (the client adds \"stream\": true)");
+            }
+        }
+        return insert_member(body, "\"stream\":true", "\"stream\": true");
+    }
+
+    // ---------------------------------------------------------------- responses
+
+    result<token_response> read_token_response(result<http_response>& response, const std::string& what,
+                                               const std::string& host) const {
+        const std::string prefix = "could not get " + what + " from " + token_url(host) + ": ";
+        if (!response) {
+            dbserve::error failure = std::move(response).error();
+            failure.message = prefix + failure.message;
+            return failure;
+        }
+        auto token = parse_token_response(*response);
+        if (token) {
+            auto text = check_token_text(token->access_token.reveal());
+            if (!text) token = std::move(text).error();
+        }
+        if (!token) {
+            dbserve::error failure = std::move(token).error();
+            failure.message = prefix + failure.message;
+            return failure;
+        }
+        return token;
+    }
+
+    // Every token enters a header: refuse one that could inject another.
+    static result<void> check_token_text(std::string_view token) {
+        for (char c : token)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                return unexpected(errc::bad_response, "the token contains a control character or line break");
+        return {};
+    }
+
+    std::optional<lane_action> fetch_supplied(lane& l) {
+        detail::atomic_statistics::bump(shared_->stats.supplied_token_calls);
+        auto supplied = shared_->config.supply_token();
+        const auto wall = shared_->wall_now();
+        if (supplied) {
+            auto text = check_token_text(supplied->access_token.reveal());
+            if (!text) supplied = std::move(text).error();
+        }
+        if (supplied && supplied->access_token.empty())
+            supplied = dbserve::error(errc::authentication, "the token supplier returned an empty token");
+        else if (supplied && supplied->expires_at <= wall)
+            supplied = dbserve::error(errc::authentication,
+                                      "the token supplier returned a token that has already expired; it must "
+                                      "return a current token with its expiry");
+        if (!supplied) {
+            dbserve::error failure = std::move(supplied).error();
+            failure.message = "could not get a token for serving endpoint '" + endpoint_->name +
+                              "' from the token supplier: " + failure.message;
+            return data_fetch_failed(l, std::move(failure));
+        }
+        lock_type lock(shared_->mutex);
+        shared_->data_tokens.complete(endpoint_->token_key, l.data_claim, std::move(supplied->access_token),
+                                      supplied->expires_at - wall, now());
+        l.data_claim = 0;
+        shared_->notify(lock);
+        if (l.background) {
+            l.at = phase::finished;
+            return lane_action{lane_action::finished};
+        }
+        l.at = phase::data_token;
+        return std::nullopt;
+    }
+
+    // A data-plane token fetch failed for good. nullopt: the lane goes on (with the still
+    // valid cached token).
+    std::optional<lane_action> data_fetch_failed(lane& l, dbserve::error failure) {
+        lock_type lock(shared_->mutex);
+        const bool for_waiters = shared_->data_tokens.fail(endpoint_->token_key, l.data_claim, failure, now());
+        l.data_claim = 0;
+        shared_->notify(lock);
+        if (l.background) {
+            l.at = phase::finished;
+            return lane_action{lane_action::finished};
+        }
+        if (!for_waiters) {
+            l.at = phase::data_token;
+            return std::nullopt;
+        }
+        return finish(l, std::move(failure));
+    }
+
+    bool schedule_retry(lane& l, const dbserve::error& failure, http_method method, int attempts, phase resume) {
+        auto delay = retry_delay(shared_->config.retry, failure, method, attempts, elapsed(), shared_->jitter());
+        if (!delay) return false;
+        detail::atomic_statistics::bump(shared_->stats.retries);
+        l.deadline = now() + *delay;
+        l.resume = resume;
+        l.at = phase::backoff;
+        return true;
+    }
+
+    std::string endpoint_label() const {
+        std::string label = "serving endpoint '" + endpoint_->name + "'";
+        if (!endpoint_->id.empty()) label += " (id " + endpoint_->id + ")";
+        return label;
+    }
+
+    void rediscover() {
+        lock_type lock(shared_->mutex);
+        shared_->endpoints.invalidate(endpoint_->name, endpoint_.get());
+        lock.unlock();
+        rediscovered_ = true;
+        endpoint_.reset();
+        main_.at = phase::endpoint;
+    }
+
+    std::optional<lane_action> handle_invocation_response(lane& l, result<http_response> response) {
+        if (!response) {
+            dbserve::error failure = std::move(response).error();
+            if (streaming_ && stream_bytes_ > 0) failure.request_may_have_been_processed = true;
+            if (failure.code == errc::name_resolution && endpoint_->discovered && !rediscovered_) {
+                rediscover();
+                return std::nullopt;
+            }
+            failure.message = "query to " + endpoint_label() + " failed: " + failure.message;
+            if (schedule_retry(l, failure, http_method::post, invoke_attempts_, phase::invoke_send)) return std::nullopt;
+            return finish(l, outcome_unknown_note(std::move(failure)));
+        }
+        http_response& r = *response;
+        if (streaming_ && stream_head_.status != 0) {
+            if (r.status == 0) r.status = stream_head_.status;
+            if (r.headers.empty()) r.headers = stream_head_.headers;
+            if (r.body.empty() && !stream_error_body_.empty()) r.body = std::move(stream_error_body_);
+        }
+        if (r.status >= 200 && r.status <= 299) {
+            if (streaming_) return finish_stream(l, std::move(r));
+            if (looks_like_html(r))
+                return finish(l, dbserve::error(errc::bad_response,
+                                                "the query to " + endpoint_label() +
+                                                    " returned an HTML page instead of JSON (a login page or a "
+                                                    "proxy's page: with Private Link, check DNS and routing)"));
+            return finish_success(l, std::move(r));
+        }
+        if (r.status == 401) {
+            if (!retried_after_401_) {
+                retried_after_401_ = true;
+                lock_type lock(shared_->mutex);
+                shared_->data_tokens.invalidate(endpoint_->token_key, token_serial_);
+                shared_->notify(lock);
+                l.at = phase::data_token;
+                return std::nullopt;
+            }
+            dbserve::error failure = parse_service_error(r, shared_->wall_now());
+            failure.code = errc::authentication;
+            failure.message = endpoint_label() +
+                              " refused a freshly issued token too (HTTP 401 twice): " + failure.message +
+                              ". Check that the token is scoped to this endpoint and that the service principal "
+                              "still exists";
+            return finish(l, std::move(failure));
+        }
+        if (r.status == 403) {
+            dbserve::error failure = parse_service_error(r, shared_->wall_now());
+            failure.code = errc::permission;
+            failure.message = "not allowed to " + std::string(action_name()) + " on " + endpoint_label() +
+                              ": " + failure.message +
+                              ". Grant the service principal Can Query on the endpoint";
+            return finish(l, std::move(failure));
+        }
+        if (r.status == 404 && endpoint_->discovered && !rediscovered_) {
+            rediscover();
+            return std::nullopt;
+        }
+        dbserve::error failure = parse_service_error(r, shared_->wall_now());
+        if (r.status == 404)
+            failure.message = endpoint_label() + " was not found at " + endpoint_->url + ": " + failure.message;
+        else
+            failure.message = "query to " + endpoint_label() + " failed: " + failure.message;
+        if (schedule_retry(l, failure, http_method::post, invoke_attempts_, phase::invoke_send)) return std::nullopt;
+        return finish(l, outcome_unknown_note(std::move(failure)));
+    }
+
+    std::string_view action_name() const noexcept {
+        return shared_->config.action == endpoint_action::manage_inference_endpoint ? "manage_inference_endpoint"
+                                                                                   : "query_inference_endpoint";
+    }
+
+    static dbserve::error outcome_unknown_note(dbserve::error failure) {
+        if (failure.request_may_have_been_processed)
+            failure.message +=
+                ". The request may have reached the model, so its outcome is unknown; it was not repeated "
+                "(set retry_policy::retry_post_when_outcome_unknown to allow repeating it)";
+        return failure;
+    }
+
+    static void fill_response_fields(query_response& out) {
+        out.status = out.raw.status;
+        out.served_model_name = std::string(out.raw.headers.get("served-model-name"));
+        std::string_view id = out.raw.headers.get("x-request-id");
+        if (id.empty()) id = out.raw.headers.get("x-databricks-request-id");
+        out.request_id = std::string(id);
+    }
+
+    lane_action finish_success(lane& l, http_response r) {
+        query_response out;
+        out.raw = std::move(r);
+        fill_response_fields(out);
+        outcome_.emplace(std::move(out));
+        l.at = phase::finished;
+        detail::atomic_statistics::bump(shared_->stats.queries_succeeded);
+        return {lane_action::finished};
+    }
+
+    // ---------------------------------------------------------------- streaming
+
+    void reset_stream() {
+        parser_ = sse_parser();
+        stream_head_ = http_response{};
+        stream_error_body_.clear();
+        stream_error_.reset();
+        stream_bytes_ = 0;
+        summary_ = stream_summary{};
+    }
+
+    void on_event(const sse_event& event) {
+        if (stream_error_) return;
+        auto chunk = parse_chat_chunk(event.data);
+        if (!chunk) {
+            stream_error_ = std::move(chunk).error();
+            return;
+        }
+        ++summary_.chunks;
+        if (summary_.id.empty()) summary_.id = chunk->id;
+        if (summary_.model.empty()) summary_.model = chunk->model;
+        summary_.content.append(chunk->content().data(), chunk->content().size());
+        if (!chunk->finish_reason().empty()) summary_.finish_reason = std::string(chunk->finish_reason());
+        if (chunk->usage) summary_.usage = chunk->usage;
+        chunks_.push_back(std::move(*chunk));
+    }
+
+    lane_action finish_stream(lane& l, http_response r) {
+        if (stream_bytes_ == 0 && !r.body.empty()) {
+            // The transport collected the body instead of handing it over in pieces.
+            parser_.feed(r.body, [this](const sse_event& event) { on_event(event); });
+            r.body.clear();
+        }
+        parser_.finish([this](const sse_event& event) { on_event(event); });
+        if (stream_error_) {
+            dbserve::error failure = std::move(*stream_error_);
+            failure.request_may_have_been_processed = true;
+            failure.message = "the stream from " + endpoint_label() + " reported an error: " + failure.message;
+            return finish(l, std::move(failure));
+        }
+        auto outcome = parser_.outcome();
+        if (!outcome) {
+            dbserve::error failure = std::move(outcome).error();
+            if (failure.http_status == 0) failure.http_status = r.status;
+            failure.message = "streamed query to " + endpoint_label() + ": " + failure.message;
+            return finish(l, std::move(failure));
+        }
+        return finish_success(l, std::move(r));
+    }
+
+    // ---------------------------------------------------------------- endings
+
+    // Ends a lane with an error: releases its claims (the callers waiting for them get the
+    // same error) and, for the main lane, records the outcome.
+    lane_action finish(lane& l, dbserve::error failure) {
+        if (l.data_claim || l.control_claim || l.discovery_claim) {
+            lock_type lock(shared_->mutex);
+            const auto t = now();
+            if (l.data_claim) shared_->data_tokens.fail(endpoint_->token_key, l.data_claim, failure, t);
+            if (l.control_claim) {
+                auto creds = shared_->credentials_if_loaded();
+                if (creds) shared_->control_tokens.fail(creds->control_key, l.control_claim, failure, t);
+            }
+            if (l.discovery_claim) shared_->endpoints.fail(shared_->config.endpoint_name, l.discovery_claim, failure);
+            l.data_claim = l.control_claim = l.discovery_claim = 0;
+            shared_->notify(lock);
+        }
+        l.at = phase::finished;
+        if (!l.background) {
+            outcome_.emplace(std::move(failure));
+            detail::atomic_statistics::bump(shared_->stats.queries_failed);
+        }
+        return {lane_action::finished};
+    }
+
+    result<query_response> take_outcome() {
+        if (outcome_) {
+            result<query_response> out = std::move(*outcome_);
+            outcome_.reset();
+            return out;
+        }
+        return unexpected(errc::cancelled, "the query ended without a result");
+    }
+
+    void release_claims() {
+        if (!shared_) return;
+        bool any = false;
+        for (lane* l : {&main_, &background_})
+            if (l->data_claim || l->control_claim || l->discovery_claim) any = true;
+        if (!any) return;
+        lock_type lock(shared_->mutex);
+        for (lane* l : {&main_, &background_}) {
+            if (l->data_claim && endpoint_) shared_->data_tokens.abandon(endpoint_->token_key, l->data_claim);
+            if (l->control_claim) {
+                auto creds = shared_->credentials_if_loaded();
+                if (creds) shared_->control_tokens.abandon(creds->control_key, l->control_claim);
+            }
+            if (l->discovery_claim) shared_->endpoints.abandon(shared_->config.endpoint_name, l->discovery_claim);
+            l->data_claim = l->control_claim = l->discovery_claim = 0;
+        }
+        shared_->notify(lock);
+    }
+
+    std::shared_ptr<detail::client_shared> shared_;
+    std::shared_ptr<const resolved_endpoint> endpoint_;
+    std::string body_;
+    query_options options_;
+    bool streaming_ = false;
+    lane main_;
+    lane background_;
+    bool background_active_ = false;
+    secret_string control_token_;
+    std::string bearer_;
+    std::uint64_t token_serial_ = 0;
+    std::uint64_t request_bearer_serial_ = 0;
+    bool retried_after_401_ = false;
+    bool rediscovered_ = false;
+    int invoke_attempts_ = 0;
+    mono_time started_{};
+    bool began_ = false;
+    std::optional<result<query_response>> outcome_;
+    bool delivered_ = false;
+    std::uint64_t next_request_id_ = 1;
+    bool waited_for_token_ = false;
+    bool waiting_noted_ = false;
+    std::uint64_t observed_version_ = 0;
+    // streaming
+    sse_parser parser_;
+    std::vector<chat_chunk> chunks_;  // [chunk_read_, end) not yet handed out
+    std::size_t chunk_read_ = 0;
+    stream_summary summary_;
+    http_response stream_head_;
+    std::string stream_error_body_;
+    std::optional<dbserve::error> stream_error_;
+    std::size_t stream_bytes_ = 0;
+};
+
+DBSERVE_END_NAMESPACE
