@@ -101,8 +101,30 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
         }
     }
     // Without an OAuth error the generic reader handles Databricks, HTML and text bodies.
-    dbserve::error e = parse_service_error(
-        response, now ? *now : std::chrono::system_clock::time_point{});
+    // It may quote the body, so a body that could hold a token is cleaned first.
+    const auto when = now ? *now : std::chrono::system_clock::time_point{};
+    const bool mentions_token = response.body.find("token") != std::string::npos;
+    dbserve::error e;
+    if (!mentions_token) {
+        e = parse_service_error(response, when);
+    } else if (parsed.is_object()) {
+        nlohmann::json cleaned = parsed;
+        for (const char* key : {"access_token", "refresh_token", "id_token"}) cleaned.erase(key);
+        http_response copy;
+        copy.status = response.status;
+        copy.reason = response.reason;
+        copy.headers = response.headers;
+        copy.body = compact(cleaned);
+        e = parse_service_error(copy, when);
+    } else {
+        http_response head;
+        head.status = response.status;
+        head.reason = response.reason;
+        head.headers = response.headers;
+        e = parse_service_error(head, when);
+        e.message = status_text(response) + " with a " + std::to_string(response.body.size()) +
+                    "-byte body that is not shown because it may hold a token";
+    }
     if (!now && e.retry_after) {
         // Only the delta-seconds form can be read without knowing the time.
         const std::string_view value = response.headers.get("retry-after");
