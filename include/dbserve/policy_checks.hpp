@@ -5,11 +5,13 @@
 // - check_clock<T>(), check_secret_source<T>(), check_sync_transport<T>(),
 //   check_async_transport<T>(): one static_assert per missing member, each naming the
 //   exact signature expected, so a user's policy type gets a list of what to add instead of
-//   an instantiation backtrace. They return true, so they can sit in a static_assert or
-//   initialise a constexpr bool.
+//   an instantiation backtrace. They always return true, so `static_assert(check_clock<T>())`
+//   adds no error of its own beside the one naming the missing member.
 // - C++20 concepts with the same requirements (DBSERVE_HAS_CONCEPTS): clock_policy,
 //   secret_source, sync_transport, async_transport.
-// Return types need only convert to the type named; members called on a const object
+// load() and send() must return exactly the result type named (result<T> converts from too
+// much to be a safe target: in C++20 even from a lone field of an aggregate T); the clock
+// readings need only convert to their time_point. Members called on a const object
 // (const T&) must be const.
 #pragma once
 
@@ -66,16 +68,16 @@ template <class T, class = void>
 struct has_load : std::false_type {};
 template <class T>
 struct has_load<T, std::void_t<decltype(std::declval<const T&>().load())>>
-    : std::is_convertible<decltype(std::declval<const T&>().load()), result<credentials>> {};
+    : std::is_same<std::decay_t<decltype(std::declval<const T&>().load())>, result<credentials>> {};
 
 template <class T, class = void>
 struct has_send : std::false_type {};
 template <class T>
 struct has_send<T, std::void_t<decltype(std::declval<T&>().send(std::declval<const http_request&>(),
                                                                  std::declval<const send_options&>()))>>
-    : std::is_convertible<decltype(std::declval<T&>().send(std::declval<const http_request&>(),
-                                                           std::declval<const send_options&>())),
-                          result<http_response>> {};
+    : std::is_same<std::decay_t<decltype(std::declval<T&>().send(std::declval<const http_request&>(),
+                                                                 std::declval<const send_options&>()))>,
+                   result<http_response>> {};
 
 template <class T, class = void>
 struct has_async_send : std::false_type {};
@@ -117,14 +119,14 @@ constexpr bool check_clock() {
     static_assert(detail::has_async_wait_until<T>::value,
                   "dbserve: the Clock policy needs `void async_wait_until(std::chrono::steady_clock::time_point, "
                   "std::function<void()>) const`");
-    return is_clock<T>::value;
+    return true;
 }
 
 template <class T>
 constexpr bool check_secret_source() {
     static_assert(detail::has_load<T>::value,
                   "dbserve: the SecretSource policy needs `dbserve::result<dbserve::credentials> load() const`");
-    return is_secret_source<T>::value;
+    return true;
 }
 
 template <class T>
@@ -132,7 +134,7 @@ constexpr bool check_sync_transport() {
     static_assert(detail::has_send<T>::value,
                   "dbserve: a synchronous Transport needs `dbserve::result<dbserve::http_response> "
                   "send(const dbserve::http_request&, const dbserve::send_options&)`");
-    return is_sync_transport<T>::value;
+    return true;
 }
 
 template <class T>
@@ -140,10 +142,15 @@ constexpr bool check_async_transport() {
     static_assert(detail::has_async_send<T>::value,
                   "dbserve: an asynchronous Transport needs `void async_send(dbserve::http_request, "
                   "dbserve::send_options, dbserve::completion_handler)`");
-    return is_async_transport<T>::value;
+    return true;
 }
 
 #if DBSERVE_HAS_CONCEPTS
+
+namespace detail {
+template <class T, class U>
+concept decays_to = std::same_as<std::decay_t<T>, U>;
+}  // namespace detail
 
 template <class T>
 concept clock_policy = requires(const T& clock, detail::monotonic_time_point deadline,
@@ -156,12 +163,12 @@ concept clock_policy = requires(const T& clock, detail::monotonic_time_point dea
 
 template <class T>
 concept secret_source = requires(const T& source) {
-    { source.load() } -> std::convertible_to<result<credentials>>;
+    { source.load() } -> detail::decays_to<result<credentials>>;
 };
 
 template <class T>
 concept sync_transport = requires(T& transport, const http_request& request, const send_options& options) {
-    { transport.send(request, options) } -> std::convertible_to<result<http_response>>;
+    { transport.send(request, options) } -> detail::decays_to<result<http_response>>;
 };
 
 template <class T>

@@ -73,7 +73,7 @@ struct source_with_non_const_load {
     result<credentials> load() { return credentials{}; }
 };
 struct source_returning_credentials_directly {
-    credentials load() const { return {}; }  // converts to result<credentials>
+    credentials load() const { return {}; }  // not a result: errors could not be reported
 };
 struct source_returning_something_else {
     int load() const { return 0; }
@@ -95,7 +95,10 @@ struct transport_send_without_options {
     result<http_response> send(const http_request&) { return http_response{}; }
 };
 struct transport_send_returning_response_only {
-    http_response send(const http_request&, const send_options&) { return {}; }  // converts
+    http_response send(const http_request&, const send_options&) { return {}; }  // cannot fail
+};
+struct transport_send_returning_const_result {
+    const result<http_response> send(const http_request&, const send_options&) const { return http_response{}; }
 };
 struct transport_send_returning_void {
     void send(const http_request&, const send_options&) {}
@@ -144,12 +147,12 @@ TEST_CASE("is_secret_source accepts every library source and a const load return
     CHECK(is_secret_source_v<callback_secret_source>);
     CHECK(is_secret_source_v<default_secret_source>);
     CHECK(is_secret_source_v<complete_source>);
-    CHECK(is_secret_source_v<source_returning_credentials_directly>);
     CHECK(check_secret_source<default_secret_source>());
 }
 
 TEST_CASE("is_secret_source refuses a missing, non-const or wrongly typed load") {
     CHECK_FALSE(is_secret_source_v<source_with_non_const_load>);
+    CHECK_FALSE(is_secret_source_v<source_returning_credentials_directly>);
     CHECK_FALSE(is_secret_source_v<source_returning_something_else>);
     CHECK_FALSE(is_secret_source_v<not_a_source>);
 }
@@ -165,10 +168,11 @@ TEST_CASE("transports are sync, async, or both") {
     CHECK(check_async_transport<both_transport>());
 }
 
-TEST_CASE("a transport's send must take the request and the options and return a response result") {
+TEST_CASE("a transport's send must take the request and the options and return result<http_response>") {
     CHECK_FALSE(is_sync_transport_v<transport_send_without_options>);
     CHECK_FALSE(is_sync_transport_v<transport_send_returning_void>);
-    CHECK(is_sync_transport_v<transport_send_returning_response_only>);
+    CHECK_FALSE(is_sync_transport_v<transport_send_returning_response_only>);
+    CHECK(is_sync_transport_v<transport_send_returning_const_result>);
 }
 
 TEST_CASE("a transport's async_send must accept a completion_handler") {
@@ -227,6 +231,7 @@ TEST_CASE("the C++20 concepts and the C++17 traits agree on every test type") {
     static_assert(transport_agrees<transport_send_without_options>);
     static_assert(transport_agrees<transport_send_returning_response_only>);
     static_assert(transport_agrees<transport_send_returning_void>);
+    static_assert(transport_agrees<transport_send_returning_const_result>);
     static_assert(transport_agrees<transport_async_send_with_wrong_handler>);
     static_assert(transport_agrees<transport_async_send_by_const_ref>);
     CHECK(true);

@@ -1,0 +1,12 @@
+// A member that exists but is not const is reported like a missing one, naming the const.
+// expect: the Clock policy needs `std::chrono::system_clock::time_point wall_now() const`
+#include <dbserve/policy_checks.hpp>
+
+struct clock_with_non_const_wall_now {
+    std::chrono::system_clock::time_point wall_now() { return {}; }
+    std::chrono::steady_clock::time_point monotonic_now() const { return {}; }
+    void sleep_until(std::chrono::steady_clock::time_point) const {}
+    void async_wait_until(std::chrono::steady_clock::time_point, std::function<void()>) const {}
+};
+
+static_assert(dbserve::check_clock<clock_with_non_const_wall_now>());
