@@ -93,12 +93,12 @@ inline result<route_optimized_url> with_served_model(route_optimized_url parsed,
 inline result<resolved_endpoint> resolve_configured_endpoint(std::string_view url, std::string_view endpoint_id = {},
                                                              std::string_view served_model = {},
                                                              endpoint_action action = endpoint_action::query_inference_endpoint) {
+    auto checked = detail::check_bearer_url(url, "the endpoint URL");
+    if (!checked) return std::move(checked).error();
     auto parsed = parse_route_optimized_url(url);
     if (!parsed) return std::move(parsed).error();
     auto with_model = detail::with_served_model(std::move(*parsed), served_model);
     if (!with_model) return std::move(with_model).error();
-    auto checked = detail::check_bearer_url(with_model->url, "the endpoint URL");
-    if (!checked) return std::move(checked).error();
     resolved_endpoint out;
     out.url = std::move(with_model->url);
     out.name = std::move(with_model->endpoint_name);

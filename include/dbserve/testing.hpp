@@ -162,7 +162,7 @@ public:
     script() : state_(std::make_shared<script_state>()) {}
 
     // Requests whose URL contains `url_part` (and of that method, when given) are answered
-    // by this route; the first route that matches and has a reply wins.
+    // by this route; of the routes that match and have a reply, the one added last wins.
     route on(std::string url_part, std::optional<http_method> method = std::nullopt) {
         std::lock_guard<std::mutex> lock(state_->mutex);
         for (std::size_t i = 0; i < state_->routes.size(); ++i)
@@ -178,7 +178,9 @@ public:
         {
             std::lock_guard<std::mutex> lock(state_->mutex);
             state_->requests.push_back(request);
-            for (auto& r : state_->routes) {
+            // The route added last wins, so a test can override a general route.
+            for (auto it = state_->routes.rbegin(); it != state_->routes.rend(); ++it) {
+                auto& r = *it;
                 if (request.url.find(r.url_part) == std::string::npos) continue;
                 if (r.method && *r.method != request.method) continue;
                 if (!r.queue.empty()) {

@@ -63,7 +63,7 @@ public:
 
 private:
     struct action {
-        enum kind_type { send, timer, wait_change, chunk, finish } kind;
+        enum kind_type { send, timer, wait_change, chunk, finish } kind = send;
         std::uint64_t id = 0;
         http_request request;
         send_options options;
@@ -80,7 +80,8 @@ private:
             operation_step step = op_.next();
             switch (step.kind) {
                 case operation_step::send: {
-                    action a{action::send};
+                    action a;
+                    a.kind = action::send;
                     a.id = step.request_id;
                     a.request = *step.request;
                     a.options = step.options();
@@ -89,7 +90,8 @@ private:
                     continue;
                 }
                 case operation_step::chunk: {
-                    action a{action::chunk};
+                    action a;
+                    a.kind = action::chunk;
                     a.stream_chunk = std::move(step.stream_chunk);
                     actions.push_back(std::move(a));
                     continue;
@@ -97,21 +99,24 @@ private:
                 case operation_step::wait_until:
                     if (!timer_ || step.deadline < *timer_) {
                         timer_ = step.deadline;
-                        action a{action::timer};
+                        action a;
+                    a.kind = action::timer;
                         a.deadline = step.deadline;
                         actions.push_back(std::move(a));
                     }
                     return;
                 case operation_step::idle:
                     if (step.waiting_for_others) {
-                        action a{action::wait_change};
+                        action a;
+                    a.kind = action::wait_change;
                         a.version = step.observed_version;
                         actions.push_back(std::move(a));
                     }
                     return;
                 case operation_step::done: {
                     finished_ = true;
-                    action a{action::finish};
+                    action a;
+                    a.kind = action::finish;
                     a.outcome = std::move(step.outcome);
                     actions.push_back(std::move(a));
                     return;
