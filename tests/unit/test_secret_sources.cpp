@@ -24,8 +24,9 @@ bool contains(std::string_view text, std::string_view part) { return text.find(p
 struct fake_environment {
     std::map<std::string, std::string> vars;
 
+    // The function keeps its own copy of the variables, so it outlives this object.
     getenv_function getenv() const {
-        return [this](const char* name) -> const char* {
+        return [vars = vars](const char* name) -> const char* {
             auto it = vars.find(name);
             return it == vars.end() ? nullptr : it->second.c_str();
         };
