@@ -33,25 +33,38 @@ namespace detail {
 // One background thread shared by every system_clock_policy: it runs each callback
 // handed to async_wait_until once its deadline has passed. It starts on the first wait
 // (a program that never waits asynchronously never gets the thread) and is stopped and
-// joined when static objects are destroyed at exit; waits still pending then are dropped
-// without being called. Callbacks run on the timer thread, one at a time, outside the
-// lock, so a callback may schedule another wait; a long callback delays later ones, so
-// callbacks should hand real work elsewhere. Callbacks must not throw.
+// joined at exit, at the point where a function-local static created at that first wait
+// would be destroyed; waits still pending then are dropped without being called, and
+// waits scheduled later (from another static's destructor) are dropped at once. Callbacks
+// run on the timer thread, one at a time, outside the lock, so a callback may schedule
+// another wait; a long callback delays later ones, so callbacks should hand real work
+// elsewhere. Callbacks must not throw.
 class timer_thread {
 public:
     using time_point = std::chrono::steady_clock::time_point;
 
     static timer_thread& instance() {
-        // A function-local static: constructed on first use, thread-safe (C++11), and
-        // destroyed (joining the thread) during static destruction.
-        static timer_thread timers;
-        return timers;
+        // The object itself is never destroyed, so a call that comes after the stop (a
+        // late static destructor) finds a valid, stopped timer instead of a dead one.
+        union storage {
+            timer_thread value;
+            storage() : value() {}
+            ~storage() {}
+        };
+        static storage timers;
+        // Constructed right after `timers`, so destroyed at the same point of exit.
+        struct stopper {
+            ~stopper() { timers.value.stop(); }
+        };
+        static stopper stop_at_exit;
+        (void)stop_at_exit;
+        return timers.value;
     }
 
     void schedule(time_point deadline, std::function<void()> callback) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (stopping_) return;  // static destruction is under way
+            if (stopping_) return;  // exit is under way; `callback` is dropped on return
             if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
             // multimap keeps equal deadlines in the order they were scheduled.
             waits_.emplace(deadline, std::move(callback));
@@ -67,21 +80,28 @@ public:
     timer_thread(const timer_thread&) = delete;
     timer_thread& operator=(const timer_thread&) = delete;
 
-    ~timer_thread() {
-        std::multimap<time_point, std::function<void()>> dropped;
+private:
+    timer_thread() = default;
+    ~timer_thread() = default;
+
+    void stop() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             stopping_ = true;
         }
         wake_.notify_all();
-        if (worker_.joinable()) worker_.join();
-        // Destroy the dropped callbacks (and whatever they captured) outside the lock.
-        std::lock_guard<std::mutex> lock(mutex_);
-        dropped.swap(waits_);
+        if (worker_.joinable()) {
+            // exit() called from a callback runs this on the timer thread itself.
+            if (worker_.get_id() == std::this_thread::get_id()) worker_.detach();
+            else worker_.join();
+        }
+        std::multimap<time_point, std::function<void()>> dropped;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            dropped.swap(waits_);
+        }
+        // `dropped` (and whatever the callbacks captured) is destroyed outside the lock.
     }
-
-private:
-    timer_thread() = default;
 
     void run() {
         std::unique_lock<std::mutex> lock(mutex_);

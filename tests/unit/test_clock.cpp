@@ -34,6 +34,15 @@ struct countdown {
     }
 };
 
+// Constructed before main, so destroyed after the timer thread has stopped: its wait comes
+// too late and must be dropped quietly (no crash, no hang at exit).
+struct schedules_a_wait_at_exit {
+    ~schedules_a_wait_at_exit() {
+        system_clock_policy clock;
+        clock.async_wait_until(clock.monotonic_now(), [] {});
+    }
+} late_waiter;
+
 }  // namespace
 
 // ---------------------------------------------------------------- system_clock_policy
