@@ -131,8 +131,10 @@ inline result<credential_method> select_credential_method(const credentials& c) 
         }
         return unexpected(errc::configuration,
                           "auth_type '" + c.auth_type +
-                              "' is not supported for route optimized endpoints: use oauth-m2m (a service "
-                              "principal's client id and secret) or oauth-token (a ready OAuth token)");
+                              "' (set in code, by DATABRICKS_AUTH_TYPE or by auth_type in the profile) is not "
+                              "supported for route optimized endpoints: use oauth-m2m (a service principal's "
+                              "client id and secret) or oauth-token (a ready OAuth token), or remove it to let "
+                              "the configured values decide");
     }
     if (has_token && has_client) {
         if (is_personal_access_token(c.token.reveal()))
