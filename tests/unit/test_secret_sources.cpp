@@ -197,6 +197,15 @@ TEST_CASE("odd whitespace around sections, keys and values is ignored") {
     CHECK(p->token.empty());
 }
 
+TEST_CASE("a comment may follow a section header") {
+    auto c = from_text("[prod] # production workspace\nhost = https://prod\n[dev]   ; dev\nhost = https://dev\n", "prod");
+    REQUIRE(c);
+    CHECK(c->host == "https://prod");
+    auto bad = from_text("[prod] host = x\n", "prod");
+    REQUIRE_FALSE(bad);
+    CHECK(contains(bad.error().message, "line 1"));
+}
+
 TEST_CASE("CRLF line ends, a UTF-8 BOM and a missing final newline are accepted") {
     auto c = from_text("\xEF\xBB\xBF[DEFAULT]\r\nhost = https://h\r\nclient_id = id\r\n\r\nclient_secret = s");
     REQUIRE(c);

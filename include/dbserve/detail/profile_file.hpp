@@ -1,7 +1,7 @@
 // The ~/.databrickscfg format: an INI file of named profiles. Pure parsing, no I/O.
 //
 // Accepted, as the Databricks CLI and SDKs write and read it:
-// - `[name]` section headers (spaces inside the brackets are trimmed);
+// - `[name]` section headers (spaces inside the brackets are trimmed; a comment may follow);
 // - `key = value` or `key: value` lines, split at the first '=' or ':'; keys are matched
 //   exactly as written (lower case: host, client_id, ...); values are trimmed;
 // - whole-line comments starting with '#' or ';' (after optional whitespace). There are
@@ -91,11 +91,13 @@ inline result<ini_file> parse_ini(std::string_view text, std::string_view source
         ++line_number;
         if (line.empty() || line.front() == '#' || line.front() == ';') continue;
         if (line.front() == '[') {
-            if (line.back() != ']')
+            const std::size_t close = line.rfind(']');
+            const std::string_view after = close == std::string_view::npos ? line : trim_ini(line.substr(close + 1));
+            if (close == std::string_view::npos || !(after.empty() || after.front() == '#' || after.front() == ';'))
                 return unexpected(errc::configuration,
                                   "line " + std::to_string(line_number) + " of " + std::string(source) +
                                       " starts a [section] header but does not end with ']'");
-            const std::string_view name = trim_ini(line.substr(1, line.size() - 2));
+            const std::string_view name = trim_ini(line.substr(1, close - 1));
             if (name.empty())
                 return unexpected(errc::configuration, "line " + std::to_string(line_number) + " of " +
                                                            std::string(source) + " has an empty [] section name");
