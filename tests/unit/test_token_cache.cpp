@@ -1,0 +1,144 @@
+#include <dbserve/token_cache.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace dbserve;
+using namespace std::chrono_literals;
+using time_point = std::chrono::steady_clock::time_point;
+using decision = token_cache::decision;
+
+namespace {
+const time_point t0{std::chrono::hours(1)};
+const std::string key = "https://x/invocations\n[]";
+}  // namespace
+
+TEST_CASE("a one-hour token is fresh for 40 minutes, stale until 40 s before expiry, then expired") {
+    cached_token t;
+    set_token_times(t, token_lifecycle{}, t0, 3600s);
+    CHECK(t.state_at(t0) == token_state::fresh);
+    CHECK(t.state_at(t0 + 40min - 1ms) == token_state::fresh);
+    CHECK(t.state_at(t0 + 40min) == token_state::stale);
+    CHECK(t.state_at(t0 + 60min - 41s) == token_state::stale);
+    CHECK(t.state_at(t0 + 60min - 40s) == token_state::expired);
+}
+
+TEST_CASE("a ten-minute token turns stale after half its life") {
+    cached_token t;
+    set_token_times(t, token_lifecycle{}, t0, 600s);
+    CHECK(t.state_at(t0 + 5min - 1ms) == token_state::fresh);
+    CHECK(t.state_at(t0 + 5min) == token_state::stale);
+    CHECK(t.state_at(t0 + 10min - 40s) == token_state::expired);
+}
+
+TEST_CASE("a short-lived token is usable for half its life, so it never refreshes in a loop") {
+    cached_token t;
+    set_token_times(t, token_lifecycle{}, t0, 30s);  // shorter than the 40 s margin
+    CHECK(t.state_at(t0 + 14s) == token_state::fresh);
+    CHECK(t.state_at(t0 + 15s) == token_state::expired);
+    set_token_times(t, token_lifecycle{}, t0, 0s);
+    CHECK(t.state_at(t0) == token_state::expired);
+}
+
+TEST_CASE("the stale window, expiry margin and backoff are configurable") {
+    token_lifecycle l;
+    l.stale_window = 5min;
+    l.expiry_margin = 2min;
+    l.refresh_backoff = 10s;
+    cached_token t;
+    set_token_times(t, l, t0, 3600s);
+    CHECK(t.state_at(t0 + 55min - 1ms) == token_state::fresh);
+    CHECK(t.state_at(t0 + 55min) == token_state::stale);
+    CHECK(t.state_at(t0 + 58min) == token_state::expired);
+
+    token_cache cache(l);
+    auto first = cache.acquire(key, t0);
+    cache.complete(key, first.ticket, secret_string("a"), 3600s, t0);
+    auto refresh = cache.acquire(key, t0 + 56min);
+    REQUIRE(refresh.what == decision::use_and_refresh);
+    cache.fail(key, refresh.ticket, dbserve::error(errc::unavailable, "down"), t0 + 56min);
+    CHECK(cache.acquire(key, t0 + 56min + 9s).what == decision::use);
+    CHECK(cache.acquire(key, t0 + 56min + 10s).what == decision::use_and_refresh);
+}
+
+TEST_CASE("on an empty cache one caller fetches and the others wait") {
+    token_cache cache;
+    auto a = cache.acquire(key, t0);
+    CHECK(a.what == decision::fetch);
+    auto b = cache.acquire(key, t0);
+    CHECK(b.what == decision::wait);
+    auto c = cache.acquire(key, t0);
+    CHECK(c.what == decision::wait);
+    cache.complete(key, a.ticket, secret_string("tok"), 3600s, t0);
+    auto b2 = cache.acquire(key, t0, b.ticket);
+    REQUIRE(b2.what == decision::use);
+    CHECK(b2.token->access_token.reveal() == "tok");
+}
+
+TEST_CASE("a stale token is served while one refresh runs") {
+    token_cache cache;
+    auto a = cache.acquire(key, t0);
+    cache.complete(key, a.ticket, secret_string("old"), 3600s, t0);
+    auto r = cache.acquire(key, t0 + 45min);
+    REQUIRE(r.what == decision::use_and_refresh);
+    CHECK(r.token->access_token.reveal() == "old");
+    for (int i = 0; i < 100; ++i) {
+        auto other = cache.acquire(key, t0 + 45min);
+        CHECK(other.what == decision::use);
+    }
+    cache.complete(key, r.ticket, secret_string("new"), 3600s, t0 + 45min);
+    CHECK(cache.acquire(key, t0 + 45min).token->access_token.reveal() == "new");
+    CHECK(cache.state(key, t0 + 45min) == token_state::fresh);
+}
+
+TEST_CASE("a failed refresh while stale keeps the token and backs off one minute") {
+    token_cache cache;
+    auto a = cache.acquire(key, t0);
+    cache.complete(key, a.ticket, secret_string("old"), 3600s, t0);
+    auto r = cache.acquire(key, t0 + 45min);
+    REQUIRE(r.what == decision::use_and_refresh);
+    CHECK_FALSE(cache.fail(key, r.ticket, dbserve::error(errc::unavailable, "down"), t0 + 45min));
+    CHECK(cache.acquire(key, t0 + 45min + 59s).what == decision::use);
+    CHECK(cache.acquire(key, t0 + 46min).what == decision::use_and_refresh);
+}
+
+TEST_CASE("a failed fetch of an expired token fails exactly the callers that waited for it") {
+    token_cache cache;
+    auto a = cache.acquire(key, t0);
+    auto b = cache.acquire(key, t0);
+    REQUIRE(b.what == decision::wait);
+    CHECK(cache.fail(key, a.ticket, dbserve::error(errc::connection, "refused"), t0));
+    auto b2 = cache.acquire(key, t0, b.ticket);
+    REQUIRE(b2.what == decision::fail);
+    CHECK(b2.failure->code == errc::connection);
+    // A newcomer starts a new fetch rather than inheriting the old failure.
+    CHECK(cache.acquire(key, t0).what == decision::fetch);
+}
+
+TEST_CASE("an abandoned fetch lets a waiting caller claim the next one") {
+    token_cache cache;
+    auto a = cache.acquire(key, t0);
+    auto b = cache.acquire(key, t0);
+    cache.abandon(key, a.ticket);
+    CHECK(cache.acquire(key, t0, b.ticket).what == decision::fetch);
+}
+
+TEST_CASE("invalidate drops only the token that got the 401") {
+    token_cache cache;
+    auto a = cache.acquire(key, t0);
+    const auto& first = cache.complete(key, a.ticket, secret_string("one"), 3600s, t0);
+    const auto first_serial = first.serial;
+    CHECK(cache.invalidate(key, first_serial));
+    auto b = cache.acquire(key, t0);
+    REQUIRE(b.what == decision::fetch);
+    cache.complete(key, b.ticket, secret_string("two"), 3600s, t0);
+    CHECK_FALSE(cache.invalidate(key, first_serial));
+    CHECK(cache.find(key)->access_token.reveal() == "two");
+}
+
+TEST_CASE("tokens under different keys are independent") {
+    token_cache cache;
+    auto a = cache.acquire("k1", t0);
+    auto b = cache.acquire("k2", t0);
+    CHECK(a.what == decision::fetch);
+    CHECK(b.what == decision::fetch);
+}
