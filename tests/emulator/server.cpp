@@ -123,10 +123,6 @@ private:
     }
 
     void on_body(error_code ec, std::size_t) {
-        if (ec == http::error::body_limit) {
-            ws_.note_bad_request();
-            return send_simple(413, error_body("BAD_REQUEST", "The request body exceeds the 16 MB limit."), false);
-        }
         if (ec) return on_read_error(ec);
         request_.body = std::move(parser_->get().body());
         if (decision_.delay.count() > 0) {
@@ -143,6 +139,11 @@ private:
     }
 
     void on_read_error(const error_code& ec) {
+        if (ec == http::error::body_limit) {
+            // A Content-Length over the limit is refused before the body is read.
+            ws_.note_bad_request();
+            return send_simple(413, error_body("BAD_REQUEST", "The request body exceeds the 16 MB limit."), false);
+        }
         if (is_http_parse_error(ec)) {
             ws_.note_bad_request();
             return send_simple(400, error_body("BAD_REQUEST", "Malformed HTTP request: " + ec.message()), false);

@@ -18,8 +18,8 @@ const char* const jwt_bearer_grant = "urn:ietf:params:oauth:grant-type:jwt-beare
 const char* const not_authorized = "User is not authorized to the requested authorizations";
 const char* const no_credential = "Credential was not sent or was of an unsupported type for this API.";
 
-// 2025-09-22T00:00:00Z: endpoints created before it also answer on the workspace path.
-constexpr std::int64_t legacy_cutoff_ms = 1758499200000;
+// Creation times either side of 2025-09-22, the day from which new route optimized
+// endpoints stopped answering on the workspace path.
 constexpr std::int64_t legacy_created_ms = 1735689600000;  // 2025-01-01
 constexpr std::int64_t recent_created_ms = 1760000000000;  // 2025-10-09
 
@@ -710,6 +710,7 @@ fault_decision workspace::begin(const http_request& head) {
         } else if (f.kind == "drop_before") {
             decision.action = fault_action::drop_before;
             bump("connections_dropped", "");
+            if (where.kind == route::token) bump("token_requests", "unknown");
             const char* group = where.kind == route::token ? "token_responses"
                                 : (where.kind == route::invocations || where.kind == route::legacy_invocations)
                                     ? "invocations"
