@@ -1,0 +1,201 @@
+// The libcurl adapter in the conformance suite: its blocking transport, and its
+// asynchronous transport driven each of the three ways it supports.
+#pragma once
+
+#include "../harness.hpp"
+
+#include <dbserve/curl/transport.hpp>
+
+#include <poll.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace conformance {
+
+struct curl_blocking_kit {
+    static constexpr const char* name = "curl blocking";
+    static constexpr bool is_async = false;
+    using transport_type = dbserve::curl::blocking_transport;
+    static std::unique_ptr<transport_type> make(const dbserve::transport_options& options) {
+        return std::make_unique<transport_type>(options);
+    }
+    static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
+                                                        const dbserve::send_options& o) {
+        return t.send(r, o);
+    }
+};
+
+namespace curl_detail {
+using outcome_slot = std::shared_ptr<std::optional<dbserve::result<dbserve::http_response>>>;
+
+inline dbserve::completion_handler fill(const outcome_slot& slot) {
+    return [slot](dbserve::result<dbserve::http_response> r) { slot->emplace(std::move(r)); };
+}
+inline dbserve::result<dbserve::http_response> take(const outcome_slot& slot) {
+    if (!*slot) return dbserve::unexpected(dbserve::errc::timeout, "the transport never completed the request");
+    return std::move(**slot);
+}
+
+// Starts one request, steps the loop until its handler ran, cancelling it after
+// `cancel_after` when given.
+template <class Transport, class Step>
+dbserve::result<dbserve::http_response> drive(Transport& t, const dbserve::http_request& r, const dbserve::send_options& o,
+                                              std::optional<std::chrono::milliseconds> cancel_after, Step step) {
+    auto slot = std::make_shared<std::optional<dbserve::result<dbserve::http_response>>>();
+    const auto started = std::chrono::steady_clock::now();
+    const auto id = t.start(r, o, fill(slot));
+    bool cancelled = false;
+    while (!*slot && std::chrono::steady_clock::now() - started < hard_deadline) {
+        if (cancel_after && !cancelled && std::chrono::steady_clock::now() - started >= *cancel_after) {
+            t.cancel(id);
+            cancelled = true;
+        }
+        step();
+    }
+    return take(slot);
+}
+}  // namespace curl_detail
+
+// run_once(), as a program with its own loop would call it.
+struct curl_async_kit {
+    static constexpr const char* name = "curl async run_once";
+    static constexpr bool is_async = true;
+    using transport_type = dbserve::curl::async_transport;
+    static std::unique_ptr<transport_type> make(const dbserve::transport_options& options) {
+        return std::make_unique<transport_type>(options);
+    }
+    static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
+                                                        const dbserve::send_options& o) {
+        return curl_detail::drive(t, r, o, std::nullopt, [&] { t.run_once(std::chrono::milliseconds(50)); });
+    }
+    static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
+                                                                   const dbserve::send_options& o,
+                                                                   std::chrono::milliseconds after) {
+        return curl_detail::drive(t, r, o, after, [&] { t.run_once(std::chrono::milliseconds(20)); });
+    }
+};
+
+// Event hooks, with poll(2) standing in for an epoll or libuv loop.
+struct curl_event_hooks_kit {
+    static constexpr const char* name = "curl async event hooks";
+    static constexpr bool is_async = true;
+
+    struct transport_type {
+        std::map<curl_socket_t, dbserve::curl::socket_interest> sockets;
+        std::optional<std::chrono::steady_clock::time_point> timer;
+        // Last, so it is destroyed first: its shutdown still calls the hooks above.
+        dbserve::curl::async_transport transport;
+
+        explicit transport_type(const dbserve::transport_options& options) : transport(options) {
+            dbserve::curl::event_hooks hooks;
+            hooks.watch_socket = [this](curl_socket_t fd, dbserve::curl::socket_interest interest) {
+                if (interest == dbserve::curl::socket_interest::none)
+                    sockets.erase(fd);
+                else
+                    sockets[fd] = interest;
+            };
+            hooks.set_timer = [this](std::chrono::milliseconds delay) {
+                if (delay.count() < 0)
+                    timer.reset();
+                else
+                    timer = std::chrono::steady_clock::now() + delay;
+            };
+            transport.use_event_hooks(std::move(hooks));
+        }
+        dbserve::curl::request_id start(const dbserve::http_request& r, const dbserve::send_options& o,
+                                        dbserve::completion_handler h) {
+            return transport.start(r, o, std::move(h));
+        }
+        void cancel(dbserve::curl::request_id id) { transport.cancel(id); }
+
+        // One turn of the event loop.
+        void step() {
+            using dbserve::curl::socket_interest;
+            std::vector<pollfd> watched;
+            for (const auto& [fd, interest] : sockets) {
+                short events = 0;
+                if (interest == socket_interest::read || interest == socket_interest::read_write) events |= POLLIN;
+                if (interest == socket_interest::write || interest == socket_interest::read_write) events |= POLLOUT;
+                watched.push_back({fd, events, 0});
+            }
+            int wait_ms = 50;
+            if (timer) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*timer - std::chrono::steady_clock::now());
+                wait_ms = static_cast<int>(std::max<long long>(0, std::min<long long>(wait_ms, left.count())));
+            }
+            ::poll(watched.data(), watched.size(), wait_ms);
+            for (const auto& p : watched) {
+                if (p.revents == 0) continue;
+                transport.on_socket_event(p.fd, (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0, (p.revents & POLLOUT) != 0);
+            }
+            if (timer && *timer <= std::chrono::steady_clock::now()) {
+                timer.reset();
+                transport.on_timeout();
+            }
+        }
+    };
+
+    static std::unique_ptr<transport_type> make(const dbserve::transport_options& options) {
+        return std::make_unique<transport_type>(options);
+    }
+    static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
+                                                        const dbserve::send_options& o) {
+        return curl_detail::drive(t, r, o, std::nullopt, [&] { t.step(); });
+    }
+    static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
+                                                                   const dbserve::send_options& o,
+                                                                   std::chrono::milliseconds after) {
+        return curl_detail::drive(t, r, o, after, [&] { t.step(); });
+    }
+};
+
+// The transport's own background thread; the test thread only waits.
+struct curl_background_thread_kit {
+    static constexpr const char* name = "curl async background thread";
+    static constexpr bool is_async = true;
+    using transport_type = dbserve::curl::async_transport;
+    static std::unique_ptr<transport_type> make(const dbserve::transport_options& options) {
+        auto t = std::make_unique<transport_type>(options);
+        t->start_background_thread();
+        return t;
+    }
+    static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
+                                                        const dbserve::send_options& o) {
+        return send_and_maybe_cancel(t, r, o, std::nullopt);
+    }
+    static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
+                                                                   const dbserve::send_options& o,
+                                                                   std::chrono::milliseconds after) {
+        return send_and_maybe_cancel(t, r, o, after);
+    }
+
+private:
+    static dbserve::result<dbserve::http_response> send_and_maybe_cancel(transport_type& t, const dbserve::http_request& r,
+                                                                         const dbserve::send_options& o,
+                                                                         std::optional<std::chrono::milliseconds> after) {
+        auto promise = std::make_shared<std::promise<dbserve::result<dbserve::http_response>>>();
+        auto future = promise->get_future();
+        const auto id = t.start(r, o, [promise](dbserve::result<dbserve::http_response> result) {
+            promise->set_value(std::move(result));
+        });
+        if (after) {
+            std::this_thread::sleep_for(*after);
+            t.cancel(id);
+        }
+        if (future.wait_for(hard_deadline) != std::future_status::ready)
+            return dbserve::unexpected(dbserve::errc::timeout, "the transport never completed the request");
+        return future.get();
+    }
+};
+
+}  // namespace conformance
+
+#define DBSERVE_CONFORMANCE_KITS \
+    conformance::curl_blocking_kit, conformance::curl_async_kit, conformance::curl_event_hooks_kit, \
+        conformance::curl_background_thread_kit

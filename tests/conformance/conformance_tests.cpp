@@ -1,0 +1,380 @@
+// The transport conformance suite: what every bundled transport must do, checked over
+// TLS on loopback against server.js.
+//
+// Built once per adapter: tests/conformance/adapters/<adapter>.hpp defines its kits and
+// DBSERVE_CONFORMANCE_KITS (the list of kit types); CMake builds conformance_<adapter>
+// from this file when the target dbserve::<adapter> exists. A kit is:
+//
+//   struct kit {
+//       static constexpr const char* name;   // shown in test names
+//       static constexpr bool is_async;      // runs the cancellation tests when true
+//       using transport_type = ...;
+//       static std::unique_ptr<transport_type> make(const dbserve::transport_options&);
+//       // Sends and returns the outcome, within conformance::hard_deadline whatever happens.
+//       static dbserve::result<dbserve::http_response> send(transport_type&, const dbserve::http_request&,
+//                                                           const dbserve::send_options&);
+//       // Async only: starts the request, cancels it after `after`, returns its outcome.
+//       static dbserve::result<dbserve::http_response> send_and_cancel(transport_type&,
+//           const dbserve::http_request&, const dbserve::send_options&, std::chrono::milliseconds after);
+//   };
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include DBSERVE_CONFORMANCE_ADAPTER_HEADER
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+using namespace conformance;
+using dbserve::errc;
+
+namespace {
+
+template <class Kit>
+nlohmann::json server_stats(typename Kit::transport_type& t) {
+    auto r = Kit::send(t, get(https_url(good_host, "/stats")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    return nlohmann::json::parse(r->body);
+}
+
+std::string expected_pattern(std::size_t bytes) {
+    std::string s(bytes, '\0');
+    for (std::size_t i = 0; i < bytes; ++i) s[i] = static_cast<char>('a' + i % 26);
+    return s;
+}
+
+template <class Kit>
+dbserve::error expect_failure(const dbserve::transport_options& options, const dbserve::http_request& request,
+                              dbserve::send_options send = with_timeout(normal_timeout)) {
+    auto t = Kit::make(options);
+    auto r = Kit::send(*t, request, send);
+    REQUIRE_FALSE_MESSAGE(r.has_value(), "expected a failure, got " << describe(r));
+    return r.error();
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("a request and its response pass through unchanged", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    auto request = post(https_url(good_host, "/echo?x=1"), R"({"inputs":[1,2]})");
+    REQUIRE(request.headers.add("X-Databricks-Workspace-Id", "1234").has_value());
+    REQUIRE(request.headers.add("Authorization", "Bearer test-token").has_value());
+    auto r = Kit::send(*t, request, with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    CHECK(r->status == 200);
+    CHECK(r->reason == "Echoing");
+    CHECK(r->headers.get("content-type") == "application/json");
+    CHECK(r->headers.contains("x-multi"));
+    const auto echo = nlohmann::json::parse(r->body);
+    CHECK(echo["method"] == "POST");
+    CHECK(echo["path"] == "/echo?x=1");
+    CHECK(echo["body"] == R"({"inputs":[1,2]})");
+    CHECK(echo["headers"]["x-databricks-workspace-id"] == "1234");
+    CHECK(echo["headers"]["authorization"] == "Bearer test-token");
+    CHECK(echo["headers"]["content-type"] == "application/json");
+    CHECK_FALSE(echo["headers"].contains("expect"));
+
+    auto g = Kit::send(*t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(g.has_value(), describe(g));
+    CHECK(g->body == R"({"predictions":[1,2,3]})");
+}
+
+TEST_CASE_TEMPLATE("an HTTP error status is a response, not a transport error", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    auto r = Kit::send(*t, post(https_url(good_host, "/status/503"), "{}"), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    CHECK(r->status == 503);
+    CHECK(r->headers.get("Retry-After") == "1");
+    CHECK(r->body.find("TEST_ERROR") != std::string::npos);
+}
+
+TEST_CASE_TEMPLATE("sequential requests to one host reuse one keep-alive connection", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    const nlohmann::json before = server_stats<Kit>(*t);  // opens the connection the rest must reuse
+    for (int i = 0; i < 5; ++i) {
+        auto r = Kit::send(*t, post(https_url(good_host, "/json"), "{}"), with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(r.has_value(), describe(r));
+    }
+    const nlohmann::json after = server_stats<Kit>(*t);
+    CHECK(after["connections"].get<int>() == before["connections"].get<int>());
+    CHECK(after["requests"].get<int>() == before["requests"].get<int>() + 6);
+}
+
+TEST_CASE_TEMPLATE("two hosts keep one connection each across alternating requests", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    const nlohmann::json before = server_stats<Kit>(*t);
+    for (int i = 0; i < 4; ++i) {
+        for (auto host : {second_good_host, good_host}) {
+            auto r = Kit::send(*t, get(https_url(host, "/json")), with_timeout(normal_timeout));
+            REQUIRE_MESSAGE(r.has_value(), describe(r));
+        }
+    }
+    const nlohmann::json after = server_stats<Kit>(*t);
+    CHECK(after["connections"].get<int>() == before["connections"].get<int>() + 1);  // the second host's
+}
+
+TEST_CASE_TEMPLATE("a connection the server closed is replaced and the next request succeeds", Kit,
+                   DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    const nlohmann::json before = server_stats<Kit>(*t);
+    auto closing = Kit::send(*t, get(https_url(good_host, "/close-after")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(closing.has_value(), describe(closing));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server closes it meanwhile
+    for (int i = 0; i < 3; ++i) {
+        auto r = Kit::send(*t, post(https_url(good_host, "/echo"), "{}"), with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(r.has_value(), describe(r));
+        CHECK(r->status == 200);
+    }
+    const nlohmann::json after = server_stats<Kit>(*t);
+    CHECK(after["connections"].get<int>() == before["connections"].get<int>() + 1);
+}
+
+TEST_CASE_TEMPLATE("a server that never answers runs into the request deadline", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const auto e = expect_failure<Kit>(trusting_options(), post(https_url(good_host, "/never"), "{}"),
+                                       with_timeout(std::chrono::milliseconds(500)));
+    CHECK(e.code == errc::timeout);
+    CHECK(e.request_may_have_been_processed);
+    CHECK(e.native_code != 0);
+    CHECK_FALSE(e.native_message.empty());
+}
+
+TEST_CASE_TEMPLATE("a TLS handshake that never completes runs into the deadline", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const auto url = "https://" + std::string(silent_host) + ":" + std::to_string(server().silent_port) + "/json";
+    const auto e = expect_failure<Kit>(trusting_options(), post(url, "{}"), with_timeout(std::chrono::milliseconds(500)));
+    CHECK(e.code == errc::timeout);
+    CHECK_FALSE(e.request_may_have_been_processed);
+}
+
+TEST_CASE_TEMPLATE("a server that closes mid-response gives a connection error", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const auto e = expect_failure<Kit>(trusting_options(), post(https_url(good_host, "/close-mid"), "{}"));
+    CHECK(e.code == errc::connection);
+    CHECK(e.request_may_have_been_processed);
+}
+
+TEST_CASE_TEMPLATE("a chunked body reaches on_body_chunk piece by piece", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    std::string streamed;
+    int pieces = 0;
+    int status_seen = 0;
+    auto options = with_timeout(normal_timeout);
+    options.on_body_chunk = [&](const dbserve::http_response& head, std::string_view chunk) {
+        status_seen = head.status;
+        streamed.append(chunk);
+        ++pieces;
+    };
+    auto r = Kit::send(*t, get(https_url(good_host, "/stream?chunks=4&delay_ms=100")), options);
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    CHECK(r->status == 200);
+    CHECK(r->body.empty());
+    CHECK(status_seen == 200);
+    CHECK(streamed == "chunk-0\nchunk-1\nchunk-2\nchunk-3\n");
+    CHECK(pieces >= 2);  // 100 ms apart: they cannot all arrive as one piece
+}
+
+TEST_CASE_TEMPLATE("large bodies arrive intact, with and without Content-Length", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    const std::size_t bytes = 8u * 1024u * 1024u + 7u;
+    const auto expected = expected_pattern(bytes);
+    for (const char* chunked : {"0", "1"}) {
+        CAPTURE(chunked);
+        auto r = Kit::send(*t, get(https_url(good_host, "/large?bytes=" + std::to_string(bytes) + "&chunked=" + chunked)),
+                           with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(r.has_value(), describe(r));
+        CHECK(r->body.size() == bytes);
+        CHECK((r->body == expected));
+    }
+    std::string big_upload(3u * 1024u * 1024u, 'x');
+    auto echo = Kit::send(*t, post(https_url(good_host, "/echo"), big_upload), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(echo.has_value(), describe(echo));
+    const nlohmann::json echoed = nlohmann::json::parse(echo->body);
+    CHECK(echoed["body"].get<std::string>().size() == big_upload.size());
+}
+
+TEST_CASE_TEMPLATE("a response over max_response_bytes is response_too_large", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto options = trusting_options();
+    options.max_response_bytes = 1024u * 1024u;
+    for (const char* chunked : {"0", "1"}) {
+        CAPTURE(chunked);
+        const auto url = https_url(good_host, std::string("/large?bytes=2000000&chunked=") + chunked);
+        const auto e = expect_failure<Kit>(options, get(url));
+        CHECK(e.code == errc::response_too_large);
+        CHECK(e.message.find("max_response_bytes") != std::string::npos);
+
+        auto streaming = with_timeout(normal_timeout);
+        std::size_t delivered = 0;
+        streaming.on_body_chunk = [&](const dbserve::http_response&, std::string_view chunk) { delivered += chunk.size(); };
+        const auto streamed = expect_failure<Kit>(options, get(url), streaming);
+        CHECK(streamed.code == errc::response_too_large);
+        CHECK(delivered <= options.max_response_bytes);
+    }
+    auto t = Kit::make(options);
+    auto exact = Kit::send(*t, get(https_url(good_host, "/large?bytes=1048576")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(exact.has_value(), describe(exact));
+    CHECK(exact->body.size() == options.max_response_bytes);
+}
+
+TEST_CASE_TEMPLATE("a certificate from an unknown CA is refused with its own message", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const auto e = expect_failure<Kit>(trusting_options(), get(https_url(unknown_ca_host, "/json")));
+    CHECK(e.code == errc::tls);
+    CHECK_MESSAGE(e.message.find("certificate is signed by an unknown CA") != std::string::npos, e.message);
+    CHECK(e.native_code != 0);
+    CHECK_FALSE(e.native_message.empty());
+    CHECK_FALSE(e.request_may_have_been_processed);
+}
+
+TEST_CASE_TEMPLATE("a certificate for another name is refused as a host name mismatch", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const auto e = expect_failure<Kit>(trusting_options(), get(https_url(wrong_host, "/json")));
+    CHECK(e.code == errc::tls);
+    CHECK_MESSAGE(e.message.find("host name mismatch") != std::string::npos, e.message);
+    CHECK_FALSE(e.native_message.empty());
+}
+
+TEST_CASE_TEMPLATE("an expired certificate is refused as expired", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const auto e = expect_failure<Kit>(trusting_options(), get(https_url(expired_host, "/json")));
+    CHECK(e.code == errc::tls);
+    CHECK_MESSAGE(e.message.find("certificate expired") != std::string::npos, e.message);
+}
+
+TEST_CASE_TEMPLATE("a self-signed certificate is refused as self-signed", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const auto e = expect_failure<Kit>(trusting_options(), get(https_url(self_signed_host, "/json")));
+    CHECK(e.code == errc::tls);
+    CHECK_MESSAGE(e.message.find("self-signed certificate") != std::string::npos, e.message);
+}
+
+TEST_CASE_TEMPLATE("the system store alone does not trust the test CA", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto options = trusting_options();
+    options.tls.ca_file.clear();
+    const auto e = expect_failure<Kit>(options, get(https_url(good_host, "/json")));
+    CHECK(e.code == errc::tls);
+    CHECK_MESSAGE(e.message.find("unknown CA") != std::string::npos, e.message);
+}
+
+TEST_CASE_TEMPLATE("the trusted CA can be a file, a rehashed directory or PEM text in memory", Kit,
+                   DBSERVE_CONFORMANCE_KITS) {
+    auto from_directory = trusting_options();
+    from_directory.tls.ca_file.clear();
+    from_directory.tls.ca_directory = cert("ca-dir");
+    auto from_memory = trusting_options();
+    from_memory.tls.ca_file.clear();
+    from_memory.tls.ca_pem = read_file(cert("ca.pem"));
+    REQUIRE_FALSE(from_memory.tls.ca_pem.empty());
+    int which = 0;
+    for (const auto& options : {trusting_options(), from_directory, from_memory}) {
+        CAPTURE(which++);
+        auto t = Kit::make(options);
+        auto r = Kit::send(*t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(r.has_value(), describe(r));
+        CHECK(r->status == 200);
+    }
+}
+
+TEST_CASE_TEMPLATE("verification is off only through the loudly named testing flag", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto options = trusting_options();
+    options.tls.insecure_disable_verification_for_testing_only = true;
+    auto t = Kit::make(options);
+    auto r = Kit::send(*t, get(https_url(self_signed_host, "/json")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    CHECK(r->status == 200);
+}
+
+TEST_CASE_TEMPLATE("a resolve override sends a real-looking name to loopback", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto options = trusting_options();
+    auto with_override = Kit::make(options);
+    auto r = Kit::send(*with_override, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+
+    options.resolve.clear();
+    const auto e = expect_failure<Kit>(options, get("https://dbserve-conformance.invalid/json"));
+    CHECK(e.code == errc::name_resolution);
+    CHECK(e.native_code != 0);
+}
+
+TEST_CASE_TEMPLATE("a bearer token never goes over plain http except to loopback", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto with_token = [](std::string url) {
+        auto r = post(std::move(url), "{}");
+        (void)r.headers.add("Authorization", "Bearer secret-value");
+        return r;
+    };
+    const auto refused = expect_failure<Kit>(trusting_options(), with_token(http_url(good_host, "/echo")));
+    CHECK(refused.code == errc::configuration);
+    CHECK(refused.message.find("secret-value") == std::string::npos);
+
+    auto t = Kit::make(trusting_options());
+    for (auto host : {"127.0.0.1", "localhost"}) {
+        CAPTURE(host);
+        auto r = Kit::send(*t, with_token(http_url(host, "/echo")), with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(r.has_value(), describe(r));
+        CHECK(r->status == 200);
+    }
+    auto no_token = Kit::send(*t, post(http_url(good_host, "/echo"), "{}"), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(no_token.has_value(), describe(no_token));
+
+    const auto ftp = expect_failure<Kit>(trusting_options(), get("ftp://127.0.0.1/file"));
+    CHECK(ftp.code == errc::invalid_argument);
+}
+
+TEST_CASE_TEMPLATE("requests go through an HTTP proxy unless NO_PROXY matches", Kit, DBSERVE_CONFORMANCE_KITS) {
+    const std::string proxy = "http://127.0.0.1:" + std::to_string(server().proxy_port);
+    auto count_connects = [] {
+        auto t = Kit::make(trusting_options());
+        const nlohmann::json stats = server_stats<Kit>(*t);
+        return stats["proxy_connects"].get<int>();
+    };
+
+    auto options = trusting_options();
+    options.proxy.url = proxy;
+    const int start = count_connects();
+    {
+        auto t = Kit::make(options);
+        auto r = Kit::send(*t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(r.has_value(), describe(r));
+    }
+    CHECK(count_connects() == start + 1);
+
+    options.proxy.no_proxy = "example.com,azuredatabricks.net";
+    {
+        auto t = Kit::make(options);
+        auto r = Kit::send(*t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(r.has_value(), describe(r));
+    }
+    CHECK(count_connects() == start + 1);
+
+    // From the environment, as curl and the SDKs read it.
+    auto from_env = trusting_options();
+    from_env.proxy.from_environment = true;
+    ::setenv("HTTPS_PROXY", proxy.c_str(), 1);
+    ::setenv("https_proxy", proxy.c_str(), 1);
+    {
+        auto t = Kit::make(from_env);
+        auto r = Kit::send(*t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        CHECK_MESSAGE(r.has_value(), describe(r));
+    }
+    ::setenv("NO_PROXY", "azuredatabricks.net", 1);
+    ::setenv("no_proxy", "azuredatabricks.net", 1);
+    {
+        auto t = Kit::make(from_env);
+        auto r = Kit::send(*t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        CHECK_MESSAGE(r.has_value(), describe(r));
+    }
+    for (const char* name : {"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}) ::unsetenv(name);
+    CHECK(count_connects() == start + 2);
+}
+
+TEST_CASE_TEMPLATE("an in-flight asynchronous request can be cancelled", Kit, DBSERVE_CONFORMANCE_KITS) {
+    if constexpr (Kit::is_async) {
+        auto t = Kit::make(trusting_options());
+        auto r = Kit::send_and_cancel(*t, post(https_url(good_host, "/never"), "{}"), with_timeout(normal_timeout),
+                                      std::chrono::milliseconds(300));
+        REQUIRE_FALSE(r.has_value());
+        CHECK_MESSAGE(r.error().code == errc::cancelled, describe(r));
+        CHECK(r.error().request_may_have_been_processed);  // it had reached the server
+
+        auto after = Kit::send(*t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        REQUIRE_MESSAGE(after.has_value(), describe(after));
+        CHECK(after->status == 200);
+    }
+}

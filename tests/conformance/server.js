@@ -1,0 +1,181 @@
+// The peer of the transport conformance suite: Node's built-in modules only.
+//
+//   node server.js CERT_DIR
+//
+// Listens on loopback (ephemeral ports) and prints one JSON line:
+//   {"https_port":N,"http_port":N,"proxy_port":N,"silent_port":N}
+// then serves until stdin closes or SIGTERM.
+//
+// https_port picks a certificate by SNI: expired.*, self-signed.*, unknown-ca.* get the
+// certificate of that name; every other name gets good.pem (so a name it does not list,
+// such as wrong-host.azuredatabricks.net, sees a host name mismatch).
+// http_port serves the same routes in plain HTTP. proxy_port is an HTTP CONNECT proxy that
+// sends every tunnel to 127.0.0.1 (the port asked for). silent_port accepts TCP
+// connections and never sends a byte.
+//
+// Routes:
+//   /echo                 JSON {method, path, headers, body} of the request
+//   /json                 {"predictions":[1,2,3]}
+//   /status/NNN           that status with a Databricks-style error body
+//   /stream?chunks=N&delay_ms=D   chunked body "chunk-0\n" ... one write every D ms
+//   /large?bytes=N[&chunked=1]    N bytes of a-z repeated (Content-Length unless chunked)
+//   /never                reads the request, never answers
+//   /close-mid            headers promise 1000 bytes, 100 arrive, then the socket dies
+//   /close-after          a normal keep-alive reply, then the server closes the connection
+//   /stats                {"connections": TCP connections accepted on https+http,
+//                          "requests": requests seen, "proxy_connects": CONNECTs seen}
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const http = require('http');
+const https = require('https');
+const net = require('net');
+const tls = require('tls');
+
+const certDir = process.argv[2];
+if (!certDir) {
+  console.error('usage: node server.js CERT_DIR');
+  process.exit(2);
+}
+const read = (name) => fs.readFileSync(path.join(certDir, name));
+const context = (name) => tls.createSecureContext({ cert: read(name + '.pem'), key: read(name + '.key') });
+const contexts = {
+  good: context('good'),
+  expired: context('expired'),
+  'self-signed': context('self-signed'),
+  'unknown-ca': context('unknown-ca'),
+};
+
+const stats = { connections: 0, requests: 0, proxy_connects: 0 };
+let nextConnectionId = 0;
+const liveSockets = new Set();
+const track = (socket) => {
+  liveSockets.add(socket);
+  socket.on('close', () => liveSockets.delete(socket));
+};
+
+function pattern(bytes) {
+  const buffer = Buffer.allocUnsafe(bytes);
+  for (let i = 0; i < bytes; ++i) buffer[i] = 97 + (i % 26);
+  return buffer;
+}
+
+function handle(req, res) {
+  stats.requests++;
+  const url = new URL(req.url, 'http://x');
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    res.setHeader('x-connection-id', String(req.socket.connectionId ?? -1));
+    const route = url.pathname;
+    if (route === '/echo') {
+      const reply = JSON.stringify({ method: req.method, path: req.url, headers: req.headers, body });
+      res.writeHead(200, 'Echoing', { 'content-type': 'application/json', 'x-multi': ['one', 'two'] });
+      res.end(reply);
+    } else if (route === '/json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"predictions":[1,2,3]}');
+    } else if (route.startsWith('/status/')) {
+      const status = Number(route.slice('/status/'.length)) || 500;
+      res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(JSON.stringify({ error_code: 'TEST_ERROR', message: 'status ' + status + ' on purpose' }));
+    } else if (route === '/stream') {
+      const count = Number(url.searchParams.get('chunks') || 3);
+      const delay = Number(url.searchParams.get('delay_ms') || 50);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.flushHeaders();
+      let i = 0;
+      const tick = () => {
+        if (res.destroyed) return;
+        if (i === count) return res.end();
+        res.write('chunk-' + i++ + '\n');
+        setTimeout(tick, delay);
+      };
+      tick();
+    } else if (route === '/large') {
+      const bytes = Number(url.searchParams.get('bytes') || 1024);
+      const headers = { 'content-type': 'application/octet-stream' };
+      if (url.searchParams.get('chunked') !== '1') headers['content-length'] = String(bytes);
+      res.writeHead(200, headers);
+      res.end(pattern(bytes));
+    } else if (route === '/never') {
+      // Keep the request open; the client's deadline must end it.
+    } else if (route === '/close-mid') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' });
+      res.write(pattern(100));
+      setTimeout(() => req.socket.destroy(), 50);
+    } else if (route === '/close-after') {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' });
+      res.end('{"predictions":[0]}', () => setTimeout(() => req.socket.destroy(), 20));
+    } else if (route === '/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(stats));
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('no route ' + route);
+    }
+  });
+}
+
+function countConnections(server, secure) {
+  server.on('connection', (socket) => {
+    stats.connections++;
+    track(socket);
+    if (!secure) socket.connectionId = ++nextConnectionId;
+  });
+  if (secure) server.on('secureConnection', (socket) => { socket.connectionId = ++nextConnectionId; });
+  server.keepAliveTimeout = 60000;
+}
+
+const secureServer = https.createServer(
+  {
+    cert: read('good.pem'),
+    key: read('good.key'),
+    SNICallback: (name, done) => {
+      const label = String(name).split('.')[0];
+      done(null, contexts[label] || contexts.good);
+    },
+  },
+  handle);
+countConnections(secureServer, true);
+
+const plainServer = http.createServer(handle);
+countConnections(plainServer, false);
+
+const proxy = http.createServer((req, res) => {
+  res.writeHead(405);
+  res.end();
+});
+proxy.on('connect', (req, client, head) => {
+  stats.proxy_connects++;
+  track(client);
+  const port = Number(String(req.url).split(':').pop());
+  const upstream = net.connect(port, '127.0.0.1', () => {
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head && head.length) upstream.write(head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  });
+  track(upstream);
+  upstream.on('error', () => client.destroy());
+  client.on('error', () => upstream.destroy());
+});
+
+const silent = net.createServer((socket) => track(socket));
+
+const servers = [secureServer, plainServer, proxy, silent];
+Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, '127.0.0.1', resolve)))).then(() => {
+  const [httpsPort, httpPort, proxyPort, silentPort] = servers.map((s) => s.address().port);
+  process.stdout.write(JSON.stringify({ https_port: httpsPort, http_port: httpPort, proxy_port: proxyPort, silent_port: silentPort }) + '\n');
+});
+
+function stop() {
+  for (const socket of liveSockets) socket.destroy();
+  process.exit(0);
+}
+process.stdin.on('end', stop);
+process.stdin.on('close', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
