@@ -1,0 +1,70 @@
+// parse_token_response: any status, content type and body gives a token or an error,
+// never a crash; a token is never quoted in an error message.
+#include "fuzz_check.hpp"
+
+#include <dbserve/token_response.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+using namespace dbserve;
+
+namespace {
+bool has_control(std::string_view s) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+    return false;
+}
+// A value long and odd enough that no fixed message text could contain it by chance.
+bool distinctive(std::string_view s) {
+    if (s.size() < 16) return false;
+    bool letter = false, digit = false;
+    for (char c : s) {
+        letter = letter || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        digit = digit || (c >= '0' && c <= '9');
+    }
+    return letter && digit;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 3) return 0;
+    http_response response;
+    response.status = 100 + ((data[0] << 8) | data[1]) % 500;
+    const std::uint8_t flags = data[2];
+    static const char* types[] = {"", "application/json", "text/html", "text/plain"};
+    if ((flags & 3) != 0) response.headers.add_unchecked("Content-Type", types[flags & 3]);
+    if (flags & 4) response.headers.add_unchecked("Retry-After", "5");
+    if (flags & 8) response.reason = "Reason Phrase";
+    if (flags & 16) response.status = 200;
+    response.body.assign(reinterpret_cast<const char*>(data + 3), size - 3);
+
+    auto result = (flags & 32) ? parse_token_response(response)
+                               : parse_token_response(response, std::chrono::system_clock::time_point{});
+    if (result) {
+        FUZZ_CHECK(response.status >= 200 && response.status < 300);
+        FUZZ_CHECK(!result->access_token.empty());
+        FUZZ_CHECK(result->expires_in.count() >= 1 && result->expires_in.count() <= 365LL * 24 * 3600);
+        FUZZ_CHECK(result->token_type.size() == 6);
+        return 0;
+    }
+    const dbserve::error& e = result.error();
+    FUZZ_CHECK(!e.message.empty());
+    FUZZ_CHECK(e.message.size() <= 2048);
+    FUZZ_CHECK(!has_control(e.message) && !has_control(e.service_code) && !has_control(e.request_id));
+    FUZZ_CHECK(e.http_status == response.status);
+    FUZZ_CHECK(e.code != errc::invalid_argument && e.code != errc::configuration);
+    // If the body names a distinctive access token exactly once, no message may show it.
+    const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+    if (parsed.is_object()) {
+        const auto token = parsed.find("access_token");
+        if (token != parsed.end() && token->is_string()) {
+            const std::string& value = token->get_ref<const std::string&>();
+            if (distinctive(value) && response.body.find(value) == response.body.rfind(value))
+                FUZZ_CHECK(e.message.find(value) == std::string::npos);
+        }
+    }
+    return 0;
+}
