@@ -1,4 +1,5 @@
 // An empty type gets one error per missing member, and nothing else.
+// standards: 17 20
 // errors: 4
 // expect: `std::chrono::system_clock::time_point wall_now() const`
 // expect: `std::chrono::steady_clock::time_point monotonic_now() const`

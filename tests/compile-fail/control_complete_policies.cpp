@@ -1,5 +1,6 @@
 // Control: complete policies pass every check (and every concept under C++20), so the
 // failures in this folder come from the member each one leaves out.
+// standards: 17 20
 #include <dbserve/clock.hpp>
 #include <dbserve/policy_checks.hpp>
 #include <dbserve/secret_sources.hpp>
