@@ -9,6 +9,9 @@
 //   dbserve::beast::blocking_transport blocking(options);        // a private io_context
 //   auto response = blocking.send(request, {});
 //
+// HTTP/1.1 only (transport_options::enable_http2 is ignored). Proxies: http:// proxies
+// through CONNECT, for https:// requests (plain http goes to loopback only, never proxied).
+//
 // This is the one header that pulls in Beast, Asio and OpenSSL; include it in as few
 // translation units as you can.
 #pragma once

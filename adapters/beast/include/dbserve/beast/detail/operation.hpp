@@ -492,7 +492,12 @@ private:
             return finish(io_error(ec, "no complete response header came from " + target_.host_and_port()));
         }
         const auto& head = parser_->get();
-        response_.status = static_cast<int>(head.result_int());
+        const unsigned status = head.result_int();
+        if (status >= 100 && status < 200 && status != 101) {
+            // An interim response (100 Continue, 103 Early Hints): the real one follows.
+            return read_header();
+        }
+        response_.status = static_cast<int>(status);
         response_.reason = std::string(head.reason().data(), head.reason().size());
         for (const auto& field : head) {
             const auto name = field.name_string();
