@@ -173,6 +173,24 @@ grep -qF '"invocations":{"429":1,"200":1,"dropped_before_read":1}' "$work/body" 
     pass "invocations counted by status" || fail "invocations by status: $(cat "$work/body")"
 
 admin POST reset
+admin POST faults '[{"route":"invocations","kind":"delay","delay_ms":50},{"route":"invocations","kind":"drop_after"}]'
+invoke "$data_plane" '{"instances":[5]}'
+expect "a delayed answer" 200 '{"predictions":[5]}'
+invoke "$data_plane" '{"instances":[1]}'
+[ "$status" = "curl-failed" ] || [ "$status" = "000" ] && pass "a connection dropped after the request was read" ||
+    fail "drop_after: status $status"
+admin POST faults '{"route":"invocations","endpoint":"chat-model","kind":"truncate_stream","truncate_after_chunks":2}'
+chat '{"messages":[{"role":"user","content":"one two three"}],"stream":true}'
+if [ "$status" != "200" ] && grep -qF 'chat.completion.chunk' "$work/body" && ! grep -qF '[DONE]' "$work/body"; then
+    pass "a stream cut after two chunks"
+else
+    fail "truncate_stream: status $status, body $(head -c 200 "$work/body")"
+fi
+admin GET counters
+grep -qF '"invocations":{"200":3}' "$work/body" && grep -qF '"connections_dropped":2' "$work/body" &&
+    pass "the dropped-after request was processed and counted" || fail "counters after drops: $(cat "$work/body")"
+
+admin POST reset
 curl -sS --max-time 10 --cacert "$DBSERVE_EMULATOR_CA_FILE" "${resolve[@]}" -o /dev/null -o /dev/null \
     -H "Authorization: Bearer $DBSERVE_EMULATOR_PERSONAL_ACCESS_TOKEN" \
     "$DBSERVE_EMULATOR_WORKSPACE_URL/api/2.0/serving-endpoints/sum-model" \

@@ -722,6 +722,7 @@ fault_decision workspace::begin(const http_request& head) {
         } else if (f.kind == "truncate_stream") {
             decision.action = fault_action::truncate_stream;
             decision.truncate_after_chunks = f.truncate_after_chunks;
+            bump("connections_dropped", "");
         }
         if (f.count > 0 && --f.count == 0) faults_.erase(it);
         return decision;
