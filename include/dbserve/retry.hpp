@@ -7,13 +7,16 @@
 //   (capped at max_retry_after), else after the backoff;
 // - failures before the request was sent: the host name did not resolve, the connection
 //   was refused or reset before the request went out;
-// - timeouts and connection failures after the request may have reached the server, only
-//   for GET, or for POST when retry_post_when_outcome_unknown is set (a model invocation
-//   may have run; repeating it may repeat its effects and its cost).
+// - timeouts and connection failures after the request may have reached the server
+//   (request_may_have_been_processed, or a 5xx status reported as a timeout), only for
+//   GET, or for POST when retry_post_when_outcome_unknown is set (a model invocation may
+//   have run; repeating it may repeat its effects and its cost). A 408 (request timeout)
+//   is retried like a failure before sending: the server says it did not process it.
 // Not retried: TLS failures (a certificate problem does not heal by retrying), 400, 401,
-// 403, 404 and every other 4xx (the client handles 401 itself), 500, 501 (the Java SDK
-// retries 501; it means "not implemented", which no retry fixes), 502, 504, bad or
-// oversized responses, cancellation, configuration and argument errors.
+// 403, 404 and every other 4xx but 408 and 429 (the client handles 401 itself), 500, 501
+// (the Java SDK retries 501; it means "not implemented", which no retry fixes), 502, 504
+// (unless reported as a timeout of a GET), bad or oversized responses, cancellation,
+// configuration and argument errors.
 //
 // Backoff: initial_backoff * 2^(attempt-1), capped at max_backoff, with "equal jitter":
 // the delay is half the backoff plus a random share of the other half, so it lies in
@@ -64,8 +67,10 @@ inline bool is_retryable(const retry_policy& policy, const dbserve::error& failu
         case errc::name_resolution:
         case errc::connection:
         case errc::timeout:
-            // The outcome-unknown case was decided above.
-            return true;
+            // The outcome-unknown case was decided above. A 5xx reported in one of these
+            // categories (a gateway's 504) came from a server that had the request, even if
+            // the flag was not set; a 408 says the server did not process it.
+            return failure.http_status < 500 || repeat_is_safe;
         case errc::service:
         case errc::bad_request:
         case errc::not_found:

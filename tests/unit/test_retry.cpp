@@ -118,6 +118,18 @@ TEST_CASE("a timeout on a POST that may have been processed is not retried by de
     CHECK_FALSE(first_retry(transport_failure(errc::timeout, true), http_method::post));
 }
 
+TEST_CASE("a 408 request timeout is retried, even for POST: the server did not process it") {
+    CHECK(first_retry(http_failure(errc::timeout, 408), http_method::post));
+}
+
+TEST_CASE("a 504 reported as a timeout is not retried for POST: the server had the request") {
+    CHECK_FALSE(first_retry(http_failure(errc::timeout, 504), http_method::post));
+    CHECK(first_retry(http_failure(errc::timeout, 504), http_method::get));
+    retry_policy p;
+    p.retry_post_when_outcome_unknown = true;
+    CHECK(first_retry(http_failure(errc::timeout, 504), http_method::post, p));
+}
+
 TEST_CASE("retry_post_when_outcome_unknown retries a POST whose outcome is unknown") {
     retry_policy p;
     p.retry_post_when_outcome_unknown = true;
