@@ -5,8 +5,8 @@
 //   2. otherwise a string-aware scan looks for the tokens outside strings; a body where the
 //      letters only occur inside strings is parsed as is;
 //   3. otherwise the tokens are rewritten to the number 0 in a copy, remembering the ordinal
-//      of each among all number tokens, and a parse callback puts NaN/inf back into exactly
-//      those numbers. Tokens inside strings are never touched.
+//      of each among all number tokens, and a SAX handler wrapping nlohmann's DOM builder puts
+//      NaN/inf into exactly those numbers. Tokens inside strings are never touched.
 // Never throws: nlohmann's non-throwing parse and is_discarded().
 #pragma once
 
@@ -100,6 +100,56 @@ inline bool rewrite_non_finite_tokens(std::string_view text, std::string& rewrit
     return true;
 }
 
+// Builds the tree with nlohmann's own DOM builder, putting NaN/inf into the numbers that
+// were rewritten (counted in document order). As fast as a plain parse.
+class non_finite_restoring_sax {
+public:
+    using json = nlohmann::json;
+    non_finite_restoring_sax(json& root, const std::vector<non_finite_token>& tokens)
+        : dom_(root, false), tokens_(tokens) {}
+
+    bool null() { return dom_.null(); }
+    bool boolean(bool v) { return dom_.boolean(v); }
+    bool number_integer(json::number_integer_t v) {
+        return restore() ? dom_.number_float(value_, std::string()) : dom_.number_integer(v);
+    }
+    bool number_unsigned(json::number_unsigned_t v) {
+        return restore() ? dom_.number_float(value_, std::string()) : dom_.number_unsigned(v);
+    }
+    bool number_float(json::number_float_t v, const json::string_t& s) {
+        return restore() ? dom_.number_float(value_, s) : dom_.number_float(v, s);
+    }
+    bool string(json::string_t& v) { return dom_.string(v); }
+    bool binary(json::binary_t& v) { return dom_.binary(v); }
+    bool start_object(std::size_t n) { return dom_.start_object(n); }
+    bool key(json::string_t& v) { return dom_.key(v); }
+    bool end_object() { return dom_.end_object(); }
+    bool start_array(std::size_t n) { return dom_.start_array(n); }
+    bool end_array() { return dom_.end_array(); }
+    template <class Exception>
+    bool parse_error(std::size_t position, const std::string& token, const Exception& e) {
+        failed_ = true;
+        return dom_.parse_error(position, token, e);
+    }
+    bool failed() const noexcept { return failed_ || dom_.is_errored(); }
+
+private:
+    // True when the current number is one of the rewritten tokens; value_ is then its value.
+    bool restore() {
+        bool hit = next_ < tokens_.size() && tokens_[next_].number_ordinal == ordinal_;
+        if (hit) value_ = tokens_[next_++].value;
+        ++ordinal_;
+        return hit;
+    }
+
+    nlohmann::detail::json_sax_dom_parser<json> dom_;
+    const std::vector<non_finite_token>& tokens_;
+    std::size_t ordinal_ = 0;
+    std::size_t next_ = 0;
+    double value_ = 0;
+    bool failed_ = false;
+};
+
 // Parses leniently; the result is discarded (is_discarded()) when the text is not JSON.
 inline nlohmann::json parse_lenient_json(std::string_view text) {
     if (std::memchr(text.data(), 'N', text.size()) == nullptr &&
@@ -109,19 +159,11 @@ inline nlohmann::json parse_lenient_json(std::string_view text) {
     std::vector<non_finite_token> tokens;
     if (!rewrite_non_finite_tokens(text, rewritten, tokens))
         return nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-    std::size_t ordinal = 0;
-    std::size_t next = 0;
-    auto restore = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        if (event == nlohmann::json::parse_event_t::value && parsed.is_number()) {
-            if (next < tokens.size() && tokens[next].number_ordinal == ordinal) {
-                parsed = tokens[next].value;
-                ++next;
-            }
-            ++ordinal;
-        }
-        return true;
-    };
-    return nlohmann::json::parse(rewritten, restore, false);
+    nlohmann::json root;
+    non_finite_restoring_sax sax(root, tokens);
+    bool ok = nlohmann::json::sax_parse(rewritten, &sax);
+    if (!ok || sax.failed()) return nlohmann::json(nlohmann::json::value_t::discarded);
+    return root;
 }
 
 }  // namespace detail
