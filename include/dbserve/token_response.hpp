@@ -217,7 +217,12 @@ inline result<token_response> parse(const http_response& response,
                                                                  /*allow_exceptions=*/false);
     const bool is_object = parsed.is_object();
     const bool success = response.status >= 200 && response.status < 300;
-    if (!success || (is_object && (parsed.contains("error") || parsed.contains("errorCode")))) {
+    // "error": null (some brokers send it beside a token) is not an error.
+    auto present = [&](const char* key) {
+        const auto it = parsed.find(key);
+        return it != parsed.end() && !it->is_null();
+    };
+    if (!success || (is_object && (present("error") || present("errorCode")))) {
         auto e = token_error(response, parsed, now);
         if (is_object) {
             // The parsed copy of a token (an odd server may send one with an error) is wiped.

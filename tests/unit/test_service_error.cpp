@@ -290,3 +290,16 @@ TEST_CASE("a body of only control characters still gives a readable message") {
     const auto e = parse_service_error(reply(500, "\x01\x02\x03", "text/plain"), now);
     CHECK(contains(e.message, "HTTP 500"));
 }
+
+TEST_CASE("an error_code without a message takes the message from an \"error\" string beside it") {
+    const auto e = parse_service_error(reply(400, R"({"error_code":"BAD_REQUEST","error":"missing field inputs"})"), now);
+    CHECK(e.service_code == "BAD_REQUEST");
+    CHECK(e.message == "missing field inputs");
+}
+
+TEST_CASE("an HTML title with attributes is found; a <titlebar> element is not a title") {
+    const auto e = parse_service_error(reply(403, "<html><titlebar>no</titlebar><title lang=\"en\">Access denied</title>", "text/html"), now);
+    CHECK(contains(e.message, "('Access denied')"));
+    const auto none = parse_service_error(reply(403, "<html><titlebar>no</titlebar></html>", "text/html"), now);
+    CHECK_FALSE(contains(none.message, "('"));
+}

@@ -367,3 +367,9 @@ TEST_CASE("the other fields of an error body that holds a token are still shown"
     CHECK(contains(r.error().message, "half-broken"));
     check_no_token(r.error());
 }
+
+TEST_CASE("\"error\": null beside a token is not an error") {
+    auto r = parse_token_response(success(R"("error":null,"errorCode":null)"));
+    REQUIRE(r);
+    CHECK(r->access_token.reveal() == token);
+}
