@@ -366,24 +366,39 @@ inline std::string parsed_url::authority() const {
 
 inline std::string parsed_url::origin() const { return scheme + "://" + authority(); }
 
-inline result<parsed_url> parse_url(std::string_view url) {
-    using namespace detail::urls;
+namespace detail {
+namespace urls {
+
+// Where "://" ends a valid scheme (a letter, then letters, digits, '+', '-', '.'), else npos.
+inline std::size_t scheme_end(std::string_view text) noexcept {
+    const std::size_t end = text.find("://");
+    if (end == std::string_view::npos || end == 0 || !is_alpha(text[0])) return std::string_view::npos;
+    for (std::size_t i = 1; i < end; ++i)
+        if (!(is_alpha(text[i]) || is_digit(text[i]) || text[i] == '+' || text[i] == '-' || text[i] == '.'))
+            return std::string_view::npos;
+    return end;
+}
+
+// parse_url, reporting positions as if the first `added` characters (a scheme the
+// caller supplied) were not there.
+inline result<parsed_url> parse_absolute(std::string_view url, std::size_t added) {
     auto fail = [](std::string reason) { return unexpected(errc::invalid_argument, "invalid URL: " + reason); };
+    auto at = [added](std::size_t index) { return position(index >= added ? index - added : index); };
     if (url.empty()) return fail("it is empty; expected https://host/path");
     for (std::size_t i = 0; i < url.size(); ++i)
         if (is_space_or_control(url[i]))
-            return fail("it contains " + describe_char(url[i]) + " at " + position(i) + "; remove it");
-    const std::size_t scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos)
+            return fail("it contains " + describe_char(url[i]) + " at " + at(i) + "; remove it");
+    const std::size_t scheme_length = scheme_end(url);
+    if (scheme_length == std::string_view::npos)
         return fail("it is not absolute; it must start with https://");
     parsed_url out;
-    const std::string_view scheme = url.substr(0, scheme_end);
+    const std::string_view scheme = url.substr(0, scheme_length);
     if (iequals(scheme, "https")) out.scheme = "https";
     else if (iequals(scheme, "http")) out.scheme = "http";
     else return fail("the scheme " + quote(scheme) + " is not supported; use https://");
     out.port = default_port(out.scheme);
 
-    const std::size_t authority_start = scheme_end + 3;
+    const std::size_t authority_start = scheme_length + 3;
     std::size_t authority_end = url.find_first_of("/?#", authority_start);
     if (authority_end == std::string_view::npos) authority_end = url.size();
     const std::string_view authority = url.substr(authority_start, authority_end - authority_start);
@@ -391,7 +406,7 @@ inline result<parsed_url> parse_url(std::string_view url) {
         return fail("it contains user-info ('user@' before the host); credentials never go in a URL, remove it");
     const std::size_t hash = url.find('#');
     if (hash != std::string_view::npos)
-        return fail("it has a fragment ('#' at " + position(hash) + "); fragments are never sent, remove it");
+        return fail("it has a fragment ('#' at " + at(hash) + "); fragments are never sent, remove it");
 
     std::string_view host_text;
     std::string_view port_text;
@@ -437,15 +452,20 @@ inline result<parsed_url> parse_url(std::string_view url) {
     for (std::size_t i = 0; i < path.size(); ++i) {
         const char c = path[i];
         if (!is_path_char(c))
-            return fail("the path has " + describe_char(c) + " at " + position(authority_end + i) +
+            return fail("the path has " + describe_char(c) + " at " + at(authority_end + i) +
                         "; percent-encode it");
         if (c == '%' && (i + 2 >= path.size() || !is_hex(path[i + 1]) || !is_hex(path[i + 2])))
-            return fail("the '%' at " + position(authority_end + i) + " is not followed by two hex digits");
+            return fail("the '%' at " + at(authority_end + i) + " is not followed by two hex digits");
     }
     if (path.empty() || path[0] == '?') out.path = "/";
     out.path += path;
     return out;
 }
+
+}  // namespace urls
+}  // namespace detail
+
+inline result<parsed_url> parse_url(std::string_view url) { return detail::urls::parse_absolute(url, 0); }
 
 inline bool is_loopback_host(std::string_view host) noexcept {
     using namespace detail::urls;
@@ -478,15 +498,16 @@ inline result<std::string> normalize_workspace_host(std::string_view configured)
                               prefix + "it contains " + describe_char(configured[i]) + " at " + position(i) +
                                   "; remove it");
     std::string with_scheme;
-    if (configured.find("://") == std::string_view::npos) {
+    if (scheme_end(configured) == std::string_view::npos) {
         const std::size_t colon = configured.find(':');
         if (colon != std::string_view::npos &&
             (iequals(configured.substr(0, colon), "https") || iequals(configured.substr(0, colon), "http")))
             return unexpected(errc::invalid_argument, prefix + "the scheme must be followed by '://'");
         with_scheme = "https://";
     }
+    const std::size_t added = with_scheme.size();
     with_scheme += configured;
-    auto parsed = parse_url(with_scheme);
+    auto parsed = parse_absolute(with_scheme, added);
     if (!parsed) {
         auto e = std::move(parsed).error();
         const std::string_view reason = std::string_view(e.message).substr(std::string_view("invalid URL: ").size());

@@ -598,3 +598,29 @@ TEST_CASE("building a route optimized URL refuses bad parts, saying which") {
     REQUIRE_FALSE(http);
     CHECK(contains(http.error().message, "https://"));
 }
+
+TEST_CASE("positions in a workspace host error count from the value as configured, not with https:// added") {
+    auto r = normalize_workspace_host("adb.example.com/a^b");
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "'^' at position 18"));
+    auto with_scheme = normalize_workspace_host("https://adb.example.com/a^b");
+    REQUIRE_FALSE(with_scheme);
+    CHECK(contains(with_scheme.error().message, "'^' at position 26"));
+    auto fragment = normalize_workspace_host("adb.example.com#x");
+    REQUIRE_FALSE(fragment);
+    CHECK(contains(fragment.error().message, "position 16"));
+}
+
+TEST_CASE("'://' later in the value is not mistaken for a scheme") {
+    auto r = normalize_workspace_host("adb.example.com/login?next=https://evil.example");
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "query"));
+    auto url = parse_url("adb.example.com/x?u=https://y");
+    REQUIRE_FALSE(url);
+    CHECK(contains(url.error().message, "not absolute"));
+    CHECK_FALSE(parse_url("1http://x.example.com/"));
+    CHECK_FALSE(parse_url("://x.example.com/"));
+    auto foreign = parse_url("git+ssh://x.example.com/");
+    REQUIRE_FALSE(foreign);
+    CHECK(contains(foreign.error().message, "'git+ssh'"));
+}
