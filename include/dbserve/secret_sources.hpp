@@ -203,9 +203,7 @@ struct profile_file_secret_source {
         auto parsed = detail::parse_ini(raw, file_path);
         if (!raw.empty()) detail::secure_zero(&raw[0], raw.size());
         if (!parsed) return std::move(parsed).error();
-        auto out = detail::credentials_from_profile(*parsed, requested, file_path);
-        parsed->wipe();
-        return out;
+        return detail::credentials_from_profile(*parsed, requested, file_path);
     }
 };
 

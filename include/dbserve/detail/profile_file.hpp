@@ -37,6 +37,7 @@ struct ini_section {
     void set(std::string key, std::string value) {
         for (auto& e : entries)
             if (e.first == key) {
+                if (!e.second.empty()) secure_zero(&e.second[0], e.second.size());
                 e.second = std::move(value);
                 return;
             }
@@ -44,15 +45,34 @@ struct ini_section {
     }
 };
 
+// Values may be secrets: they are zeroed when the file is destroyed.
 struct ini_file {
     std::vector<ini_section> sections;  // in order of first appearance, names unique
+
+    ini_file() = default;
+    ini_file(const ini_file&) = default;
+    ini_file(ini_file&&) noexcept = default;
+    ini_file& operator=(const ini_file& other) {
+        if (this != &other) {
+            wipe();
+            sections = other.sections;
+        }
+        return *this;
+    }
+    ini_file& operator=(ini_file&& other) noexcept {
+        if (this != &other) {
+            wipe();
+            sections = std::move(other.sections);
+        }
+        return *this;
+    }
+    ~ini_file() { wipe(); }
 
     const ini_section* find(std::string_view name) const noexcept {
         for (const auto& s : sections)
             if (s.name == name) return &s;
         return nullptr;
     }
-    // Zeroes every value before the file is dropped: values may be secrets.
     void wipe() noexcept {
         for (auto& s : sections)
             for (auto& e : s.entries)
