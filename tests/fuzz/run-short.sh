@@ -8,7 +8,7 @@ root=$(cd "$here/../.." && pwd)
 seconds=${1:-20}
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(url token_response service_error retry_after); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(url token_response service_error retry_after sse responses); fi
 out=${DBSERVE_FUZZ_BUILD_DIR:-$root/build/fuzz-short}
 mkdir -p "$out"
 cxx=${CXX_FUZZ:-clang++}
