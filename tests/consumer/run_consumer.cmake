@@ -1,7 +1,7 @@
 # Runs one consumer scenario end to end in a fresh work directory: brings dbserve into a
 # tiny project the way MODE says, builds it, and runs the program (tests/consumer/main.cpp).
 #
-#   cmake -DMODE=<find_package|add_subdirectory|fetchcontent|meson|pkg_config|single_header>
+#   cmake -DMODE=<find_package|add_subdirectory|fetchcontent|meson|meson_unit_tests|pkg_config|single_header>
 #         -DSOURCE_DIR=<dbserve checkout> -DWORK_DIR=<scratch dir> -DCXX=<compiler>
 #         [-DGENERATOR=Ninja] [-DADAPTERS=curl;beast] -P run_consumer.cmake
 cmake_minimum_required(VERSION 3.16)
@@ -117,6 +117,13 @@ elseif(MODE STREQUAL "meson")
   step("meson setup" ${MESON} setup ${WORK_DIR}/build ${project})
   step("meson compile" ${MESON} compile -C ${WORK_DIR}/build)
   run_consumer(${WORK_DIR}/build/consumer)
+elseif(MODE STREQUAL "meson_unit_tests")
+  # dbserve's own Meson build: configure it and run its unit tests with `meson test`.
+  find_program(MESON meson REQUIRED)
+  set(ENV{CXX} ${CXX})
+  step("meson setup" ${MESON} setup ${WORK_DIR}/build ${SOURCE_DIR} -Dtests=enabled -Dbuildtype=plain)
+  step("meson test" ${MESON} test -C ${WORK_DIR}/build --print-errorlogs)
+  message(STATUS "[${MODE}] ${step_output}")
 else()
   message(FATAL_ERROR "unknown MODE '${MODE}'")
 endif()
