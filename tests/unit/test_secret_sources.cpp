@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -260,6 +261,37 @@ TEST_CASE("a key before any section is an error") {
     auto c = from_text("host = h\n[DEFAULT]\n");
     REQUIRE_FALSE(c);
     CHECK(contains(c.error().message, "line 1"));
+}
+
+TEST_CASE("the parser survives arbitrary input and never quotes it in a parse error") {
+    // Deterministic pseudo-random files built from the characters that matter to INI.
+    const std::string_view alphabet = "[]=:#; \t\r\nabcXYZ_-.~\xEF\xBB\xBF\0";
+    const std::string marker = "Q7secretQ7";
+    std::uint32_t state = 12345;
+    auto next = [&] {
+        state = state * 1664525u + 1013904223u;
+        return state >> 8;
+    };
+    for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        const std::uint32_t length = next() % 80;
+        for (std::uint32_t i = 0; i < length; ++i) {
+            if (next() % 16 == 0) text += marker;
+            else text += alphabet[next() % alphabet.size()];
+        }
+        auto file = detail::parse_ini(text, "fuzz.cfg");
+        if (!file) {
+            CHECK(file.error().code == errc::configuration);
+            CHECK_FALSE(contains(file.error().message, marker));
+            continue;
+        }
+        // Selecting a profile may quote profile names (never values): it must just not fail
+        // in any other way.
+        for (const char* profile : {"", "DEFAULT", "abc"}) {
+            auto c = detail::credentials_from_profile(*file, profile, "fuzz.cfg");
+            if (!c) CHECK(c.error().code == errc::configuration);
+        }
+    }
 }
 
 TEST_CASE("wipe zeroes every value of a parsed file") {
