@@ -4,8 +4,10 @@
 #          emulator, conformance, ...)
 #   asan   clang, C++17, AddressSanitizer + UndefinedBehaviorSanitizer: tests labelled unit
 #   cxx20  g++, C++20: tests labelled unit and compile
+#   tsan   clang, ThreadSanitizer (-DDBSERVE_TSAN=ON): tests labelled tsan
 #   fuzz   clang libFuzzer, a short run of each fuzzer (tests labelled fuzz), when
 #          tests/fuzz exists
+# The label stages build only the executables of the tests they run.
 # It installs what is missing first (scripts/install-deps.sh). Each stage prints CTest's
 # summary; the last line is "<N> passed, <N> failed" over all stages, and the exit status
 # is non-zero if anything failed (a build that fails counts as one failure).
@@ -24,7 +26,7 @@ jobs=${DBSERVE_JOBS:-$(nproc)}
 root=${DBSERVE_BUILD_ROOT:-build}
 fuzz_seconds=${DBSERVE_FUZZ_SECONDS:-20}
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(main asan cxx20 fuzz)
+[ ${#stages[@]} -gt 0 ] || stages=(main asan cxx20 tsan fuzz)
 
 total_passed=0
 total_failed=0
@@ -37,13 +39,13 @@ record() {
   summary+=("$(printf '%-6s %4d passed %4d failed %5ds  %s' "$1" "$2" "$3" "$4" "$5")")
 }
 
-# run_stage <stage> <build dir> <build target|all> <ctest args...> -- <cmake args...>
+# run_stage <stage> <build dir> <label regex|all> -- <cmake args...>
 run_stage() {
-  local stage=$1 build=$2 target=$3
+  local stage=$1 build=$2 label=$3
   shift 3
+  shift  # --
   local ctest_args=()
-  while [ $# -gt 0 ] && [ "$1" != "--" ]; do ctest_args+=("$1"); shift; done
-  shift
+  [ "$label" = all ] || ctest_args=(-L "$label")
   local start=$SECONDS log="$build/test-stage.log"
   echo
   echo "=== stage $stage: $build"
@@ -54,9 +56,13 @@ run_stage() {
     record "$stage" 0 1 $((SECONDS - start)) "configure failed"
     return
   fi
-  local build_args=()
-  [ "$target" = all ] || build_args=(--target "$target")
-  if ! cmake --build "$build" -j "$jobs" "${build_args[@]}"; then
+  local built=0
+  if [ "$label" = all ]; then
+    cmake --build "$build" -j "$jobs" && built=1
+  else
+    cmake -DBUILD_DIR="$build" -DLABEL="$label" -DJOBS="$jobs" -P cmake/build_test_executables.cmake && built=1
+  fi
+  if [ $built -eq 0 ]; then
     echo "stage $stage: build failed"
     record "$stage" 0 1 $((SECONDS - start)) "build failed"
     return
@@ -85,14 +91,19 @@ for stage in "${stages[@]}"; do
     asan)
       ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-      run_stage asan "$root/asan" dbserve_unit_tests -L '^unit$' -- \
+      run_stage asan "$root/asan" '^unit$' -- \
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 $sanitize" \
         -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
     cxx20)
-      run_stage cxx20 "$root/cxx20" dbserve_unit_tests -L '^(unit|compile)$' -- \
+      run_stage cxx20 "$root/cxx20" '^(unit|compile)$' -- \
         -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_STANDARD=20 -DCMAKE_BUILD_TYPE=Debug \
         -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
+      ;;
+    tsan)
+      run_stage tsan "$root/tsan" '^tsan$' -- \
+        -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_TSAN=ON \
+        -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
     fuzz)
       if [ ! -f tests/fuzz/CMakeLists.txt ]; then
@@ -100,12 +111,12 @@ for stage in "${stages[@]}"; do
         echo "=== stage fuzz: skipped (no tests/fuzz)"
         continue
       fi
-      run_stage fuzz "$root/fuzz" all -L '^fuzz$' -- \
+      run_stage fuzz "$root/fuzz" '^fuzz$' -- \
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_FUZZ=ON \
         -DDBSERVE_FUZZ_SECONDS="$fuzz_seconds" -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
     *)
-      echo "unknown stage '$stage' (stages: main asan cxx20 fuzz)"
+      echo "unknown stage '$stage' (stages: main asan cxx20 tsan fuzz)"
       record "$stage" 0 1 0 "unknown stage"
       ;;
   esac
