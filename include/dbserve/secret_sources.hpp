@@ -123,12 +123,14 @@ inline result<credentials> credentials_from_profile(const ini_file& file, std::s
                                                     std::string_view path) {
     std::string name(requested);
     std::string chosen_by = "was asked for";
+    std::string fix = "fix the name (the profile given in code or DATABRICKS_CONFIG_PROFILE)";
     if (name.empty()) {
         if (const ini_section* settings = file.find("__settings__"))
             if (const std::string* v = settings->find("default_profile"))
                 if (!v->empty()) {
                     name = *v;
                     chosen_by = "is named by [__settings__] default_profile";
+                    fix = "fix default_profile";
                 }
     }
     const bool named = !name.empty();
@@ -139,7 +141,7 @@ inline result<credentials> credentials_from_profile(const ini_file& file, std::s
         return unexpected(errc::configuration,
                           "profile '" + name + "' " + chosen_by + " but is not in " + std::string(path) +
                               " (profiles there: " + ini_profile_names(file) +
-                              "); fix the name (DATABRICKS_CONFIG_PROFILE) or add a [" + name + "] section");
+                              "); " + fix + " or add a [" + name + "] section");
     }
     credentials out;
     copy_profile_value(*section, "host", out.host);
