@@ -156,6 +156,7 @@ TEST_CASE("a default_profile that is not in the file is an error naming it and t
     CHECK(c.error().code == errc::configuration);
     CHECK(contains(c.error().message, "'gone'"));
     CHECK(contains(c.error().message, "default_profile"));
+    CHECK(contains(c.error().message, "fix default_profile"));
     CHECK(contains(c.error().message, "/home/me/.databrickscfg"));
 }
 
