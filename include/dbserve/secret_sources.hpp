@@ -15,6 +15,7 @@
 // - callback_secret_source: a function (a key vault, a secrets manager).
 // - default_secret_source: code values, then the environment, then the profile file,
 //   field by field, like the Databricks SDKs.
+// - layered_secret_source: any sources, layered field by field in the order given.
 // Every source that reads the environment takes an injectable getenv, so tests never
 // touch the process environment.
 #pragma once
@@ -33,6 +34,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 DBSERVE_BEGIN_NAMESPACE
@@ -225,6 +228,47 @@ struct callback_secret_source {
         return callback();
     }
 };
+
+// Several sources layered field by field: each field comes from the first source that
+// sets it. The first error stops the load. E.g. a key vault over the environment:
+//     auto source = make_layered_secret_source(callback_secret_source{from_vault},
+//                                              environment_secret_source{});
+template <class... Sources>
+struct layered_secret_source {
+    std::tuple<Sources...> sources;
+
+    result<credentials> load() const {
+        credentials out;
+        dbserve::error failure;
+        bool failed = false;
+        std::apply(
+            [&](const auto&... source) {
+                // Left to right, stopping at the first error (&& short-circuits).
+                (void)(... && load_one(source, out, failure, failed));
+            },
+            sources);
+        if (failed) return failure;
+        return out;
+    }
+
+private:
+    template <class Source>
+    static bool load_one(const Source& source, credentials& out, dbserve::error& failure, bool& failed) {
+        auto loaded = source.load();
+        if (!loaded) {
+            failure = std::move(loaded).error();
+            failed = true;
+            return false;
+        }
+        fill_missing(out, *loaded);
+        return true;
+    }
+};
+
+template <class... Sources>
+layered_secret_source<std::decay_t<Sources>...> make_layered_secret_source(Sources&&... sources) {
+    return {std::tuple<std::decay_t<Sources>...>(std::forward<Sources>(sources)...)};
+}
 
 // Code values, then the environment, then the profile file, field by field: a field set
 // in code wins, an empty one is taken from the environment, and what is still empty from

@@ -146,6 +146,7 @@ TEST_CASE("is_secret_source accepts every library source and a const load return
     CHECK(is_secret_source_v<static_secret_source>);
     CHECK(is_secret_source_v<callback_secret_source>);
     CHECK(is_secret_source_v<default_secret_source>);
+    CHECK(is_secret_source_v<layered_secret_source<static_secret_source, environment_secret_source>>);
     CHECK(is_secret_source_v<complete_source>);
     CHECK(check_secret_source<default_secret_source>());
 }

@@ -514,3 +514,41 @@ TEST_CASE("default source: a PAT in the environment beside client credentials in
     CHECK_FALSE(contains(checked.error().message, the_secret));
     CHECK_FALSE(contains(checked.error().message, "0123456789abcdef"));
 }
+
+// ---------------------------------------------------------------- layered sources
+
+TEST_CASE("a layered source takes each field from the first source that sets it") {
+    credentials vault;
+    vault.client_secret.assign(the_secret);
+    fake_environment env;
+    env.vars = {{"DATABRICKS_HOST", "https://env-host"}, {"DATABRICKS_CLIENT_SECRET", "env-secret"},
+                {"DATABRICKS_CLIENT_ID", "env-id"}};
+    auto source = make_layered_secret_source(callback_secret_source{[vault] { return result<credentials>(vault); }},
+                                             environment_secret_source{env.getenv()});
+    auto c = source.load();
+    REQUIRE(c);
+    CHECK(c->client_secret.reveal() == the_secret);
+    CHECK(c->client_id == "env-id");
+    CHECK(c->host == "https://env-host");
+}
+
+TEST_CASE("a layered source stops at the first error and does not ask later sources") {
+    int later_calls = 0;
+    auto source = make_layered_secret_source(
+        static_secret_source{},
+        callback_secret_source{[] { return result<credentials>(unexpected(errc::configuration, "vault sealed")); }},
+        callback_secret_source{[&] {
+            ++later_calls;
+            return result<credentials>(credentials{});
+        }});
+    auto c = source.load();
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message == "vault sealed");
+    CHECK(later_calls == 0);
+}
+
+TEST_CASE("an empty layered source loads empty credentials") {
+    auto c = layered_secret_source<>{}.load();
+    REQUIRE(c);
+    CHECK(c->host.empty());
+}
