@@ -241,3 +241,15 @@ TEST_CASE("a writer can be moved while writing") {
     moved.add_row({2});
     CHECK(body_of(moved.finish()) == R"({"dataframe_split":{"columns":["a"],"data":[[1],[2]]}})");
 }
+
+#if __cplusplus >= 202002L && __has_include(<span>)
+#include <span>
+TEST_CASE("rows and matrices from std::span") {
+    std::vector<double> storage{1, 2, 3, 4};
+    std::span<const double> all(storage);
+    dataframe_split_writer w({"a", "b"});
+    w.add_row(all.first(2));
+    w.add_rows(matrix(all.subspan(2), 1, 2));
+    CHECK(body_of(w.finish()) == R"({"dataframe_split":{"columns":["a","b"],"data":[[1.0,2.0],[3.0,4.0]]}})");
+}
+#endif
