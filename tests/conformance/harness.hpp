@@ -51,6 +51,7 @@ public:
     }
 
     int https_port = 0;
+    int h2_port = 0;  // offers HTTP/2 by ALPN
     int http_port = 0;
     int proxy_port = 0;
     int silent_port = 0;
@@ -96,6 +97,7 @@ private:
         ::close(from_server[0]);
         const auto ports = nlohmann::json::parse(line);
         https_port = ports.at("https_port").get<int>();
+        h2_port = ports.at("h2_port").get<int>();
         http_port = ports.at("http_port").get<int>();
         proxy_port = ports.at("proxy_port").get<int>();
         silent_port = ports.at("silent_port").get<int>();
@@ -157,6 +159,7 @@ inline dbserve::transport_options trusting_options() {
     for (auto host : {good_host, second_good_host, wrong_host, expired_host, self_signed_host, unknown_ca_host}) {
         options.resolve.push_back({std::string(host), static_cast<std::uint16_t>(s.https_port), "127.0.0.1"});
         options.resolve.push_back({std::string(host), static_cast<std::uint16_t>(s.http_port), "127.0.0.1"});
+        options.resolve.push_back({std::string(host), static_cast<std::uint16_t>(s.h2_port), "127.0.0.1"});
     }
     options.resolve.push_back({std::string(silent_host), static_cast<std::uint16_t>(s.silent_port), "127.0.0.1"});
     options.proxy.from_environment = false;
@@ -167,6 +170,9 @@ inline dbserve::transport_options trusting_options() {
 
 inline std::string https_url(std::string_view host, std::string_view path) {
     return "https://" + std::string(host) + ":" + std::to_string(server().https_port) + std::string(path);
+}
+inline std::string h2_url(std::string_view host, std::string_view path) {
+    return "https://" + std::string(host) + ":" + std::to_string(server().h2_port) + std::string(path);
 }
 inline std::string http_url(std::string_view host, std::string_view path) {
     return "http://" + std::string(host) + ":" + std::to_string(server().http_port) + std::string(path);

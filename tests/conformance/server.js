@@ -3,18 +3,19 @@
 //   node server.js CERT_DIR
 //
 // Listens on loopback (ephemeral ports) and prints one JSON line:
-//   {"https_port":N,"http_port":N,"proxy_port":N,"silent_port":N}
+//   {"https_port":N,"h2_port":N,"http_port":N,"proxy_port":N,"silent_port":N}
 // then serves until stdin closes or SIGTERM.
 //
 // https_port picks a certificate by SNI: expired.*, self-signed.*, unknown-ca.* get the
 // certificate of that name; every other name gets good.pem (so a name it does not list,
-// such as wrong-host.azuredatabricks.net, sees a host name mismatch).
+// such as wrong-host.azuredatabricks.net, sees a host name mismatch). h2_port is the same
+// with HTTP/2 offered by ALPN (HTTP/1.1 still accepted).
 // http_port serves the same routes in plain HTTP. proxy_port is an HTTP CONNECT proxy that
 // sends every tunnel to 127.0.0.1 (the port asked for). silent_port accepts TCP
 // connections and never sends a byte.
 //
 // Routes:
-//   /echo                 JSON {method, path, headers, body} of the request
+//   /echo                 JSON {method, path, http_version, headers, body} of the request
 //   /json                 {"predictions":[1,2,3]}
 //   /status/NNN           that status with a Databricks-style error body
 //   /stream?chunks=N&delay_ms=D   chunked body "chunk-0\n" ... one write every D ms
@@ -28,6 +29,7 @@
 const fs = require('fs');
 const path = require('path');
 const http = require('http');
+const http2 = require('http2');
 const https = require('https');
 const net = require('net');
 const tls = require('tls');
@@ -70,8 +72,10 @@ function handle(req, res) {
     res.setHeader('x-connection-id', String(req.socket.connectionId ?? -1));
     const route = url.pathname;
     if (route === '/echo') {
-      const reply = JSON.stringify({ method: req.method, path: req.url, headers: req.headers, body });
-      res.writeHead(200, 'Echoing', { 'content-type': 'application/json', 'x-multi': ['one', 'two'] });
+      const reply = JSON.stringify({ method: req.method, path: req.url, http_version: req.httpVersion, headers: req.headers, body });
+      const headers = { 'content-type': 'application/json', 'x-multi': ['one', 'two'] };
+      // HTTP/2 has no reason phrase.
+      if (req.httpVersionMajor === 1) res.writeHead(200, 'Echoing', headers); else res.writeHead(200, headers);
       res.end(reply);
     } else if (route === '/json') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -128,17 +132,18 @@ function countConnections(server, secure) {
   server.keepAliveTimeout = 60000;
 }
 
-const secureServer = https.createServer(
-  {
-    cert: read('good.pem'),
-    key: read('good.key'),
-    SNICallback: (name, done) => {
-      const label = String(name).split('.')[0];
-      done(null, contexts[label] || contexts.good);
-    },
+const tlsOptions = {
+  cert: read('good.pem'),
+  key: read('good.key'),
+  SNICallback: (name, done) => {
+    const label = String(name).split('.')[0];
+    done(null, contexts[label] || contexts.good);
   },
-  handle);
+};
+const secureServer = https.createServer(tlsOptions, handle);
 countConnections(secureServer, true);
+const h2Server = http2.createSecureServer({ ...tlsOptions, allowHTTP1: true }, handle);
+countConnections(h2Server, true);
 
 const plainServer = http.createServer(handle);
 countConnections(plainServer, false);
@@ -164,10 +169,10 @@ proxy.on('connect', (req, client, head) => {
 
 const silent = net.createServer((socket) => track(socket));
 
-const servers = [secureServer, plainServer, proxy, silent];
+const servers = [secureServer, h2Server, plainServer, proxy, silent];
 Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, '127.0.0.1', resolve)))).then(() => {
-  const [httpsPort, httpPort, proxyPort, silentPort] = servers.map((s) => s.address().port);
-  process.stdout.write(JSON.stringify({ https_port: httpsPort, http_port: httpPort, proxy_port: proxyPort, silent_port: silentPort }) + '\n');
+  const [httpsPort, h2Port, httpPort, proxyPort, silentPort] = servers.map((s) => s.address().port);
+  process.stdout.write(JSON.stringify({ https_port: httpsPort, h2_port: h2Port, http_port: httpPort, proxy_port: proxyPort, silent_port: silentPort }) + '\n');
 });
 
 function stop() {

@@ -163,15 +163,17 @@ private:
             return queued.size() + in_flight_count.load();
         }
 
-        // Makes the driver look at the queues soon.
+        // Makes the driver look at the queues soon. A handler starting the next request
+        // needs no wakeup: its thread goes back to run_once, which admits the queue first.
         void nudge() {
             if (hooks.set_timer)
                 hooks.set_timer(std::chrono::milliseconds(0));
-            else if (multi)
+            else if (multi && driving_thread.load() != std::this_thread::get_id())
                 curl_multi_wakeup(multi.get());
         }
 
         std::size_t run_once(std::chrono::milliseconds max_wait) {
+            const driving scope(*this);
             int running = 0;
             admit_and_cancel();
             curl_multi_perform(multi.get(), &running);
@@ -186,6 +188,7 @@ private:
         }
 
         std::size_t socket_action(curl_socket_t fd, int mask) {
+            const driving scope(*this);
             int running = 0;
             admit_and_cancel();
             curl_multi_socket_action(multi.get(), fd, mask, &running);
@@ -277,6 +280,9 @@ private:
             auto prepared = op->x->prepare(op->easy.get(), settings, caches.get());
             if (!prepared) return fail(*op, std::move(prepared).error());
             curl_easy_setopt(op->easy.get(), CURLOPT_PRIVATE, op.get());
+            // A burst of requests waits for the first connection to learn whether it can
+            // multiplex (HTTP/2) instead of opening one connection each.
+            if (settings.options.enable_http2) curl_easy_setopt(op->easy.get(), CURLOPT_PIPEWAIT, 1L);
             if (curl_multi_add_handle(multi.get(), op->easy.get()) != CURLM_OK)
                 return fail(*op, dbserve::error(errc::configuration, "curl_multi_add_handle failed"));
             in_flight.push_back(std::move(op));
@@ -364,6 +370,17 @@ private:
 
         std::thread thread;
         std::atomic<bool> stopping{false};
+        std::atomic<std::thread::id> driving_thread{};
+
+        // Marks the calling thread as the driver for the duration of one step.
+        struct driving {
+            explicit driving(state& s) : owner(s), previous(s.driving_thread.exchange(std::this_thread::get_id())) {}
+            ~driving() { owner.driving_thread.store(previous); }
+            driving(const driving&) = delete;
+            driving& operator=(const driving&) = delete;
+            state& owner;
+            std::thread::id previous;
+        };
     };
 
     std::unique_ptr<state> state_;

@@ -1,0 +1,140 @@
+// What only the libcurl adapter promises, on top of the shared suite: HTTP/2
+// multiplexing, several threads on one blocking transport, the async transport's
+// lifetime and cancel_all, options refused up front, exceptions from body callbacks.
+#include <doctest/doctest.h>
+
+#include "curl.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+using namespace conformance;
+using dbserve::errc;
+
+namespace {
+
+// Steps the transport until `done` or the hard deadline.
+template <class Done>
+void run_until(dbserve::curl::async_transport& t, Done done) {
+    const auto start = std::chrono::steady_clock::now();
+    while (!done() && std::chrono::steady_clock::now() - start < hard_deadline) t.run_once(std::chrono::milliseconds(50));
+}
+
+nlohmann::json stats(dbserve::curl::async_transport& t) {
+    auto r = curl_async_kit::send(t, get(h2_url(good_host, "/stats")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    return nlohmann::json::parse(r->body);
+}
+
+}  // namespace
+
+TEST_CASE("curl: HTTP/2 is negotiated when offered and multiplexes concurrent requests on one connection") {
+    dbserve::curl::async_transport t(trusting_options());
+    auto first = curl_async_kit::send(t, get(h2_url(good_host, "/echo")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(first.has_value(), describe(first));
+    CHECK(nlohmann::json::parse(first->body)["http_version"] == "2.0");
+
+    const auto before = stats(t);
+    constexpr int count = 32;
+    int succeeded = 0;
+    int finished = 0;
+    for (int i = 0; i < count; ++i)
+        t.async_send(get(h2_url(good_host, "/stream?chunks=2&delay_ms=50")), with_timeout(normal_timeout),
+                     [&](dbserve::result<dbserve::http_response> r) {
+                         ++finished;
+                         if (r && r->status == 200) ++succeeded;
+                     });
+    run_until(t, [&] { return finished == count; });
+    CHECK(succeeded == count);
+    const auto after = stats(t);
+    CHECK(after["connections"].get<int>() == before["connections"].get<int>());
+}
+
+TEST_CASE("curl: with enable_http2 off HTTP/1.1 is used even where HTTP/2 is offered") {
+    auto options = trusting_options();
+    options.enable_http2 = false;
+    dbserve::curl::blocking_transport t(options);
+    auto r = t.send(get(h2_url(good_host, "/echo")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    CHECK(nlohmann::json::parse(r->body)["http_version"] == "1.1");
+}
+
+TEST_CASE("curl: one blocking transport serves several threads at once") {
+    dbserve::curl::blocking_transport t(trusting_options());
+    std::atomic<int> succeeded{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+        threads.emplace_back([&, copy = t]() mutable {  // copies share the pool
+            for (int j = 0; j < 10; ++j) {
+                auto r = copy.send(post(https_url(good_host, "/echo"), "{}"), with_timeout(normal_timeout));
+                if (r && r->status == 200) ++succeeded;
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    CHECK(succeeded.load() == 40);
+}
+
+TEST_CASE("curl: destroying the async transport completes what is pending with cancelled") {
+    std::vector<dbserve::errc> outcomes;
+    {
+        dbserve::curl::async_transport t(trusting_options());
+        for (int i = 0; i < 3; ++i)
+            t.async_send(post(https_url(good_host, "/never"), "{}"), with_timeout(normal_timeout),
+                         [&](dbserve::result<dbserve::http_response> r) {
+                             outcomes.push_back(r ? errc::invalid_argument : r.error().code);
+                         });
+        for (int i = 0; i < 5; ++i) t.run_once(std::chrono::milliseconds(20));  // some are on the wire
+    }
+    REQUIRE(outcomes.size() == 3);
+    for (auto code : outcomes) CHECK(code == errc::cancelled);
+}
+
+TEST_CASE("curl: cancel_all cancels queued and in-flight requests, and the transport goes on") {
+    dbserve::curl::async_transport t(trusting_options());
+    int cancelled = 0;
+    int finished = 0;
+    auto count = [&](dbserve::result<dbserve::http_response> r) {
+        ++finished;
+        if (!r && r.error().code == errc::cancelled) ++cancelled;
+    };
+    t.async_send(post(https_url(good_host, "/never"), "{}"), with_timeout(normal_timeout), count);
+    t.run_once(std::chrono::milliseconds(100));
+    t.async_send(post(https_url(good_host, "/never"), "{}"), with_timeout(normal_timeout), count);  // still queued
+    t.cancel_all();
+    run_until(t, [&] { return finished == 2; });
+    CHECK(cancelled == 2);
+    CHECK(t.pending() == 0);
+    auto after = curl_async_kit::send(t, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    CHECK_MESSAGE(after.has_value(), describe(after));
+}
+
+TEST_CASE("curl: unusable options fail every request with a configuration error") {
+    auto options = trusting_options();
+    options.resolve.push_back({"adb-9.9.azuredatabricks.net", 443, ""});
+    dbserve::curl::blocking_transport blocking(options);
+    auto r = blocking.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::configuration);
+    CHECK(r.error().message.find("resolve override") != std::string::npos);
+
+    dbserve::curl::async_transport async(options);
+    auto a = curl_async_kit::send(async, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::configuration);
+}
+
+#if DBSERVE_HAS_EXCEPTIONS
+TEST_CASE("curl: an exception thrown by on_body_chunk reaches the caller and the transport stays usable") {
+    dbserve::curl::blocking_transport t(trusting_options());
+    auto options = with_timeout(normal_timeout);
+    options.on_body_chunk = [](const dbserve::http_response&, std::string_view) { throw std::runtime_error("stop"); };
+    CHECK_THROWS_WITH_AS(static_cast<void>(t.send(get(https_url(good_host, "/stream?chunks=3&delay_ms=10")), options)),
+                         "stop", std::runtime_error);
+    auto r = t.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    CHECK_MESSAGE(r.has_value(), describe(r));
+}
+#endif
