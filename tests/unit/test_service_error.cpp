@@ -303,3 +303,15 @@ TEST_CASE("an HTML title with attributes is found; a <titlebar> element is not a
     const auto none = parse_service_error(reply(403, "<html><titlebar>no</titlebar></html>", "text/html"), now);
     CHECK_FALSE(contains(none.message, "('"));
 }
+
+TEST_CASE("text that starts with a number is not read as 'CODE: message'") {
+    const auto e = parse_service_error(reply(404, "404: page not found", "text/plain"), now);
+    CHECK(e.service_code.empty());
+    CHECK(e.message == "404: page not found");
+}
+
+TEST_CASE("a message cut after a space ends with the word before it and the mark") {
+    std::string text = std::string(1023, 'w') + " tail that is cut off";
+    const auto e = parse_service_error(reply(500, text, "text/plain"), now);
+    CHECK(e.message == std::string(1023, 'w') + "...");
+}

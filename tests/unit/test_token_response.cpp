@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -372,4 +373,18 @@ TEST_CASE("\"error\": null beside a token is not an error") {
     auto r = parse_token_response(success(R"("error":null,"errorCode":null)"));
     REQUIRE(r);
     CHECK(r->access_token.reveal() == token);
+}
+
+TEST_CASE("a throttling code is throttled even on a 5xx") {
+    auto r = parse_token_response(reply(500, R"({"error":"REQUEST_LIMIT_EXCEEDED","error_description":"too many"})"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::throttled);
+    CHECK(parse_token_response(reply(503, R"({"errorCode":"slow_down"})")).error().code == errc::throttled);
+}
+
+TEST_CASE("a non-finite expires_in (possible only in a JSON value built in code) is refused") {
+    auto inf = detail::tokens::read_expires_in(nlohmann::json(std::numeric_limits<double>::infinity()));
+    REQUIRE_FALSE(inf);
+    CHECK(contains(inf.error().message, "finite"));
+    CHECK_FALSE(detail::tokens::read_expires_in(nlohmann::json(std::numeric_limits<double>::quiet_NaN())));
 }

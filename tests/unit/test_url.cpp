@@ -103,6 +103,10 @@ TEST_CASE("malformed IPv6 literals are refused") {
     CHECK_FALSE(parse_url("https://[g::1]/"));
     CHECK_FALSE(parse_url("https://[]/"));
     CHECK_FALSE(parse_url("https://[1:2:3:4:5:6:7]/"));
+    // "::" stands for at least one zero group, so eight groups leave no room for it.
+    CHECK_FALSE(parse_url("https://[1:2:3:4::5:6:7:8]/"));
+    CHECK_FALSE(parse_url("https://[1:2:3:4:5:6:7:8::]/"));
+    CHECK(parse_url("https://[1:2:3:4::5:6:7]/"));
     CHECK_FALSE(parse_url("https://[::1]x/"));
     CHECK_FALSE(parse_url("https://[::1.2.3.256]/"));
     auto zone = parse_url("https://[fe80::1%25eth0]/");
@@ -237,6 +241,9 @@ TEST_CASE("names and addresses that only look local are not loopback") {
     CHECK_FALSE(is_loopback_host("127.0.0.256"));
     CHECK_FALSE(is_loopback_host("127.1"));
     CHECK_FALSE(is_loopback_host("0127.0.0.1"));
+    // Leading zeros read as octal in some resolvers: such a dotted quad is not ours to trust.
+    CHECK_FALSE(is_loopback_host("127.0.0.01"));
+    CHECK_FALSE(is_loopback_host("127.00.0.1"));
     CHECK_FALSE(is_loopback_host("::2"));
     CHECK_FALSE(is_loopback_host("::"));
     CHECK_FALSE(is_loopback_host("1::1"));
