@@ -32,11 +32,17 @@ total_passed=0
 total_failed=0
 summary=()
 
-# record <stage> <passed> <failed> <seconds> <note>
+# CPU seconds used so far by this script's waited-for children (user + system).
+child_cpu_seconds() {
+  awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d", ($14 + $15) / tck }' "/proc/$$/stat"
+}
+
+# record <stage> <passed> <failed> <seconds> <note>; CPU time counts from stage_cpu_start.
 record() {
   total_passed=$((total_passed + $2))
   total_failed=$((total_failed + $3))
-  summary+=("$(printf '%-6s %4d passed %4d failed %5ds  %s' "$1" "$2" "$3" "$4" "$5")")
+  local cpu=$(( $(child_cpu_seconds) - stage_cpu_start ))
+  summary+=("$(printf '%-6s %4d passed %4d failed %5ds wall %5ds cpu  %s' "$1" "$2" "$3" "$4" "$cpu" "$5")")
 }
 
 # run_stage <stage> <build dir> <label regex|all> -- <cmake args...>
@@ -47,6 +53,7 @@ run_stage() {
   local ctest_args=()
   [ "$label" = all ] || ctest_args=(-L "$label")
   local start=$SECONDS log="$build/test-stage.log"
+  stage_cpu_start=$(child_cpu_seconds)
   echo
   echo "=== stage $stage: $build"
   mkdir -p "$build"
@@ -117,6 +124,7 @@ for stage in "${stages[@]}"; do
       ;;
     *)
       echo "unknown stage '$stage' (stages: main asan cxx20 tsan fuzz)"
+      stage_cpu_start=$(child_cpu_seconds)
       record "$stage" 0 1 0 "unknown stage"
       ;;
   esac
