@@ -43,7 +43,11 @@ struct row_sum {
     bool has_null = false;
 };
 
-void add_value(const json& value, row_sum& sum) {
+// Bounded recursion: a body of nested arrays must not overflow the stack.
+constexpr int max_nesting = 64;
+
+void add_value(const json& value, row_sum& sum, int depth = 0) {
+    if (depth > max_nesting) throw bad_input{"the input is nested too deeply"};
     if (value.is_null()) {
         sum.has_null = true;
     } else if (value.is_number_integer()) {
@@ -52,9 +56,9 @@ void add_value(const json& value, row_sum& sum) {
         sum.value += value.get<double>();
         sum.integral = false;
     } else if (value.is_array()) {
-        for (const auto& item : value) add_value(item, sum);
+        for (const auto& item : value) add_value(item, sum, depth + 1);
     } else if (value.is_object()) {
-        for (const auto& item : value.items()) add_value(item.value(), sum);
+        for (const auto& item : value.items()) add_value(item.value(), sum, depth + 1);
     } else if (value.is_string()) {
         throw bad_input{"could not convert string to float: '" + value.get<std::string>() + "'"};
     } else {
@@ -414,7 +418,8 @@ model_reply run_generation(const model_call& call, bool chat) {
                 content = message["content"].get<std::string>();
             } else if (message.contains("content") && message["content"].is_array()) {
                 for (const auto& part : message["content"])
-                    if (part.is_object() && part.value("type", "") == "text" && part.contains("text") && part["text"].is_string())
+                    if (part.is_object() && part.contains("type") && part["type"] == "text" && part.contains("text") &&
+                        part["text"].is_string())
                         content += part["text"].get<std::string>();
             } else {
                 return bad_request("each message needs content: a string or an array of content parts");

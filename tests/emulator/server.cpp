@@ -98,7 +98,11 @@ private:
         if (request_.target.empty() || request_.target.front() != '/')
             return refuse(400, "The request target must be an absolute path.");
         request_.host = host_without_port(host->value());
-        decision_ = ws_.begin(request_);
+        try {
+            decision_ = ws_.begin(request_);
+        } catch (const std::exception& e) {
+            return internal_error(e);
+        }
         if (decision_.action == fault_action::drop_before) {
             log("dropped before reading the body");
             return drop();
@@ -165,8 +169,19 @@ private:
         std::cerr << line.str() << std::flush;
     }
 
+    // A bug in the service logic answers 500 and closes; it never takes the server down.
+    void internal_error(const std::exception& e) {
+        std::cerr << "dbserve-emulator: internal error on " << request_.method << " " << request_.target << ": "
+                  << e.what() << "\n";
+        send_simple(500, error_body("INTERNAL_ERROR", "The emulator failed on this request."), false);
+    }
+
     void respond() {
-        reply_ = ws_.handle(request_, decision_);
+        try {
+            reply_ = ws_.handle(request_, decision_);
+        } catch (const std::exception& e) {
+            return internal_error(e);
+        }
         log(std::to_string(reply_.status));
         if (decision_.action == fault_action::drop_after) return drop();
         keep_alive_ = parser_->get().keep_alive() && !reply_.close;

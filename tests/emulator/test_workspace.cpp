@@ -496,3 +496,12 @@ TEST_CASE("generated certificates hold the CA and a chain for every name") {
     CHECK(certs.server_cert_pem.find(certs.ca_pem) != std::string::npos);
     CHECK(certs.server_key_pem.find("PRIVATE KEY") != std::string::npos);
 }
+
+TEST_CASE("faults that would break HTTP framing are refused") {
+    fixture f;
+    auto add = [&](const json& spec) { return f.post("127.0.0.1", "/admin/faults", spec.dump(), {}).status; };
+    CHECK(add(json{{"status", 204}}) == 400);
+    CHECK(add(json{{"status", 101}}) == 400);
+    CHECK(add(json{{"status", 503}, {"retry_after", "1\r\nX-Injected: 1"}}) == 400);
+    CHECK(add(json{{"status", 503}, {"retry_after", "@5"}}) == 200);
+}

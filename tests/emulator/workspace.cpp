@@ -579,7 +579,10 @@ fault_spec workspace::parse_fault(const json& spec) const {
         };
         auto need_string = [&] {
             if (!value.is_string()) throw std::invalid_argument("fault field '" + key + "' must be a string");
-            return value.get<std::string>();
+            auto text = value.get<std::string>();
+            if (key != "body" && text.find_first_of("\r\n") != std::string::npos)
+                throw std::invalid_argument("fault field '" + key + "' must not hold a line break");
+            return text;
         };
         if (key == "route") {
             f.route = need_string();
@@ -595,8 +598,10 @@ fault_spec workspace::parse_fault(const json& spec) const {
                 throw std::invalid_argument(
                     "fault kind must be status, garbage, delay, drop_before, drop_after or truncate_stream");
         } else if (key == "status") {
-            f.status = need_int(100);
-            if (f.status > 599) throw std::invalid_argument("fault status must be 100..599");
+            f.status = need_int(200);
+            // 204 and 304 carry no body, and 1xx are not final answers.
+            if (f.status > 599 || f.status == 204 || f.status == 304)
+                throw std::invalid_argument("fault status must be 200..599, not 204 or 304");
             status_given = true;
         } else if (key == "retry_after") {
             if (value.is_number_integer() && value.get<std::int64_t>() >= 0)
@@ -605,7 +610,7 @@ fault_spec workspace::parse_fault(const json& spec) const {
                 f.retry_after = need_string();
         } else if (key == "retry_after_date_in") {
             // An HTTP-date that many seconds after the fault fires.
-            f.retry_after = "@" + std::to_string(need_int(0));
+            f.retry_after_date_in = need_int(0);
         } else if (key == "body") {
             f.body = value.is_string() ? value.get<std::string>() : value.dump();
         } else if (key == "content_type") {
@@ -634,6 +639,7 @@ static json fault_json(const fault_spec& f) {
     if (!f.endpoint.empty()) out["endpoint"] = f.endpoint;
     if (f.kind == "status" || f.kind == "garbage") out["status"] = f.status;
     if (!f.retry_after.empty()) out["retry_after"] = f.retry_after;
+    if (f.retry_after_date_in >= 0) out["retry_after_date_in"] = f.retry_after_date_in;
     if (!f.body.empty()) out["body"] = f.body;
     if (!f.content_type.empty()) out["content_type"] = f.content_type;
     if (f.delay_ms) out["delay_ms"] = f.delay_ms;
@@ -668,12 +674,10 @@ http_reply workspace::fault_reply(const fault_spec& spec, const classified& wher
             r.body = json{{"error_code", default_error_code(spec.status)}, {"message", default_error_message(spec.status)}}.dump();
         }
     }
-    if (!spec.retry_after.empty()) {
-        if (spec.retry_after.front() == '@')
-            r.headers.emplace_back("Retry-After", http_date(now() + std::chrono::seconds(std::stoll(spec.retry_after.substr(1)))));
-        else
-            r.headers.emplace_back("Retry-After", spec.retry_after);
-    }
+    if (spec.retry_after_date_in >= 0)
+        r.headers.emplace_back("Retry-After", http_date(now() + std::chrono::seconds(spec.retry_after_date_in)));
+    else if (!spec.retry_after.empty())
+        r.headers.emplace_back("Retry-After", spec.retry_after);
     return r;
 }
 

@@ -62,6 +62,7 @@ struct fault_spec {
     std::string kind = "status";   // status | garbage | delay | drop_before | drop_after | truncate_stream
     int status = 503;
     std::string retry_after;       // Retry-After header value (seconds or an HTTP date); empty = none
+    int retry_after_date_in = -1;  // >= 0: Retry-After is the HTTP date this many seconds after firing
     std::string body;              // replaces the default body
     std::string content_type;      // replaces the default content type
     int delay_ms = 0;
