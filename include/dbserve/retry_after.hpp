@@ -91,7 +91,7 @@ public:
             ++pos_;
         return text_.substr(start, pos_ - start);
     }
-    // Between min_digits and max_digits decimal digits.
+    // Between min_digits and max_digits decimal digits (a longer run fails on what follows).
     bool number(std::size_t min_digits, std::size_t max_digits, int& out) noexcept {
         std::size_t n = 0;
         int value = 0;
@@ -101,7 +101,6 @@ public:
             ++n;
         }
         if (n < min_digits) return false;
-        if (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') return false;
         out = value;
         return true;
     }

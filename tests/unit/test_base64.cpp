@@ -66,6 +66,9 @@ TEST_CASE("base64 decoding refuses misplaced or partial padding and impossible l
     CHECK_FALSE(base64_decode("Z==="));
     CHECK_FALSE(base64_decode("===="));
     CHECK_FALSE(base64_decode("Z"));
+    // One character carries 6 bits, less than a byte, even when those bits are zero.
+    CHECK_FALSE(base64_decode("A"));
+    CHECK_FALSE(base64_decode("AAAAA"));
     CHECK_FALSE(base64_decode("Zm9vY"));
     CHECK_FALSE(base64_decode("="));
 }
