@@ -105,7 +105,9 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
     const auto when = now ? *now : std::chrono::system_clock::time_point{};
     const bool mentions_token = response.body.find("token") != std::string::npos;
     dbserve::error e;
-    if (!mentions_token) {
+    // An HTML page is summarised by its title alone, so it may mention tokens (a CSRF
+    // field on a login page) without being hidden.
+    if (!mentions_token || (!parsed.is_object() && looks_like_html(response))) {
         e = parse_service_error(response, when);
     } else if (parsed.is_object()) {
         nlohmann::json cleaned = parsed;
@@ -148,7 +150,6 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
         if (!cleaned.empty()) e.message += ": " + cleaned;
         e.message += ")";
     } else {
-        if (status >= 200 && status < 300) e.code = errc::bad_response;
         if (status >= 300 && status < 400) {
             e.message = "the token endpoint redirected (" + status_text(response) +
                         "); a redirect usually means the workspace host is wrong or a proxy intercepts the request";

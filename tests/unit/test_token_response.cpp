@@ -388,3 +388,20 @@ TEST_CASE("a non-finite expires_in (possible only in a JSON value built in code)
     CHECK(contains(inf.error().message, "finite"));
     CHECK_FALSE(detail::tokens::read_expires_in(nlohmann::json(std::numeric_limits<double>::quiet_NaN())));
 }
+
+TEST_CASE("a Databricks-style error object in a 200 keeps the category of its code") {
+    auto r = parse_token_response(reply(200, R"({"error_code":"PERMISSION_DENIED","message":"no","error":{"code":"x"}})"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::permission);
+    auto unknown = parse_token_response(reply(200, R"({"error":{"message":"odd"}})"));
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code == errc::bad_response);
+    CHECK(contains(unknown.error().message, "odd"));
+}
+
+TEST_CASE("a login page that mentions a CSRF token is still summarised by its title") {
+    auto r = parse_token_response(reply(401, R"(<html><title>Sign in</title><input name="csrf_token" value="x"></html>)", "text/html"));
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "'Sign in'"));
+    CHECK_FALSE(contains(r.error().message, "csrf"));
+}
