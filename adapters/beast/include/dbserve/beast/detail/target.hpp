@@ -238,7 +238,9 @@ inline result<proxy_target> parse_proxy_url(std::string_view url) {
         const std::string scheme = lower_ascii(url.substr(0, scheme_end));
         if (scheme != "http")
             return unexpected(errc::configuration,
-                              "proxy scheme '" + scheme + "' is not supported: use an http:// proxy (HTTP CONNECT)");
+                              "proxy scheme '" + scheme +
+                                  "' is not supported: use an http:// proxy (HTTP CONNECT), or set "
+                                  "proxy_options::from_environment = false to ignore HTTPS_PROXY / ALL_PROXY");
         rest = url.substr(scheme_end + 3);
     }
     const auto slash = rest.find('/');
