@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 using namespace dbserve;
 
@@ -98,4 +99,15 @@ TEST_CASE("the body can be appended to a caller's buffer, which is untouched on 
     std::string before = out;
     CHECK_FALSE(request.append_body_to(out));
     CHECK(out == before);
+}
+
+TEST_CASE("a body over 16 MB is refused by default") {
+    std::vector<double> values(900000, 0.12345678901234567);  // about 20 MB of text
+    auto body = model_request(write_dataframe_split({"x"}, matrix(values, values.size(), 1))).body();
+    REQUIRE_FALSE(body.has_value());
+    CHECK(body.error().message.find("16777216 bytes (16.0 MB)") != std::string::npos);
+    auto allowed = model_request(write_dataframe_split({"x"}, matrix(values, values.size(), 1)))
+                       .max_body_bytes(64u * 1024 * 1024)
+                       .body();
+    CHECK(allowed.has_value());
 }
