@@ -77,23 +77,41 @@ inline void put_generation(nlohmann::json& body, const generation_options& o) {
 }
 
 // Encodes with the library's writer: invalid UTF-8 is refused (or replaced) instead of
-// aborting inside nlohmann's dump() when exceptions are off. Then checks the size.
-inline result<std::string> encode_body(const nlohmann::json& body, std::size_t limit,
-                                       invalid_utf8_policy utf8) {
-    std::string out;
+// aborting inside nlohmann's dump() when exceptions are off. Appends to `out` and checks the
+// size; on error `out` is left as it was.
+inline result<void> append_encoded_body(const nlohmann::json& body, std::string& out, std::size_t limit,
+                                        invalid_utf8_policy utf8) {
+    const std::size_t start = out.size();
     {
         json_writer w(out);
         json_write_failure failure;
         write_options options;
         options.invalid_utf8 = utf8;
-        if (!write_json_value(w, body, options, std::string(), failure))
+        if (!write_json_value(w, body, options, std::string(), failure)) {
+            w.finish();
+            out.resize(start);
             return unexpected(errc::invalid_argument, failure.path + " " + failure.reason);
+        }
     }
-    auto size_ok = check_body_size(out.size(), limit);
-    if (!size_ok) return std::move(size_ok).error();
+    auto size_ok = check_body_size(out.size() - start, limit);
+    if (!size_ok) out.resize(start);
+    return size_ok;
+}
+
+template <class Request>
+result<std::string> encode_request(const Request& request, std::size_t limit) {
+    std::string out;
+    auto ok = request.append_body_to(out, limit);
+    if (!ok) return std::move(ok).error();
     return out;
 }
 
+template <class Request>
+result<void> append_request(const Request& request, std::string& out, std::size_t limit) {
+    auto body = request.to_json();
+    if (!body) return std::move(body).error();
+    return append_encoded_body(*body, out, limit, request.invalid_utf8);
+}
 }  // namespace detail
 
 struct chat_request : generation_options {
@@ -118,10 +136,13 @@ struct chat_request : generation_options {
         detail::put_generation(body, *this);
         return body;
     }
+    // The body as a string, at most `limit` bytes.
     result<std::string> to_body(std::size_t limit = llm_body_limit) const {
-        auto body = to_json();
-        if (!body) return std::move(body).error();
-        return detail::encode_body(*body, limit, invalid_utf8);
+        return detail::encode_request(*this, limit);
+    }
+    // Appends the body to `out` (e.g. a reused buffer); `out` is unchanged on error.
+    result<void> append_body_to(std::string& out, std::size_t limit = llm_body_limit) const {
+        return detail::append_request(*this, out, limit);
     }
 };
 
@@ -140,10 +161,13 @@ struct completions_request : generation_options {
         detail::put_generation(body, *this);
         return body;
     }
+    // The body as a string, at most `limit` bytes.
     result<std::string> to_body(std::size_t limit = llm_body_limit) const {
-        auto body = to_json();
-        if (!body) return std::move(body).error();
-        return detail::encode_body(*body, limit, invalid_utf8);
+        return detail::encode_request(*this, limit);
+    }
+    // Appends the body to `out` (e.g. a reused buffer); `out` is unchanged on error.
+    result<void> append_body_to(std::string& out, std::size_t limit = llm_body_limit) const {
+        return detail::append_request(*this, out, limit);
     }
 };
 
@@ -161,10 +185,13 @@ struct embeddings_request {
         if (!extra_params.empty()) body["extra_params"] = extra_params;
         return body;
     }
+    // The body as a string, at most `limit` bytes.
     result<std::string> to_body(std::size_t limit = llm_body_limit) const {
-        auto body = to_json();
-        if (!body) return std::move(body).error();
-        return detail::encode_body(*body, limit, invalid_utf8);
+        return detail::encode_request(*this, limit);
+    }
+    // Appends the body to `out` (e.g. a reused buffer); `out` is unchanged on error.
+    result<void> append_body_to(std::string& out, std::size_t limit = llm_body_limit) const {
+        return detail::append_request(*this, out, limit);
     }
 };
 

@@ -129,3 +129,19 @@ TEST_CASE("an LLM body over 4 MB is refused by default") {
     CHECK(body.error().message.find("4194304 bytes") != std::string::npos);
     CHECK(big.to_body(default_body_limit).has_value());
 }
+
+TEST_CASE("a request body can be appended to a caller's buffer, untouched on error") {
+    std::string out = "x";
+    auto chat = hello();
+    REQUIRE(chat.append_body_to(out));
+    CHECK(out == R"(x{"messages":[{"content":"Be brief.","role":"system"},{"content":"Hi","role":"user"}]})");
+    std::string before = out;
+    chat.temperature = 9;
+    CHECK_FALSE(chat.append_body_to(out));
+    chat.temperature.reset();
+    chat.messages[1].content = "\xFF";
+    CHECK_FALSE(chat.append_body_to(out));
+    chat.messages[1].content = "ok";
+    CHECK_FALSE(chat.append_body_to(out, 10));
+    CHECK(out == before);
+}
