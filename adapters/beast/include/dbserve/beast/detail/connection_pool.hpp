@@ -58,6 +58,9 @@ public:
     // anything unasked (a TLS close_notify, a stray byte): peek without blocking.
     bool looks_reusable() noexcept {
         if (!socket().is_open() || buffer.size() != 0) return false;
+        // Like curl's CURLOPT_MAXAGE_CONN: a middlebox may have dropped a connection idle
+        // this long without telling either end, and a request on it would only time out.
+        if (std::chrono::steady_clock::now() - idle_since > max_idle_time) return false;
         boost::system::error_code ec;
         socket().non_blocking(true, ec);
         if (ec) return false;
@@ -95,7 +98,10 @@ public:
         }));
     }
 
+    static constexpr std::chrono::seconds max_idle_time{118};
+
     boost::beast::flat_buffer buffer;  // bytes read past the last message stay with the connection
+    std::chrono::steady_clock::time_point idle_since{};
     verify_outcome verify;             // filled by the certificate verify callback
     bool handshake_done = false;
     bool reused = false;
@@ -167,6 +173,7 @@ public:
                 grant = std::move(host.waiters.front().grant);
                 host.waiters.pop_front();
             } else if (conn) {
+                conn->idle_since = std::chrono::steady_clock::now();
                 host.idle.push_back(std::move(conn));
                 return;
             } else {

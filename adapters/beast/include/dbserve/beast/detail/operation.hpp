@@ -308,6 +308,7 @@ private:
                 }
                 boost::system::error_code ignored;
                 self->conn_->socket().set_option(tcp::no_delay(true), ignored);
+                self->conn_->socket().set_option(boost::asio::socket_base::keep_alive(true), ignored);
                 if (self->proxy_) return self->open_tunnel();
                 if (self->target_.tls) return self->handshake();
                 self->connection_ready();
