@@ -5,7 +5,7 @@
 //                     on_response(id, result) (and on_body_chunk(id, ...) for a stream);
 //   step::wait_until  call next() again once the monotonic clock reaches step.deadline;
 //   step::chunk       a streamed chunk (step.stream_chunk) for the caller;
-//   step::done        finished: step.outcome holds the result;
+//   step::done        finished: *step.outcome is the result (move it out);
 //   step::idle        (false in a boolean context) nothing to do until a response
 //                     arrives, or, when step.waiting_for_others, until another operation
 //                     of the same client finishes a token fetch or discovery.
@@ -68,9 +68,10 @@ struct operation_step {
     bool waiting_for_others = false;
     std::uint64_t observed_version = 0;
     // chunk
-    std::optional<chat_chunk> stream_chunk;
-    // done
-    std::optional<result<query_response>> outcome;
+    // chunk: owned by the operation, valid until the next call on it
+    const chat_chunk* stream_chunk = nullptr;
+    // done: the result, owned by the operation (move it out); null on later calls
+    result<query_response>* outcome = nullptr;
 
     explicit operator bool() const noexcept { return kind != idle; }
 
@@ -89,6 +90,7 @@ public:
     query_operation(std::shared_ptr<detail::client_shared> shared, std::string body, query_options options = {},
                     bool streaming = false)
         : shared_(std::move(shared)), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
+        if (streaming_) stream_ = std::make_unique<stream_state>();
         detail::atomic_statistics::bump(shared_->stats.queries_started);
     }
 
@@ -101,16 +103,15 @@ public:
             body_ = std::move(other.body_);
             options_ = std::move(other.options_);
             streaming_ = other.streaming_;
+            stream_ = std::move(other.stream_);
             main_ = std::move(other.main_);
             background_ = std::move(other.background_);
-            background_active_ = other.background_active_;
             control_token_ = std::move(other.control_token_);
             bearer_ = std::move(other.bearer_);
             token_serial_ = other.token_serial_;
             request_bearer_serial_ = other.request_bearer_serial_;
             waiting_noted_ = other.waiting_noted_;
             observed_version_ = other.observed_version_;
-            chunk_read_ = other.chunk_read_;
             retried_after_401_ = other.retried_after_401_;
             rediscovered_ = other.rediscovered_;
             invoke_attempts_ = other.invoke_attempts_;
@@ -120,13 +121,6 @@ public:
             delivered_ = other.delivered_;
             next_request_id_ = other.next_request_id_;
             waited_for_token_ = other.waited_for_token_;
-            parser_ = std::move(other.parser_);
-            chunks_ = std::move(other.chunks_);
-            summary_ = std::move(other.summary_);
-            stream_head_ = std::move(other.stream_head_);
-            stream_error_body_ = std::move(other.stream_error_body_);
-            stream_error_ = std::move(other.stream_error_);
-            stream_bytes_ = other.stream_bytes_;
         }
         return *this;
     }
@@ -142,23 +136,31 @@ public:
             return step;
         }
         if (take_chunk(step)) return step;
+        step_time_valid_ = false;
         if (!began_) {
             began_ = true;
             started_ = now();
         }
         waiting_noted_ = false;
         lane_action background{lane_action::finished};
-        if (background_active_) {
-            background = advance(background_);
-            if (background.kind == lane_action::send) return send_step(background_, step);
-            if (background.kind == lane_action::finished) background_active_ = false;
+        if (background_) {
+            background = advance(*background_);
+            if (background.kind == lane_action::send) {
+                send_step(*background_, step);
+                return step;
+            }
+            if (background.kind == lane_action::finished) background_.reset();
         }
         lane_action main = advance(main_);
-        if (main.kind == lane_action::send) return send_step(main_, step);
+        if (main.kind == lane_action::send) {
+            send_step(main_, step);
+            return step;
+        }
         if (take_chunk(step)) return step;
-        if (main.kind == lane_action::finished && !background_active_) {
+        if (main.kind == lane_action::finished && !background_) {
             step.kind = operation_step::done;
-            step.outcome.emplace(take_outcome());
+            if (!outcome_) outcome_.emplace(unexpected(errc::cancelled, "the query ended without a result"));
+            step.outcome = &*outcome_;
             delivered_ = true;
             return step;
         }
@@ -180,24 +182,22 @@ public:
     // Takes the next streamed chunk not yet handed out (drivers call it from inside a
     // transport's body callback so chunks reach the caller as they arrive).
     std::optional<chat_chunk> pop_chunk() {
-        if (chunk_read_ >= chunks_.size()) return std::nullopt;
-        std::optional<chat_chunk> out(std::move(chunks_[chunk_read_++]));
-        if (chunk_read_ == chunks_.size()) {
-            chunks_.clear();
-            chunk_read_ = 0;
-        }
+        if (!stream_ || stream_->chunk_read >= stream_->chunks.size()) return std::nullopt;
+        std::optional<chat_chunk> out(std::move(stream_->chunks[stream_->chunk_read++]));
         return out;
     }
 
 private:
     bool take_chunk(operation_step& step) {
-        if (chunk_read_ >= chunks_.size()) return false;
-        step.kind = operation_step::chunk;
-        step.stream_chunk.emplace(std::move(chunks_[chunk_read_++]));
-        if (chunk_read_ == chunks_.size()) {
-            chunks_.clear();
-            chunk_read_ = 0;
+        if (!stream_) return false;
+        if (stream_->chunk_read >= stream_->chunks.size()) {
+            // Every chunk was handed out (and the caller is done with the last one).
+            stream_->chunks.clear();
+            stream_->chunk_read = 0;
+            return false;
         }
+        step.kind = operation_step::chunk;
+        step.stream_chunk = &stream_->chunks[stream_->chunk_read++];
         return true;
     }
 
@@ -213,23 +213,30 @@ public:
     // A piece of a streamed response body. `head` carries the status and headers.
     void on_body_chunk(std::uint64_t request_id, const http_response& head, std::string_view chunk) {
         if (!streaming_ || main_.request_id != request_id || main_.at != phase::invoke_response) return;
-        if (stream_head_.status == 0) {
-            stream_head_.status = head.status;
-            stream_head_.reason = head.reason;
-            stream_head_.headers = head.headers;
+        if (stream_->head.status == 0) {
+            stream_->head.status = head.status;
+            stream_->head.reason = head.reason;
+            stream_->head.headers = head.headers;
         }
-        stream_bytes_ += chunk.size();
+        stream_->bytes += chunk.size();
         if (head.status < 200 || head.status > 299) {
-            stream_error_body_.append(chunk.data(), chunk.size());
+            stream_->error_body.append(chunk.data(), chunk.size());
             return;
         }
-        parser_.feed(chunk, [this](const sse_event& event) { on_event(event); });
+        if (stream_->chunk_read >= stream_->chunks.size()) {
+            stream_->chunks.clear();
+            stream_->chunk_read = 0;
+        }
+        stream_->parser.feed(chunk, [this](const sse_event& event) { on_event(event); });
     }
 
     bool finished() const noexcept { return delivered_; }
     bool is_streaming() const noexcept { return streaming_; }
     // For a streamed query: what the stream added up to so far.
-    const stream_summary& summary() const noexcept { return summary_; }
+    const stream_summary& summary() const noexcept {
+        static const stream_summary none;
+        return stream_ ? stream_->summary : none;
+    }
     // The endpoint this query resolved to, once known.
     const resolved_endpoint* endpoint() const noexcept { return endpoint_.get(); }
 
@@ -249,6 +256,17 @@ private:
         invoke_response,
         backoff,            // wait until `deadline`, then go to `resume`
         finished,
+    };
+
+    struct stream_state {
+        sse_parser parser;
+        std::vector<chat_chunk> chunks;  // [chunk_read, end) not yet handed out
+        std::size_t chunk_read = 0;
+        stream_summary summary;
+        http_response head;
+        std::string error_body;
+        std::optional<dbserve::error> error;
+        std::size_t bytes = 0;
     };
 
     struct lane {
@@ -273,25 +291,36 @@ private:
 
     using lock_type = std::unique_lock<std::mutex>;
 
-    mono_time now() const { return shared_->monotonic_now(); }
+    // One clock reading per next() call, taken when first needed: a step happens at one
+    // instant, and a step that needs no time reads no clock.
+    mono_time now() const {
+        if (!step_time_valid_) {
+            step_time_ = shared_->monotonic_now();
+            step_time_valid_ = true;
+        }
+        return step_time_;
+    }
     std::chrono::milliseconds elapsed() const {
         return std::chrono::duration_cast<std::chrono::milliseconds>(now() - started_);
+    }
+
+    std::string_view control_token() const noexcept {
+        return control_token_ ? control_token_->reveal() : std::string_view();
     }
 
     lane* lane_for(std::uint64_t id) {
         if (id == 0) return nullptr;
         if (main_.request_id == id) return &main_;
-        if (background_active_ && background_.request_id == id) return &background_;
+        if (background_ && background_->request_id == id) return &*background_;
         return nullptr;
     }
 
-    operation_step& send_step(lane& l, operation_step& step) {
+    void send_step(lane& l, operation_step& step) {
         step.kind = operation_step::send;
         step.request_id = l.request_id;
         step.request = &l.request;
         step.timeout = l.timeout;
         step.streaming = streaming_ && &l == &main_ && l.at == phase::invoke_response;
-        return step;
     }
 
     lane_action begin_send(lane& l, phase then) {
@@ -354,7 +383,7 @@ private:
                     auto creds = shared_->credentials_once();
                     if (!creds) return finish(l, std::move(creds).error());
                     auto request = make_discovery_request((*creds)->host, shared_->config.endpoint_name,
-                                                          control_token_.reveal());
+                                                          control_token());
                     if (!request) return finish(l, std::move(request).error());
                     l.request = std::move(*request);
                     l.timeout = shared_->config.timeout;
@@ -476,11 +505,10 @@ private:
                             set_bearer(*got.token);
                             l.data_wait = 0;
                             if (got.what == token_cache::decision::use_and_refresh) {
-                                background_ = lane{};
-                                background_.background = true;
-                                background_.at = phase::fetch;
-                                background_.data_claim = got.ticket;
-                                background_active_ = true;
+                                background_.emplace();
+                                background_->background = true;
+                                background_->at = phase::fetch;
+                                background_->data_claim = got.ticket;
                             }
                             l.at = phase::invoke_send;
                             break;
@@ -581,9 +609,9 @@ private:
                     return send_invocation(l);
                 case phase::invoke_response: {
                     if (!l.response) return {lane_action::wait_response};
-                    auto response = std::move(*l.response);
+                    auto action = handle_invocation_response(l, *l.response);
                     l.response.reset();
-                    if (auto action = handle_invocation_response(l, std::move(response))) return *action;
+                    if (action) return *action;
                     break;
                 }
                 case phase::backoff:
@@ -628,7 +656,7 @@ private:
         request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
         request.headers.add_unchecked("Accept", "application/json");
         append_form_field(request.body, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
-        append_form_field(request.body, "assertion", control_token_.reveal());
+        append_form_field(request.body, "assertion", control_token());
         append_form_field(request.body, "authorization_details", endpoint_->authorization_details);
         return request;
     }
@@ -670,13 +698,13 @@ private:
             if (!workspace.empty()) l.request.headers.add_unchecked("X-Databricks-Workspace-Id", std::move(workspace));
         }
         if (request_bearer_serial_ != token_serial_ || invoke_attempts_ == 0) {
-            l.request.headers.remove("Authorization");
+            if (invoke_attempts_ != 0) l.request.headers.remove("Authorization");
             l.request.headers.add_unchecked("Authorization", std::move(bearer_));
             request_bearer_serial_ = token_serial_;
         }
         l.timeout = options_.timeout.count() > 0 ? options_.timeout : shared_->config.timeout;
         ++invoke_attempts_;
-        reset_stream();
+        if (streaming_) reset_stream();
         detail::atomic_statistics::bump(shared_->stats.invocations);
         return begin_send(l, phase::invoke_response);
     }
@@ -833,10 +861,10 @@ private:
         main_.at = phase::endpoint;
     }
 
-    std::optional<lane_action> handle_invocation_response(lane& l, result<http_response> response) {
+    std::optional<lane_action> handle_invocation_response(lane& l, result<http_response>& response) {
         if (!response) {
             dbserve::error failure = std::move(response).error();
-            if (streaming_ && stream_bytes_ > 0) failure.request_may_have_been_processed = true;
+            if (streaming_ && stream_->bytes > 0) failure.request_may_have_been_processed = true;
             if (failure.code == errc::name_resolution && endpoint_->discovered && !rediscovered_) {
                 rediscover();
                 return std::nullopt;
@@ -846,19 +874,19 @@ private:
             return finish(l, outcome_unknown_note(std::move(failure)));
         }
         http_response& r = *response;
-        if (streaming_ && stream_head_.status != 0) {
-            if (r.status == 0) r.status = stream_head_.status;
-            if (r.headers.empty()) r.headers = stream_head_.headers;
-            if (r.body.empty() && !stream_error_body_.empty()) r.body = std::move(stream_error_body_);
+        if (streaming_ && stream_->head.status != 0) {
+            if (r.status == 0) r.status = stream_->head.status;
+            if (r.headers.empty()) r.headers = stream_->head.headers;
+            if (r.body.empty() && !stream_->error_body.empty()) r.body = std::move(stream_->error_body);
         }
         if (r.status >= 200 && r.status <= 299) {
-            if (streaming_) return finish_stream(l, std::move(r));
-            if (looks_like_html(r))
+            if (streaming_) return finish_stream(l, r);
+            if (!is_plainly_json(r) && looks_like_html(r))
                 return finish(l, dbserve::error(errc::bad_response,
                                                 "the query to " + endpoint_label() +
                                                     " returned an HTML page instead of JSON (a login page or a "
                                                     "proxy's page: with Private Link, check DNS and routing)"));
-            return finish_success(l, std::move(r));
+            return finish_success(l, r);
         }
         if (r.status == 401) {
             if (!retried_after_401_) {
@@ -911,19 +939,43 @@ private:
         return failure;
     }
 
-    static void fill_response_fields(query_response& out) {
-        out.status = out.raw.status;
-        out.served_model_name = std::string(out.raw.headers.get("served-model-name"));
-        std::string_view id = out.raw.headers.get("x-request-id");
-        if (id.empty()) id = out.raw.headers.get("x-databricks-request-id");
-        out.request_id = std::string(id);
+    // The common case, decided cheaply: a JSON content type and a body that starts like
+    // JSON cannot be a login page.
+    static bool is_plainly_json(const http_response& r) noexcept {
+        const std::string_view type = r.headers.get("content-type");
+        if (type.size() < 16 || !detail::iequals(type.substr(0, 16), "application/json")) return false;
+        return !r.body.empty() && (r.body.front() == '{' || r.body.front() == '[');
     }
 
-    lane_action finish_success(lane& l, http_response r) {
-        query_response out;
+    // One pass over the headers for what a response reports.
+    static void fill_response_fields(query_response& out) {
+        out.status = out.raw.status;
+        const std::string* request_id = nullptr;
+        const std::string* databricks_request_id = nullptr;
+        for (const auto& h : out.raw.headers) {
+            switch (h.name.size()) {
+                case 17:
+                    if (detail::iequals(h.name, "served-model-name")) out.served_model_name = h.value;
+                    break;
+                case 12:
+                    if (detail::iequals(h.name, "x-request-id")) request_id = &h.value;
+                    break;
+                case 23:
+                    if (detail::iequals(h.name, "x-databricks-request-id")) databricks_request_id = &h.value;
+                    break;
+                default:
+                    break;
+            }
+        }
+        if (request_id) out.request_id = *request_id;
+        else if (databricks_request_id) out.request_id = *databricks_request_id;
+    }
+
+    lane_action finish_success(lane& l, http_response& r) {
+        outcome_.emplace(query_response());
+        query_response& out = **outcome_;
         out.raw = std::move(r);
         fill_response_fields(out);
-        outcome_.emplace(std::move(out));
         l.at = phase::finished;
         detail::atomic_statistics::bump(shared_->stats.queries_succeeded);
         return {lane_action::finished};
@@ -931,52 +983,45 @@ private:
 
     // ---------------------------------------------------------------- streaming
 
-    void reset_stream() {
-        parser_ = sse_parser();
-        stream_head_ = http_response{};
-        stream_error_body_.clear();
-        stream_error_.reset();
-        stream_bytes_ = 0;
-        summary_ = stream_summary{};
-    }
+    void reset_stream() { stream_ = std::make_unique<stream_state>(); }
 
     void on_event(const sse_event& event) {
-        if (stream_error_) return;
+        if (stream_->error) return;
         auto chunk = parse_chat_chunk(event.data);
         if (!chunk) {
-            stream_error_ = std::move(chunk).error();
+            stream_->error = std::move(chunk).error();
             return;
         }
-        ++summary_.chunks;
-        if (summary_.id.empty()) summary_.id = chunk->id;
-        if (summary_.model.empty()) summary_.model = chunk->model;
-        summary_.content.append(chunk->content().data(), chunk->content().size());
-        if (!chunk->finish_reason().empty()) summary_.finish_reason = std::string(chunk->finish_reason());
-        if (chunk->usage) summary_.usage = chunk->usage;
-        chunks_.push_back(std::move(*chunk));
+        ++stream_->summary.chunks;
+        if (stream_->summary.id.empty()) stream_->summary.id = chunk->id;
+        if (stream_->summary.model.empty()) stream_->summary.model = chunk->model;
+        stream_->summary.content.append(chunk->content().data(), chunk->content().size());
+        if (!chunk->finish_reason().empty()) stream_->summary.finish_reason = std::string(chunk->finish_reason());
+        if (chunk->usage) stream_->summary.usage = chunk->usage;
+        stream_->chunks.push_back(std::move(*chunk));
     }
 
-    lane_action finish_stream(lane& l, http_response r) {
-        if (stream_bytes_ == 0 && !r.body.empty()) {
+    lane_action finish_stream(lane& l, http_response& r) {
+        if (stream_->bytes == 0 && !r.body.empty()) {
             // The transport collected the body instead of handing it over in pieces.
-            parser_.feed(r.body, [this](const sse_event& event) { on_event(event); });
+            stream_->parser.feed(r.body, [this](const sse_event& event) { on_event(event); });
             r.body.clear();
         }
-        parser_.finish([this](const sse_event& event) { on_event(event); });
-        if (stream_error_) {
-            dbserve::error failure = std::move(*stream_error_);
+        stream_->parser.finish([this](const sse_event& event) { on_event(event); });
+        if (stream_->error) {
+            dbserve::error failure = std::move(*stream_->error);
             failure.request_may_have_been_processed = true;
             failure.message = "the stream from " + endpoint_label() + " reported an error: " + failure.message;
             return finish(l, std::move(failure));
         }
-        auto outcome = parser_.outcome();
+        auto outcome = stream_->parser.outcome();
         if (!outcome) {
             dbserve::error failure = std::move(outcome).error();
             if (failure.http_status == 0) failure.http_status = r.status;
             failure.message = "streamed query to " + endpoint_label() + ": " + failure.message;
             return finish(l, std::move(failure));
         }
-        return finish_success(l, std::move(r));
+        return finish_success(l, r);
     }
 
     // ---------------------------------------------------------------- endings
@@ -1004,23 +1049,15 @@ private:
         return {lane_action::finished};
     }
 
-    result<query_response> take_outcome() {
-        if (outcome_) {
-            result<query_response> out = std::move(*outcome_);
-            outcome_.reset();
-            return out;
-        }
-        return unexpected(errc::cancelled, "the query ended without a result");
-    }
-
     void release_claims() {
         if (!shared_) return;
         bool any = false;
-        for (lane* l : {&main_, &background_})
+        lane* background = background_ ? &*background_ : &main_;
+        for (lane* l : {&main_, background})
             if (l->data_claim || l->control_claim || l->discovery_claim) any = true;
         if (!any) return;
         lock_type lock(shared_->mutex);
-        for (lane* l : {&main_, &background_}) {
+        for (lane* l : {&main_, background}) {
             if (l->data_claim && endpoint_) shared_->data_tokens.abandon(endpoint_->token_key, l->data_claim);
             if (l->control_claim) {
                 auto creds = shared_->credentials_if_loaded();
@@ -1038,9 +1075,8 @@ private:
     query_options options_;
     bool streaming_ = false;
     lane main_;
-    lane background_;
-    bool background_active_ = false;
-    secret_string control_token_;
+    std::optional<lane> background_;  // a stale token's refresh, beside the query
+    std::optional<secret_string> control_token_;  // set only on paths that need one
     std::string bearer_;
     std::uint64_t token_serial_ = 0;
     std::uint64_t request_bearer_serial_ = 0;
@@ -1055,15 +1091,10 @@ private:
     bool waited_for_token_ = false;
     bool waiting_noted_ = false;
     std::uint64_t observed_version_ = 0;
+    mutable mono_time step_time_{};
+    mutable bool step_time_valid_ = false;
     // streaming
-    sse_parser parser_;
-    std::vector<chat_chunk> chunks_;  // [chunk_read_, end) not yet handed out
-    std::size_t chunk_read_ = 0;
-    stream_summary summary_;
-    http_response stream_head_;
-    std::string stream_error_body_;
-    std::optional<dbserve::error> stream_error_;
-    std::size_t stream_bytes_ = 0;
+    std::unique_ptr<stream_state> stream_;  // only for streamed queries
 };
 
 DBSERVE_END_NAMESPACE

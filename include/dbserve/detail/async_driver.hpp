@@ -92,7 +92,7 @@ private:
                 case operation_step::chunk: {
                     action a;
                     a.kind = action::chunk;
-                    a.stream_chunk = std::move(step.stream_chunk);
+                    a.stream_chunk.emplace(*step.stream_chunk);
                     actions.push_back(std::move(a));
                     continue;
                 }
@@ -117,7 +117,7 @@ private:
                     finished_ = true;
                     action a;
                     a.kind = action::finish;
-                    a.outcome = std::move(step.outcome);
+                    if (step.outcome) a.outcome.emplace(std::move(*step.outcome));
                     actions.push_back(std::move(a));
                     return;
                 }
