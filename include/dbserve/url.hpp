@@ -417,7 +417,8 @@ inline result<parsed_url> parse_absolute(std::string_view url, std::size_t added
         host_text = authority.substr(1, close - 1);
         std::array<std::uint8_t, 16> bytes{};
         if (!parse_ipv6(host_text, bytes))
-            return fail("[" + std::string(host_text) + "] is not a valid IPv6 address (zone ids are not supported)");
+            return fail(quote("[" + std::string(host_text) + "]") +
+                        " is not a valid IPv6 address (zone ids are not supported)");
         const std::string_view rest = authority.substr(close + 1);
         if (!rest.empty()) {
             if (rest[0] != ':') return fail("unexpected " + describe_char(rest[0]) + " after the IPv6 address");

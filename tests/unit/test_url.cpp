@@ -631,3 +631,9 @@ TEST_CASE("'://' later in the value is not mistaken for a scheme") {
     REQUIRE_FALSE(foreign);
     CHECK(contains(foreign.error().message, "'git+ssh'"));
 }
+
+TEST_CASE("a malformed IPv6 literal is named in the message with odd bytes escaped") {
+    auto r = parse_url("https://[::1\xC3\xA9]/");
+    REQUIRE_FALSE(r);
+    CHECK(contains(r.error().message, "'[::1\\xC3\\xA9]'"));
+}
