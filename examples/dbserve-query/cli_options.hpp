@@ -12,6 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#ifndef DBSERVE_QUERY_VERSION
+#define DBSERVE_QUERY_VERSION "0.1.0"
+#endif
+
 namespace dbserve_query {
 
 enum class auth_choice { automatic, client_credentials, token_exchange, token };
@@ -133,6 +137,7 @@ inline dbserve::result<resolve_entry> parse_resolve(std::string_view text) {
 
 inline dbserve::result<cli_options> parse_command_line(const std::vector<std::string_view>& args) {
     cli_options o;
+    bool format_given = false, summary_given = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view flag = args[i];
         std::string_view inline_value;
@@ -232,12 +237,14 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
             else if (*v == "query_inference_endpoint" || *v == "manage_inference_endpoint") o.action = *v;
             else ok = detail::usage_error("--action expects query_inference_endpoint or manage_inference_endpoint, got '" + *v + "'");
         } else if (flag == "--format") {
+            format_given = true;
             auto v = value();
             if (!v) ok = std::move(v).error();
             else if (*v == "split") o.format = csv_format::split;
             else if (*v == "records") o.format = csv_format::records;
             else ok = detail::usage_error("--format expects split or records, got '" + *v + "'");
         } else if (flag == "--summary") {
+            summary_given = true;
             auto v = value();
             if (!v) ok = std::move(v).error();
             else if (*v == "text") o.summary = summary_format::text;
@@ -272,10 +279,15 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
         return detail::usage_error("say which endpoint: --endpoint NAME (with --host) or --url INVOCATIONS_URL");
     if (!o.token_file.empty() && !o.client_secret_file.empty())
         return detail::usage_error("give --token-file or --client-secret-file, not both");
-    if (o.auth == auth_choice::token && o.token_file.empty())
-        return detail::usage_error("--auth token needs --token-file FILE");
-    if (o.auth == auth_choice::token_exchange && o.endpoint.empty())
-        return detail::usage_error("--auth token-exchange needs --endpoint NAME (the exchange uses the discovered authorization_details)");
+    if (!o.token_file.empty() &&
+        (o.auth == auth_choice::client_credentials || o.auth == auth_choice::token_exchange))
+        return detail::usage_error("--token-file supplies the token itself: drop --auth or use --auth token");
+    if (format_given && o.csv_file.empty())
+        return detail::usage_error("--format goes with --csv FILE");
+    if (summary_given && !o.load_mode())
+        return detail::usage_error("--summary goes with load mode: add --repeat N or --duration S");
+    if (o.dry_run && o.load_mode())
+        return detail::usage_error("--dry-run sends nothing, so it cannot be combined with --repeat/--duration");
     if ((o.max_tokens || o.temperature) && o.chat.empty())
         return detail::usage_error("--max-tokens and --temperature go with --chat");
     if (o.stream && o.chat.empty() && o.data.empty())

@@ -1,0 +1,174 @@
+// From the command line to the library's configuration: client_config, the secret source
+// (environment, profile, --client-secret-file), transport_options (TLS, --resolve,
+// timeouts), and the checks that must pass before anything is sent: credentials present
+// and usable for a route optimized endpoint (no personal access token), host and URLs
+// well formed, CA files readable.
+#pragma once
+
+#include "cli_options.hpp"
+#include "input_files.hpp"
+#include "token_file.hpp"
+
+#include <dbserve/client_config.hpp>
+#include <dbserve/credentials.hpp>
+#include <dbserve/detail/config.hpp>
+#include <dbserve/endpoint.hpp>
+#include <dbserve/result.hpp>
+#include <dbserve/secret_sources.hpp>
+#include <dbserve/transport_options.hpp>
+#include <dbserve/url.hpp>
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <string>
+
+namespace dbserve_query {
+
+struct cli_setup {
+    dbserve::client_config config;
+    dbserve::default_secret_source secrets;
+    dbserve::transport_options transport;
+    std::string token_url;         // --token-url, checked; empty: <host>/oidc/v1/token
+    std::string token_path_note;   // for -v: which way to a token is used
+    std::string credentials_note;  // for -v: which credentials were found (no values)
+};
+
+namespace detail {
+
+inline dbserve::unexpected setup_error(std::string message) {
+    return dbserve::unexpected(dbserve::errc::configuration, std::move(message));
+}
+
+inline std::chrono::milliseconds to_milliseconds(double seconds) {
+    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
+}
+
+inline dbserve::result<void> check_path(const std::string& path, const char* flag, bool directory) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return setup_error(std::string(flag) + " '" + path + "' does not exist; check the path");
+    if (directory != S_ISDIR(st.st_mode))
+        return setup_error(std::string(flag) + " '" + path + "' is " + (directory ? "not a directory" : "a directory") +
+                           (directory ? "; give a directory of CA certificates prepared with openssl rehash"
+                                      : "; give a PEM file of CA certificates (use --capath for a directory)"));
+    return {};
+}
+
+}  // namespace detail
+
+inline dbserve::result<cli_setup> make_setup(const cli_options& o) {
+    cli_setup s;
+    auto& c = s.config;
+
+    // Where.
+    c.host = o.host;
+    c.endpoint_name = o.endpoint;
+    c.url = o.url;
+    c.endpoint_id = o.endpoint_id;
+    c.served_model = o.served_model;
+    c.action = o.action == "manage_inference_endpoint" ? dbserve::endpoint_action::manage_inference_endpoint
+                                                         : dbserve::endpoint_action::query_inference_endpoint;
+    if (!o.host.empty()) {
+        auto host = dbserve::normalize_workspace_host(o.host);
+        if (!host) return detail::setup_error("--host: " + host.error().message);
+    }
+    if (!o.url.empty()) {
+        auto endpoint = dbserve::resolve_configured_endpoint(o.url, o.endpoint_id, o.served_model, c.action);
+        if (!endpoint) return detail::setup_error("--url: " + endpoint.error().message);
+    } else if (auto valid = dbserve::validate_endpoint_name(o.endpoint); !valid) {
+        return detail::setup_error("--endpoint: " + valid.error().message);
+    }
+    if (!o.token_url.empty()) {
+        auto parsed = dbserve::parse_url(o.token_url);
+        if (!parsed) return detail::setup_error("--token-url: " + parsed.error().message);
+        if (parsed->scheme != "https" && !dbserve::is_loopback_host(parsed->host))
+            return detail::setup_error("--token-url must be an https:// URL (it receives the client secret)");
+        s.token_url = o.token_url;
+    }
+
+    // Network.
+    auto& t = s.transport;
+    if (!o.cacert.empty()) {
+        if (auto ok = detail::check_path(o.cacert, "--cacert", false); !ok) return std::move(ok).error();
+        t.tls.ca_file = o.cacert;
+    }
+    if (!o.capath.empty()) {
+        if (auto ok = detail::check_path(o.capath, "--capath", true); !ok) return std::move(ok).error();
+        t.tls.ca_directory = o.capath;
+    }
+    for (const auto& r : o.resolve) t.resolve.push_back({r.host, r.port, r.address});
+    if (o.connect_timeout_s) t.connect_timeout = detail::to_milliseconds(*o.connect_timeout_s);
+    if (o.max_time_s) {
+        // Like curl's --max-time: the whole query, retries included.
+        t.request_timeout = detail::to_milliseconds(*o.max_time_s);
+        c.timeout = t.request_timeout;
+        c.retry.max_elapsed = t.request_timeout;
+    }
+    t.user_agent = "dbserve-query/" DBSERVE_QUERY_VERSION;
+
+    // Credentials.
+    s.secrets.profile = o.profile;
+    if (!o.client_secret_file.empty()) {
+        auto secret = read_secret_file(o.client_secret_file, "--client-secret-file", "client secret");
+        if (!secret) return std::move(secret).error();
+        s.secrets.values.client_secret = std::move(*secret);
+    }
+    const bool use_token_file = !o.token_file.empty();
+    switch (o.auth) {
+        case auth_choice::automatic:
+            c.auth = use_token_file ? dbserve::token_path::supplied : dbserve::token_path::automatic;
+            break;
+        case auth_choice::client_credentials: c.auth = dbserve::token_path::client_credentials; break;
+        case auth_choice::token_exchange: c.auth = dbserve::token_path::token_exchange; break;
+        case auth_choice::token:
+            if (use_token_file) {
+                c.auth = dbserve::token_path::supplied;
+            } else {
+                // A ready OAuth token from DATABRICKS_TOKEN or the profile's token.
+                c.auth = dbserve::token_path::client_credentials;
+                s.secrets.values.auth_type = std::string(dbserve::auth_type_oauth_token);
+            }
+            break;
+    }
+    if (c.auth == dbserve::token_path::supplied) {
+        // Read once now so a bad file stops the tool before anything is sent.
+        auto first = read_token_file(o.token_file, std::chrono::system_clock::now());
+        if (!first) return std::move(first).error();
+        const std::string path = o.token_file;
+        c.supply_token = [path]() { return read_token_file(path, std::chrono::system_clock::now()); };
+        s.token_path_note = "token path: a token from --token-file " + path + " (read again when it nears expiry)";
+        if (o.url.empty())
+            return detail::setup_error("--token-file needs --url (the route optimized invocations URL): a token "
+                                       "scoped to one endpoint cannot look the endpoint up by name");
+        return s;
+    }
+
+    auto loaded = s.secrets.load();
+    if (!loaded) return std::move(loaded).error();
+    s.credentials_note = "credentials: " + dbserve::describe(*loaded);
+    auto method = dbserve::select_credential_method(*loaded);
+    if (!method) return std::move(method).error();
+    const std::string& host = o.host.empty() ? loaded->host : o.host;
+    if (host.empty())
+        return detail::setup_error("no workspace host: give --host https://<workspace>, set DATABRICKS_HOST, or put "
+                                   "host in the profile (--profile NAME)");
+    auto normalized = dbserve::normalize_workspace_host(host);
+    if (!normalized) return detail::setup_error("workspace host: " + normalized.error().message);
+    const std::string token_endpoint = s.token_url.empty() ? dbserve::token_url(*normalized) : s.token_url;
+    if (*method == dbserve::credential_method::token) {
+        s.token_path_note = "token path: the OAuth token from DATABRICKS_TOKEN or the profile, used as it is";
+    } else if (c.auth == dbserve::token_path::token_exchange ||
+               (c.auth == dbserve::token_path::automatic && o.url.empty())) {
+        s.token_path_note = "token path: token exchange: a control-plane token from " + token_endpoint +
+                            " (client credentials), the endpoint discovered by name, then exchanged for a token "
+                            "scoped to its authorization_details";
+    } else {
+        s.token_path_note = "token path: client credentials with authorization_details (" + o.action + ") at " +
+                            token_endpoint;
+    }
+    return s;
+}
+
+}  // namespace dbserve_query

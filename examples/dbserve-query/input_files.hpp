@@ -1,0 +1,85 @@
+// Reading what the command line points at: a body file, standard input, a CSV file, a
+// secret or token file. Errors name the file and the flag, never the content.
+#pragma once
+
+#include <dbserve/result.hpp>
+#include <dbserve/secret.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace dbserve_query {
+
+// The whole file ("-" is standard input). Files over `limit` bytes are refused.
+inline dbserve::result<std::string> read_input_file(const std::string& path, std::string_view flag,
+                                                    std::size_t limit = 64u * 1024u * 1024u) {
+    const bool from_stdin = path == "-";
+    errno = 0;
+    std::FILE* f = from_stdin ? stdin : std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+        const int err = errno;
+        return dbserve::unexpected(dbserve::errc::configuration,
+                                   std::string(flag) + ": cannot open '" + path + "': " +
+                                       std::generic_category().message(err) + "; check the path");
+    }
+    std::string text;
+    char buffer[65536];
+    bool too_large = false;
+    for (;;) {
+        const std::size_t n = std::fread(buffer, 1, sizeof buffer, f);
+        if (n == 0) break;
+        if (text.size() + n > limit) {
+            too_large = true;
+            break;
+        }
+        text.append(buffer, n);
+    }
+    const bool failed = std::ferror(f) != 0;
+    if (!from_stdin) std::fclose(f);
+    dbserve::detail::secure_zero(buffer, sizeof buffer);
+    const std::string what = from_stdin ? std::string("standard input") : "'" + path + "'";
+    if (too_large) {
+        if (!text.empty()) dbserve::detail::secure_zero(&text[0], text.size());
+        return dbserve::unexpected(dbserve::errc::configuration,
+                                   std::string(flag) + ": " + what + " is larger than " + std::to_string(limit) +
+                                       " bytes; give a smaller file");
+    }
+    if (failed) {
+        if (!text.empty()) dbserve::detail::secure_zero(&text[0], text.size());
+        return dbserve::unexpected(dbserve::errc::configuration,
+                                   std::string(flag) + ": reading " + what + " failed (is it a directory?)");
+    }
+    return text;
+}
+
+// A one-value secret file (client secret, token): surrounding whitespace is dropped; an
+// empty file or one with several lines is refused. The buffer is zeroed.
+inline dbserve::result<dbserve::secret_string> read_secret_file(const std::string& path, std::string_view flag,
+                                                                std::string_view what) {
+    auto text = read_input_file(path, flag, 64u * 1024u);
+    if (!text) return std::move(text).error();
+    std::string& raw = *text;
+    std::string_view value = raw;
+    while (!value.empty() && std::strchr(" \t\r\n", value.front())) value.remove_prefix(1);
+    while (!value.empty() && std::strchr(" \t\r\n", value.back())) value.remove_suffix(1);
+    dbserve::result<dbserve::secret_string> out = dbserve::secret_string(value);
+    bool inner_break = false;
+    for (char c : value)
+        if (c == '\n' || c == '\r' || c == '\0') inner_break = true;
+    if (!raw.empty()) dbserve::detail::secure_zero(&raw[0], raw.size());
+    if (out->empty())
+        return dbserve::unexpected(dbserve::errc::configuration,
+                                   std::string(flag) + ": '" + path + "' is empty; put the " + std::string(what) +
+                                       " in it (one line)");
+    if (inner_break)
+        return dbserve::unexpected(dbserve::errc::configuration,
+                                   std::string(flag) + ": '" + path + "' holds more than one line; it must hold only the " +
+                                       std::string(what));
+    return out;
+}
+
+}  // namespace dbserve_query

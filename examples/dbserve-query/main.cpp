@@ -1,0 +1,167 @@
+// dbserve-query: query a Databricks route optimized serving endpoint from the command line,
+// or measure its latency (load mode). A small program on dbserve's public API; see
+// README.md, "dbserve-query", and --help.
+#include "cli_options.hpp"
+#include "cli_transport.hpp"
+#include "client_setup.hpp"
+#include "dry_run.hpp"
+#include "exit_codes.hpp"
+#include "load_report.hpp"
+#include "load_runner.hpp"
+#include "request_body.hpp"
+#include "transports.hpp"
+#include "verbose_log.hpp"
+
+#include <dbserve/client.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace dbserve_query;
+using client_type = dbserve::basic_client<
+    dbserve::traits_for<cli_transport, dbserve::system_clock_policy, dbserve::default_secret_source>>;
+
+// Usage and configuration errors are the user's to fix: the message alone says it best.
+int report(const dbserve::error& e) {
+    const int code = exit_code_for(e);
+    print_error_line(code == exit_usage ? e.message : e.to_string());
+    return code;
+}
+
+void print_body(std::string_view body) {
+    if (::isatty(STDOUT_FILENO)) {
+        auto doc = nlohmann::json::parse(body, nullptr, false);
+        if (!doc.is_discarded()) {
+            const std::string pretty = doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+            std::fwrite(pretty.data(), 1, pretty.size(), stdout);
+            std::fputc('\n', stdout);
+            return;
+        }
+        std::fwrite(body.data(), 1, body.size(), stdout);
+        if (body.empty() || body.back() != '\n') std::fputc('\n', stdout);
+        return;
+    }
+    std::fwrite(body.data(), 1, body.size(), stdout);
+}
+
+int run_dry(client_type& client, const dry_run_recorder& recorder, const cli_options& o, std::string body) {
+    auto ignore = [](const dbserve::chat_chunk&) {};
+    dbserve::error failure;
+    if (o.stream) {
+        auto r = client.stream(std::move(body), ignore);
+        if (!r) failure = std::move(r).error();
+    } else {
+        auto r = client.query(std::move(body));
+        if (!r) failure = std::move(r).error();
+    }
+    if (!recorder.captured()) return report(failure);
+    recorder.print(stdout);
+    return exit_success;
+}
+
+int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std::string body) {
+    bool wrote = false;
+    auto r = client.stream(std::move(body), [&](const dbserve::chat_chunk& chunk) {
+        const std::string_view text = chunk.content();
+        if (text.empty()) return;
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+        wrote = true;
+    });
+    if (wrote) std::fputc('\n', stdout);
+    std::fflush(stdout);
+    if (!r) return report(r.error());
+    if (log) {
+        std::string note = "stream ended: " + std::to_string(r->summary.chunks) + " chunks";
+        if (!r->summary.finish_reason.empty()) note += ", finish_reason " + r->summary.finish_reason;
+        log->note(note);
+    }
+    return exit_success;
+}
+
+int run_load_mode(client_type& client, const cli_options& o, const std::string& body) {
+    auto outcome = run_load(
+        o, [&] { return client.query(body); }, ::isatty(STDERR_FILENO) != 0);
+    outcome.report.token_requests = client.statistics().token_requests;
+    if (o.summary == summary_format::json) {
+        const std::string line = outcome.report.to_json().dump() + "\n";
+        std::fputs(line.c_str(), stdout);
+    } else {
+        outcome.report.print_text(stdout);
+    }
+    std::fflush(stdout);
+    if (outcome.exit != exit_success)
+        print_error_line("load mode: " + std::to_string(outcome.report.queries - outcome.report.successes) +
+                         " queries failed; the first: " + outcome.first_failure);
+    return outcome.exit;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    auto parsed = parse_command_line(args);
+    if (!parsed) return report(parsed.error());
+    const cli_options& o = *parsed;
+    if (o.help) {
+        std::fputs(std::string(usage_text).c_str(), stdout);
+        return exit_success;
+    }
+    if (o.version) {
+        std::fputs("dbserve-query " DBSERVE_QUERY_VERSION "\n", stdout);
+        return exit_success;
+    }
+
+    auto body = build_request_body(o);
+    if (!body) return report(body.error());
+    auto setup = make_setup(o);
+    if (!setup) return report(setup.error());
+
+    std::shared_ptr<verbose_log> log;
+    if (o.verbose) {
+        log = std::make_shared<verbose_log>();
+        if (!setup->credentials_note.empty()) log->note(setup->credentials_note);
+        log->note(setup->token_path_note);
+    }
+
+    dry_run_recorder recorder;
+    send_function send;
+    if (o.dry_run) {
+        send = recorder.send_function_for();
+    } else {
+        auto network = make_network_send(o.transport, setup->transport);
+        if (!network) return report(network.error());
+        send = std::move(*network);
+    }
+
+    client_type client(std::move(setup->config), cli_transport(std::move(send), setup->token_url, log),
+                       dbserve::system_clock_policy{}, std::move(setup->secrets));
+    if (auto ok = client.check_configuration(); !ok) return report(ok.error());
+
+    int code = exit_success;
+    if (o.dry_run) {
+        code = run_dry(client, recorder, o, std::move(*body));
+    } else if (o.load_mode()) {
+        code = run_load_mode(client, o, *body);
+    } else if (o.stream) {
+        code = run_stream(client, log, std::move(*body));
+    } else {
+        auto response = client.query(std::move(*body));
+        if (!response) {
+            code = report(response.error());
+        } else {
+            print_body(response->body());
+            std::fflush(stdout);
+        }
+    }
+    if (log && !o.dry_run)
+        log->note("token requests made: " + std::to_string(client.statistics().token_requests));
+    return code;
+}

@@ -1,0 +1,99 @@
+// What -v and --dry-run may show of a request or response: header values, form fields and
+// JSON members that carry a secret or a token are replaced by "<redacted>". The rule is an
+// allow list where it can be (form fields), a deny list where it must be (headers, JSON).
+#pragma once
+
+#include <dbserve/http.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace dbserve_query {
+
+inline constexpr std::string_view redacted = "<redacted>";
+
+// "Bearer abc" -> "Bearer <redacted>"; cookies and anything token-like entirely.
+inline std::string redact_header_value(std::string_view name, std::string_view value) {
+    using dbserve::detail::iequals;
+    if (iequals(name, "authorization") || iequals(name, "proxy-authorization")) {
+        const auto space = value.find(' ');
+        if (space == std::string_view::npos) return std::string(redacted);
+        return std::string(value.substr(0, space + 1)) + std::string(redacted);
+    }
+    if (iequals(name, "cookie") || iequals(name, "set-cookie")) return std::string(redacted);
+    std::string lower;
+    for (char c : name) lower += dbserve::detail::ascii_lower(c);
+    if (lower.find("token") != std::string::npos || lower.find("secret") != std::string::npos ||
+        lower.find("api-key") != std::string::npos)
+        return std::string(redacted);
+    return std::string(value);
+}
+
+// A form body (token requests): only fields known to be harmless keep their value.
+inline std::string redact_form_body(std::string_view body) {
+    std::string out;
+    std::size_t start = 0;
+    while (start <= body.size()) {
+        std::size_t end = body.find('&', start);
+        if (end == std::string_view::npos) end = body.size();
+        std::string_view field = body.substr(start, end - start);
+        if (!field.empty()) {
+            if (!out.empty()) out += '&';
+            const auto eq = field.find('=');
+            const std::string_view name = field.substr(0, eq);
+            out.append(name.data(), name.size());
+            if (eq != std::string_view::npos) {
+                out += '=';
+                if (name == "grant_type" || name == "scope" || name == "authorization_details" ||
+                    name == "client_id")
+                    out.append(field.substr(eq + 1).data(), field.size() - eq - 1);
+                else
+                    out += redacted;
+            }
+        }
+        start = end + 1;
+    }
+    return out;
+}
+
+namespace detail {
+inline bool is_secret_member(const std::string& key) {
+    return key == "access_token" || key == "refresh_token" || key == "id_token" || key == "client_secret" ||
+           key == "assertion" || key == "token" || key == "password";
+}
+inline void redact_json(nlohmann::json& value) {
+    if (value.is_object()) {
+        for (auto it = value.begin(); it != value.end(); ++it) {
+            if (is_secret_member(it.key()) && !it.value().is_null()) it.value() = std::string(redacted);
+            else redact_json(it.value());
+        }
+    } else if (value.is_array()) {
+        for (auto& item : value) redact_json(item);
+    }
+}
+}  // namespace detail
+
+// A JSON body with every token-like member redacted; text that is not JSON comes back
+// unchanged when `keep_non_json`, else as a byte count.
+inline std::string redact_json_body(std::string_view body, bool keep_non_json) {
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (doc.is_discarded()) {
+        if (keep_non_json) return std::string(body);
+        return "(" + std::to_string(body.size()) + " bytes, not JSON, not shown)";
+    }
+    detail::redact_json(doc);
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Requests to a token endpoint carry credentials in the body and answer with a token.
+inline bool is_token_request(const dbserve::http_request& request) {
+    std::string_view url = request.url;
+    const auto query = url.find('?');
+    if (query != std::string_view::npos) url = url.substr(0, query);
+    constexpr std::string_view path = "/oidc/v1/token";
+    return url.size() >= path.size() && url.substr(url.size() - path.size()) == path;
+}
+
+}  // namespace dbserve_query

@@ -1,0 +1,17 @@
+// The Boost.Beast transport for dbserve-query (see transports.hpp).
+#include "transports.hpp"
+
+#include <dbserve/beast/transport.hpp>
+
+#include <memory>
+
+namespace dbserve_query {
+
+send_function make_beast_send(const dbserve::transport_options& options) {
+    auto transport = std::make_shared<dbserve::beast::blocking_transport>(options);
+    return [transport](const dbserve::http_request& request, const dbserve::send_options& send_options) {
+        return transport->send(request, send_options);
+    };
+}
+
+}  // namespace dbserve_query
