@@ -123,7 +123,8 @@ constexpr std::string_view json_whitespace = " \t\r\n";
 inline result<void> validate_endpoint_id(std::string_view endpoint_id) {
     if (endpoint_id.empty())
         return unexpected(errc::invalid_argument,
-                          "the endpoint id is empty; it is the first label of the endpoint's route optimized host name");
+                          "the endpoint id is empty; it is the first label of the endpoint's route optimized "
+                          "host name");
     for (std::size_t i = 0; i < endpoint_id.size(); ++i) {
         const char c = endpoint_id[i];
         const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||

@@ -277,7 +277,8 @@ inline result<token_response> parse(const http_response& response,
     const auto details = parsed.find("authorization_details");
     if (details != parsed.end()) {
         if (details->is_string()) out.authorization_details = details->get_ref<const std::string&>();
-        else if (details->is_object() || details->is_array()) out.authorization_details = service_errors::compact(*details);
+        else if (details->is_object() || details->is_array())
+            out.authorization_details = service_errors::compact(*details);
     }
     const auto refresh = parsed.find("refresh_token");
     if (refresh != parsed.end() && refresh->is_string()) {

@@ -580,7 +580,8 @@ inline result<route_optimized_url> parse_route_optimized_url(std::string_view ur
                     " is an IP address, but the endpoint id is the first label of the host name; use the host "
                     "name (map it to an address with a resolve override if needed)");
     const std::string& path = parsed->path;
-    if (path.find('?') != std::string::npos) return fail("it has a query ('?...'); expected " + std::string(route_optimized_shape));
+    if (path.find('?') != std::string::npos)
+        return fail("it has a query ('?...'); expected " + std::string(route_optimized_shape));
     const auto segments = split_path(path);
     if (segments.size() == 3 && segments[0] == "serving-endpoints" && segments[2] == "invocations")
         return fail("this is the endpoint's URL on the workspace host, not its route optimized URL; a route "
