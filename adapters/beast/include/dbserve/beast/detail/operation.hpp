@@ -505,6 +505,10 @@ private:
             const auto value = field.value();
             response_.headers.add_unchecked(std::string(name.data(), name.size()), std::string(value.data(), value.size()));
         }
+        // The parser has already refused a Content-Length over the cap.
+        if (!options_.on_body_chunk)
+            if (const auto length = parser_->content_length())
+                response_.body.reserve(static_cast<std::size_t>(*length));
         read_body();
     }
 
