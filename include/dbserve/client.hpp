@@ -110,7 +110,7 @@ public:
     result<query_response> query(std::string body, query_options options = {}) {
         static_assert(check_sync_transport<transport_type>(),
                       "dbserve: query() needs a blocking transport (send); use async_query() or start_query()");
-        query_operation op(shared_, std::move(body), std::move(options));
+        query_operation op(query_operation::borrow_tag{}, *shared_, std::move(body), std::move(options));
         auto ignore = [](const chat_chunk&) {};
         return run_blocking(op, ignore);
     }
@@ -124,7 +124,7 @@ public:
     result<stream_response> stream(std::string body, OnChunk&& on_chunk, query_options options = {}) {
         static_assert(check_sync_transport<transport_type>(),
                       "dbserve: stream() needs a blocking transport (send); use async_stream() or start_stream()");
-        query_operation op(shared_, std::move(body), std::move(options), true);
+        query_operation op(query_operation::borrow_tag{}, *shared_, std::move(body), std::move(options), true);
         auto done = run_blocking(op, on_chunk);
         if (!done) return std::move(done).error();
         return stream_response{std::move(*done), op.summary()};

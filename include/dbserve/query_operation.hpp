@@ -89,17 +89,29 @@ public:
 
     query_operation(std::shared_ptr<detail::client_shared> shared, std::string body, query_options options = {},
                     bool streaming = false)
-        : shared_(std::move(shared)), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
-        if (streaming_) stream_ = std::make_unique<stream_state>();
-        detail::atomic_statistics::bump(shared_->stats.queries_started);
+        : shared_(shared.get()), owner_(std::move(shared)), body_(std::move(body)), options_(std::move(options)),
+          streaming_(streaming) {
+        start();
     }
 
-    query_operation(query_operation&&) = default;
+    // For a driver that outlives the operation inside one call (the blocking client): the
+    // client's state is borrowed, not shared, which saves two atomic operations per query.
+    struct borrow_tag {};
+    query_operation(borrow_tag, detail::client_shared& shared, std::string body, query_options options = {},
+                    bool streaming = false)
+        : shared_(&shared), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
+        start();
+    }
+
+    query_operation(query_operation&& other) { *this = std::move(other); }
     query_operation& operator=(query_operation&& other) {
         if (this != &other) {
             release_claims();
-            shared_ = std::move(other.shared_);
-            endpoint_ = std::move(other.endpoint_);
+            shared_ = other.shared_;
+            other.shared_ = nullptr;  // the moved-from operation holds no claims
+            owner_ = std::move(other.owner_);
+            endpoint_ = other.endpoint_;
+            endpoint_owner_ = std::move(other.endpoint_owner_);
             body_ = std::move(other.body_);
             options_ = std::move(other.options_);
             streaming_ = other.streaming_;
@@ -188,6 +200,11 @@ public:
     }
 
 private:
+    void start() {
+        if (streaming_) stream_ = std::make_unique<stream_state>();
+        detail::atomic_statistics::bump(shared_->stats.queries_started);
+    }
+
     bool take_chunk(operation_step& step) {
         if (!stream_) return false;
         if (stream_->chunk_read >= stream_->chunks.size()) {
@@ -238,7 +255,7 @@ public:
         return stream_ ? stream_->summary : none;
     }
     // The endpoint this query resolved to, once known.
-    const resolved_endpoint* endpoint() const noexcept { return endpoint_.get(); }
+    const resolved_endpoint* endpoint() const noexcept { return endpoint_; }
 
 private:
     enum class phase : std::uint8_t {
@@ -344,7 +361,7 @@ private:
                 case phase::start: {
                     if (shared_->config_error) return finish(l, *shared_->config_error);
                     if (shared_->configured_endpoint) {
-                        endpoint_ = shared_->configured_endpoint;
+                        endpoint_ = shared_->configured_endpoint.get();  // lives as long as the client
                         l.at = phase::data_token;
                     } else {
                         l.at = phase::endpoint;
@@ -356,7 +373,8 @@ private:
                     auto got = shared_->endpoints.acquire(shared_->config.endpoint_name, l.endpoint_wait);
                     switch (got.what) {
                         case endpoint_cache::decision::use:
-                            endpoint_ = std::move(got.endpoint);
+                            endpoint_owner_ = std::move(got.endpoint);
+                            endpoint_ = endpoint_owner_.get();
                             l.endpoint_wait = 0;
                             l.at = phase::data_token;
                             break;
@@ -411,8 +429,9 @@ private:
                         return finish(l, std::move(failure));
                     }
                     lock_type lock(shared_->mutex);
-                    endpoint_ = shared_->endpoints.complete(shared_->config.endpoint_name, l.discovery_claim,
-                                                            std::move(*found));
+                    endpoint_owner_ = shared_->endpoints.complete(shared_->config.endpoint_name, l.discovery_claim,
+                                                                  std::move(*found));
+                    endpoint_ = endpoint_owner_.get();
                     l.discovery_claim = 0;
                     shared_->notify(lock);
                     l.at = phase::data_token;
@@ -854,10 +873,11 @@ private:
 
     void rediscover() {
         lock_type lock(shared_->mutex);
-        shared_->endpoints.invalidate(endpoint_->name, endpoint_.get());
+        shared_->endpoints.invalidate(endpoint_->name, endpoint_);
         lock.unlock();
         rediscovered_ = true;
-        endpoint_.reset();
+        endpoint_ = nullptr;
+        endpoint_owner_.reset();
         main_.at = phase::endpoint;
     }
 
@@ -1069,8 +1089,10 @@ private:
         shared_->notify(lock);
     }
 
-    std::shared_ptr<detail::client_shared> shared_;
-    std::shared_ptr<const resolved_endpoint> endpoint_;
+    detail::client_shared* shared_ = nullptr;
+    std::shared_ptr<detail::client_shared> owner_;  // empty when borrowed
+    const resolved_endpoint* endpoint_ = nullptr;
+    std::shared_ptr<const resolved_endpoint> endpoint_owner_;  // keeps a discovered endpoint alive
     std::string body_;
     query_options options_;
     bool streaming_ = false;
