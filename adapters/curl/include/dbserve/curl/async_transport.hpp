@@ -176,14 +176,14 @@ private:
             const driving scope(*this);
             int running = 0;
             admit_and_cancel();
-            curl_multi_perform(multi.get(), &running);
-            collect();
+            // curl_multi_poll returns at once when libcurl has work due (a request just
+            // added, a timeout), so one perform per turn is enough.
             if (ready.empty() && max_wait.count() > 0) {
                 curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(max_wait.count()), nullptr);
                 admit_and_cancel();
-                curl_multi_perform(multi.get(), &running);
-                collect();
             }
+            curl_multi_perform(multi.get(), &running);
+            collect();
             return deliver();
         }
 
