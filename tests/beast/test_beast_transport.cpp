@@ -19,6 +19,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -317,4 +318,21 @@ TEST_CASE("a request_handle lets another thread cancel a streaming response mid-
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == errc::cancelled);
     CHECK(r.error().request_may_have_been_processed);
+}
+
+TEST_CASE("a blocking send from inside its own on_body_chunk is refused instead of deadlocking") {
+    dbserve::beast::blocking_transport t(trusting_options());
+    std::optional<dbserve::errc> nested;
+    auto options = with_timeout(normal_timeout);
+    options.on_body_chunk = [&](const dbserve::http_response&, std::string_view) {
+        if (nested) return;
+        auto r = t.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        nested = r ? dbserve::errc{} : r.error().code;
+    };
+    auto r = t.send(get(https_url(good_host, "/stream?chunks=2&delay_ms=10")), options);
+    REQUIRE_MESSAGE(r.has_value(), r.error().to_string());
+    REQUIRE(nested.has_value());
+    CHECK(*nested == errc::invalid_argument);
+    auto after = t.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    REQUIRE_MESSAGE(after.has_value(), after.error().to_string());
 }

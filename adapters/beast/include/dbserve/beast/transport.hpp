@@ -34,9 +34,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -159,10 +161,19 @@ public:
 
     result<http_response> send(const http_request& request, const send_options& options) {
         core& c = *core_;
+        if (c.running_thread == std::this_thread::get_id())
+            return unexpected(errc::invalid_argument,
+                              "blocking_transport::send was called from inside an on_body_chunk callback of the "
+                              "same transport; use another transport for nested requests");
         std::optional<result<http_response>> outcome;
         c.transport.async_send(request, options,
                                completion_handler([&outcome](result<http_response> r) { outcome.emplace(std::move(r)); }));
         std::lock_guard<std::mutex> lock(c.run_mutex);
+        c.running_thread = std::this_thread::get_id();
+        struct clear_running {
+            core& c;
+            ~clear_running() { c.running_thread = std::thread::id(); }
+        } clear{c};
         while (!outcome) {
             if (c.io.stopped()) c.io.restart();
             if (c.io.run_one() == 0 && !outcome) {
@@ -184,6 +195,8 @@ private:
         boost::asio::io_context io;
         async_transport transport;
         std::mutex run_mutex;
+        // The thread running io now (under run_mutex), to refuse a re-entrant send.
+        std::atomic<std::thread::id> running_thread{};
     };
     std::unique_ptr<core> core_;
 };
