@@ -326,6 +326,26 @@ struct is_cell_range : std::false_type {};
 template <class T>
 struct is_cell_range<T, std::void_t<decltype(std::data(std::declval<const T&>()))>>
     : std::is_same<std::remove_cv_t<std::remove_pointer_t<decltype(std::data(std::declval<const T&>()))>>, cell> {};
+template <class T, class = void>
+struct has_contiguous_data : std::false_type {};
+template <class T>
+struct has_contiguous_data<T, std::void_t<decltype(std::data(std::declval<const T&>()))>> : std::true_type {};
+
+// A row from a range: numbers go through the fast matrix path, cells as they are, anything
+// else (strings, optionals, JSON values) element by element as cells.
+template <class Range>
+bool add_range(table_writer& table, const Range& row) {
+    using element = std::remove_cv_t<std::remove_reference_t<decltype(*std::begin(row))>>;
+    if constexpr (is_cell_range<Range>::value) {
+        return table.add_cells(std::data(row), static_cast<std::size_t>(std::size(row)));
+    } else if constexpr (std::is_arithmetic_v<element> && has_contiguous_data<Range>::value) {
+        return table.add_matrix(matrix(row, 1, static_cast<std::size_t>(std::size(row))));
+    } else {
+        std::vector<cell> cells;
+        for (const auto& value : row) cells.emplace_back(value);
+        return table.add_cells(cells.data(), cells.size());
+    }
+}
 }  // namespace detail
 
 // Builds {"dataframe_split": {"columns": [...], "data": [[...], ...], "index": [...]}}.
@@ -339,15 +359,9 @@ public:
 
     // add_row returns false when the row was refused; finish() then reports why.
     bool add_row(std::initializer_list<cell> row) { return table_.add_cells(row.begin(), row.size()); }
-    // A row from any contiguous range of cells or numbers (std::vector<double>, std::span...).
+    // A row from a range: numbers (std::vector<double>, std::span, std::array), cells, strings...
     template <class Range>
-    bool add_row(const Range& row) {
-        if constexpr (detail::is_cell_range<Range>::value) {
-            return table_.add_cells(std::data(row), static_cast<std::size_t>(std::size(row)));
-        } else {
-            return table_.add_matrix(matrix(row, 1, static_cast<std::size_t>(std::size(row))));
-        }
-    }
+    bool add_row(const Range& row) { return detail::add_range(table_, row); }
     // Every row of a numeric matrix.
     template <class T>
     bool add_rows(const matrix_view<T>& values) { return table_.add_matrix(values); }
@@ -378,13 +392,7 @@ public:
 
     bool add_row(std::initializer_list<cell> row) { return table_.add_cells(row.begin(), row.size()); }
     template <class Range>
-    bool add_row(const Range& row) {
-        if constexpr (detail::is_cell_range<Range>::value) {
-            return table_.add_cells(std::data(row), static_cast<std::size_t>(std::size(row)));
-        } else {
-            return table_.add_matrix(matrix(row, 1, static_cast<std::size_t>(std::size(row))));
-        }
-    }
+    bool add_row(const Range& row) { return detail::add_range(table_, row); }
     template <class T>
     bool add_rows(const matrix_view<T>& values) { return table_.add_matrix(values); }
     template <class Row>

@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <list>
 #include <random>
 #include <string>
 #include <vector>
@@ -134,6 +135,15 @@ TEST_CASE("rows from vectors, arrays and cell vectors") {
     CHECK(body_of(w.finish()) == R"({"dataframe_split":{"columns":["a","b"],"data":[[1.25,2.0],[3,4],["x",true]]}})");
 }
 
+TEST_CASE("rows of strings and optionals are written as cells") {
+    dataframe_split_writer w({"a", "b"});
+    std::vector<std::string> words{"x", "y\n"};
+    std::vector<std::optional<double>> maybe{1.5, std::nullopt};
+    CHECK(w.add_row(words));
+    CHECK(w.add_row(maybe));
+    CHECK(body_of(w.finish()) == R"({"dataframe_split":{"columns":["a","b"],"data":[["x","y\n"],[1.5,null]]}})");
+}
+
 TEST_CASE("a row-major and a column-major buffer give the same table") {
     const double row_major[] = {1, 2, 3, 4, 5, 6};     // 2 rows x 3 cols
     const double column_major[] = {1, 4, 2, 5, 3, 6};  // the same, by column
@@ -253,3 +263,12 @@ TEST_CASE("rows and matrices from std::span") {
     CHECK(body_of(w.finish()) == R"({"dataframe_split":{"columns":["a","b"],"data":[[1.0,2.0],[3.0,4.0]]}})");
 }
 #endif
+
+TEST_CASE("rows from ranges without contiguous storage") {
+    dataframe_split_writer w({"a", "b"});
+    std::vector<bool> flags{true, false};
+    std::list<int> numbers{1, 2};
+    CHECK(w.add_row(flags));
+    CHECK(w.add_row(numbers));
+    CHECK(body_of(w.finish()) == R"({"dataframe_split":{"columns":["a","b"],"data":[[true,false],[1,2]]}})");
+}
