@@ -11,6 +11,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -335,4 +338,40 @@ TEST_CASE("a blocking send from inside its own on_body_chunk is refused instead 
     CHECK(*nested == errc::invalid_argument);
     auto after = t.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
     REQUIRE_MESSAGE(after.has_value(), after.error().to_string());
+}
+
+TEST_CASE("proxy credentials from the proxy URL go in Proxy-Authorization and a 407 is reported") {
+    // A one-shot proxy that records the CONNECT request and refuses it.
+    boost::asio::io_context proxy_io;
+    boost::asio::ip::tcp::acceptor acceptor(proxy_io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    boost::asio::ip::tcp::socket peer(proxy_io);
+    boost::asio::streambuf received;
+    std::string request_head;
+    const std::string refusal = "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
+    acceptor.async_accept(peer, [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        boost::asio::async_read_until(peer, received, "\r\n\r\n", [&](const boost::system::error_code& ec2, std::size_t n) {
+            if (ec2) return;
+            request_head.assign(boost::asio::buffers_begin(received.data()), boost::asio::buffers_begin(received.data()) + static_cast<std::ptrdiff_t>(n));
+            boost::asio::async_write(peer, boost::asio::buffer(refusal), [&](const boost::system::error_code&, std::size_t) {
+                boost::system::error_code ignored;
+                peer.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+            });
+        });
+    });
+    std::thread proxy_thread([&] { proxy_io.run_for(std::chrono::seconds(20)); });
+
+    auto options = trusting_options();
+    options.proxy.url = "http://user:p%40ss@127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+    dbserve::beast::blocking_transport t(options);
+    auto r = t.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    proxy_io.stop();
+    proxy_thread.join();
+
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::connection);
+    CHECK_MESSAGE(r.error().message.find("407") != std::string::npos, r.error().message);
+    CHECK(r.error().message.find("p@ss") == std::string::npos);
+    CHECK(request_head.rfind("CONNECT " + std::string(good_host) + ":" + std::to_string(server().https_port) + " HTTP/1.1\r\n", 0) == 0);
+    CHECK(request_head.find("Proxy-Authorization: Basic " + detail::base64_encode("user:p@ss") + "\r\n") != std::string::npos);
 }
