@@ -495,3 +495,32 @@ TEST_CASE_TEMPLATE("a 401 on a streamed query refreshes the token and streams on
     CHECK(run.outcome->summary.content == "ok");
     CHECK(h.stats().token_requests == 2);
 }
+
+TEST_CASE_TEMPLATE("a stale token on the exchange path is refreshed in the background with a new control-plane token",
+                   D, SCENARIO_DRIVERS) {
+    harness h(D::value);
+    script_discovery(h, scenario::ro_url);
+    auto control = std::make_shared<std::atomic<int>>(0);
+    auto data = std::make_shared<std::atomic<int>>(0);
+    h.replies.on("/oidc/v1/token").respond([control, data](const http_request& r) -> result<http_response> {
+        if (r.body.find("grant_type=client_credentials") != std::string::npos)
+            return testing::token_reply("cp" + std::to_string(++*control));
+        return testing::token_reply("dp" + std::to_string(++*data));
+    });
+    REQUIRE(h.run_one());
+    CHECK(h.stats().token_requests == 2);
+    h.clock.advance(45min);
+    REQUIRE(h.run_one());
+    CHECK(h.stats().token_requests == 4);
+    CHECK(h.stats().control_plane_token_requests == 2);
+    CHECK(h.stats().discoveries == 1);
+    CHECK(h.stats().token_waits == 0);
+    auto requests = h.replies.requests();
+    bool exchanged_with_new_assertion = false;
+    for (auto& r : requests)
+        if (r.body.find("assertion=cp2") != std::string::npos) exchanged_with_new_assertion = true;
+    CHECK(exchanged_with_new_assertion);
+    h.replies.clear_requests();
+    REQUIRE(h.run_one());
+    CHECK(scenario::bearer_of(scenario::invocations(h.replies).back()) == "dp2");
+}
