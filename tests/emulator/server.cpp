@@ -340,8 +340,9 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* outlen, const 
 }  // namespace
 
 int run_server(workspace& ws, const server_options& options, const std::function<void(std::uint16_t)>& on_listening) {
-    net::io_context io{options.threads};
+    // The TLS context outlives the io_context, whose destructor frees the last sessions.
     ssl::context context{ssl::context::tls_server};
+    net::io_context io{options.threads};
     context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
     context.use_certificate_chain(net::buffer(options.certificate_chain_pem));
