@@ -138,3 +138,36 @@ TEST_CASE("curl: an exception thrown by on_body_chunk reaches the caller and the
     CHECK_MESSAGE(r.has_value(), describe(r));
 }
 #endif
+
+TEST_CASE("curl: every libcurl failure maps onto a category and keeps libcurl's code and text") {
+    const struct {
+        CURLcode code;
+        errc expected;
+    } cases[] = {
+        {CURLE_COULDNT_RESOLVE_HOST, errc::name_resolution}, {CURLE_COULDNT_RESOLVE_PROXY, errc::name_resolution},
+        {CURLE_COULDNT_CONNECT, errc::connection},          {CURLE_RECV_ERROR, errc::connection},
+        {CURLE_SEND_ERROR, errc::connection},               {CURLE_GOT_NOTHING, errc::connection},
+        {CURLE_PARTIAL_FILE, errc::connection},             {CURLE_HTTP2_STREAM, errc::connection},
+        {CURLE_OPERATION_TIMEDOUT, errc::timeout},          {CURLE_SSL_CONNECT_ERROR, errc::tls},
+        {CURLE_PEER_FAILED_VERIFICATION, errc::tls},        {CURLE_SSL_CACERT_BADFILE, errc::tls},
+        {CURLE_FILESIZE_EXCEEDED, errc::response_too_large}, {CURLE_ABORTED_BY_CALLBACK, errc::cancelled},
+        {CURLE_WEIRD_SERVER_REPLY, errc::bad_response},     {CURLE_URL_MALFORMAT, errc::invalid_argument},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.code);
+        dbserve::curl::detail::failure_context context;
+        context.host = "adb-1.2.azuredatabricks.net";
+        context.error_buffer = "";
+        const auto e = dbserve::curl::detail::map_error(c.code, nullptr, context);
+        CHECK(e.code == c.expected);
+        CHECK(e.native_code == static_cast<int>(c.code));
+        CHECK(e.native_message == curl_easy_strerror(c.code));
+        CHECK_FALSE(e.request_may_have_been_processed);  // nothing was sent
+    }
+    dbserve::curl::detail::failure_context over_cap;
+    over_cap.response_too_large = true;
+    over_cap.error_buffer = "Failure writing output to destination";
+    const auto e = dbserve::curl::detail::map_error(CURLE_WRITE_ERROR, nullptr, over_cap);
+    CHECK(e.code == errc::response_too_large);
+    CHECK(e.native_message == "Failure writing output to destination");
+}

@@ -10,6 +10,7 @@
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
 #include <dbserve/transport.hpp>
+#include <dbserve/url.hpp>
 
 #include <curl/curl.h>
 
@@ -24,34 +25,14 @@ DBSERVE_BEGIN_NAMESPACE
 namespace curl {
 namespace detail {
 
-inline bool is_loopback_host(std::string_view host) noexcept {
-    if (!host.empty() && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (dbserve::detail::iequals(host, "localhost") || host == "::1") return true;
-    // 127.0.0.0/8 written as a dotted quad.
-    int octets = 0;
-    int value = -1;
-    int first = -1;
-    for (char c : host) {
-        if (c >= '0' && c <= '9') {
-            value = (value < 0 ? 0 : value * 10) + (c - '0');
-            if (value > 255) return false;
-        } else if (c == '.' && value >= 0) {
-            if (octets++ == 0) first = value;
-            value = -1;
-        } else {
-            return false;
-        }
-    }
-    return octets == 3 && value >= 0 && first == 127;
-}
-
 struct url_parts {
     std::string scheme;
     std::string host;
 };
 
 // Refuses what must never be sent: a URL that is not absolute http(s), and a bearer
-// token over plain HTTP to anything but loopback.
+// token over plain HTTP to anything but loopback. The host is the one libcurl's own URL
+// parser finds, so the check and the connection can never disagree about it.
 inline result<url_parts> check_request(const http_request& request) {
     CURLU* url = curl_url();
     if (!url) return unexpected(errc::configuration, "out of memory parsing the request URL");
@@ -73,7 +54,7 @@ inline result<url_parts> check_request(const http_request& request) {
     if (parts.scheme != "https" && parts.scheme != "http")
         return unexpected(errc::invalid_argument,
                           "the request URL scheme '" + parts.scheme + "' is not supported; use https://");
-    if (parts.scheme == "http" && !is_loopback_host(parts.host) && request.headers.contains("Authorization"))
+    if (parts.scheme == "http" && !dbserve::is_loopback_host(parts.host) && request.headers.contains("Authorization"))
         return unexpected(errc::configuration,
                           "refusing to send an Authorization header over plain http:// to " + parts.host +
                               ": credentials would travel unencrypted. Use https:// (plain http is "
