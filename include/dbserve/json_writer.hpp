@@ -284,15 +284,12 @@ struct json_write_failure {
 };
 
 namespace detail {
-inline std::string path_with_key(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-}
-
 // Writes an nlohmann::json value with the same number, non-finite and UTF-8 rules as the
 // table writers (nlohmann's dump() silently writes null for NaN and aborts on invalid UTF-8
-// when exceptions are off).
-inline bool write_json_value(json_writer& w, const nlohmann::json& v, const write_options& options,
-                             const std::string& path, json_write_failure& failure) {
+// when exceptions are off). On failure, failure.path is relative: ".key[3]..." built while
+// unwinding, so the success path never builds strings.
+inline bool write_json_value_relative(json_writer& w, const nlohmann::json& v, const write_options& options,
+                                      json_write_failure& failure) {
     using value_t = nlohmann::json::value_t;
     switch (v.type()) {
         case value_t::null:
@@ -302,31 +299,33 @@ inline bool write_json_value(json_writer& w, const nlohmann::json& v, const writ
         case value_t::number_unsigned: w.number(v.get<std::uint64_t>()); return true;
         case value_t::number_float:
             if (!w.number(v.get<double>(), options.non_finite)) {
-                failure = {path, std::string("is ") + (std::isnan(v.get<double>()) ? "NaN" : "infinite") +
-                                     ", which JSON cannot represent; use null for a missing value "
-                                     "or choose non_finite_policy::write_null"};
+                failure = {std::string(), std::string("is ") + (std::isnan(v.get<double>()) ? "NaN" : "infinite") +
+                                              ", which JSON cannot represent; use null for a missing value "
+                                              "or choose non_finite_policy::write_null"};
                 return false;
             }
             return true;
         case value_t::string: {
             std::size_t bad = 0;
             if (!w.string(v.get_ref<const std::string&>(), options.invalid_utf8, &bad)) {
-                failure = {path, "is not valid UTF-8 (byte " + std::to_string(bad) +
-                                     "); fix the text or choose invalid_utf8_policy::replace"};
+                failure = {std::string(), "is not valid UTF-8 (byte " + std::to_string(bad) +
+                                              "); fix the text or choose invalid_utf8_policy::replace"};
                 return false;
             }
             return true;
         }
         case value_t::binary:
-            failure = {path, "is a binary value; send binary data as a base64 string"};
+            failure = {std::string(), "is a binary value; send binary data as a base64 string"};
             return false;
         case value_t::array: {
             w.put('[');
             std::size_t i = 0;
             for (const auto& element : v) {
                 if (i != 0) w.put(',');
-                if (!write_json_value(w, element, options, path + "[" + std::to_string(i) + "]", failure))
+                if (!write_json_value_relative(w, element, options, failure)) {
+                    failure.path.insert(0, "[" + std::to_string(i) + "]");
                     return false;
+                }
                 ++i;
             }
             w.put(']');
@@ -340,18 +339,30 @@ inline bool write_json_value(json_writer& w, const nlohmann::json& v, const writ
                 first = false;
                 std::size_t bad = 0;
                 if (!w.string(item.key(), options.invalid_utf8, &bad)) {
-                    failure = {path, "has a key that is not valid UTF-8 (byte " + std::to_string(bad) + ")"};
+                    failure = {std::string(), "has a key that is not valid UTF-8 (byte " + std::to_string(bad) + ")"};
                     return false;
                 }
                 w.put(':');
-                if (!write_json_value(w, item.value(), options, path_with_key(path, item.key()), failure))
+                if (!write_json_value_relative(w, item.value(), options, failure)) {
+                    failure.path.insert(0, "." + item.key());
                     return false;
+                }
             }
             w.put('}');
             return true;
         }
     }
     return true;
+}
+
+// The same; on failure, failure.path is `path` followed by the place inside the value
+// ("params.a.b[1]").
+inline bool write_json_value(json_writer& w, const nlohmann::json& v, const write_options& options,
+                             const std::string& path, json_write_failure& failure) {
+    if (write_json_value_relative(w, v, options, failure)) return true;
+    if (path.empty() && !failure.path.empty() && failure.path[0] == '.') failure.path.erase(0, 1);
+    failure.path.insert(0, path);
+    return false;
 }
 }  // namespace detail
 
