@@ -79,7 +79,7 @@ public:
         detail::model_input_access::start(w, format);
         json_write_failure failure;
         if (!detail::write_json_value(w, value, options, std::string(), failure))
-            return detail::input_error(format, failure.path.empty() ? "value" : failure.path, failure.reason);
+            return detail::input_error(format, describe_place(format, value, failure.path), failure.reason);
         w.finish();
         return model_input(format, std::move(text));
     }
@@ -88,6 +88,41 @@ private:
     friend struct detail::model_input_access;
     friend class model_request;
     model_input(input_format format, std::string text) : format_(format), text_(std::move(text)) {}
+
+    // "data[3][1]" in a dataframe_split -> "row 3, column 'b' (1)"; "[3].b" in records ->
+    // "row 3, column 'b'".
+    static std::string describe_place(input_format format, const nlohmann::json& value, const std::string& path) {
+        if (path.empty()) return "value";
+        auto number_at = [&](std::size_t& i, std::size_t& out) {
+            std::size_t start = i;
+            out = 0;
+            while (i < path.size() && path[i] >= '0' && path[i] <= '9') out = out * 10 + static_cast<std::size_t>(path[i++] - '0');
+            return i > start && i < path.size() && path[i] == ']';
+        };
+        std::size_t i = 0, row = 0, column = 0;
+        if (format == input_format::dataframe_split && path.compare(0, 5, "data[") == 0) {
+            i = 5;
+            if (!number_at(i, row) || path.compare(i, 2, "][") != 0) return path;
+            i += 2;
+            if (!number_at(i, column)) return path;
+            std::string where = "row " + std::to_string(row) + ", column ";
+            auto columns = value.find("columns");
+            if (columns != value.end() && columns->is_array() && column < columns->size() &&
+                (*columns)[column].is_string())
+                where += "'" + (*columns)[column].get<std::string>() + "' (" + std::to_string(column) + ")";
+            else
+                where += std::to_string(column);
+            return i + 1 == path.size() ? where : where + " " + path.substr(i + 1);
+        }
+        if (format == input_format::dataframe_records && path[0] == '[') {
+            i = 1;
+            if (!number_at(i, row)) return path;
+            std::string rest = path.substr(i + 1);
+            if (!rest.empty() && rest[0] == '.') return "row " + std::to_string(row) + ", column '" + rest.substr(1) + "'";
+            return "row " + std::to_string(row) + (rest.empty() ? "" : " " + rest);
+        }
+        return path;
+    }
 
     static result<void> check_shape(input_format format, const nlohmann::json& v) {
         auto fail = [&](const std::string& where, const std::string& what) -> result<void> {

@@ -74,6 +74,10 @@ TEST_CASE("a JSON dataframe_split is checked like the written one") {
     CHECK(error_of(model_request::from_json(bad_index)).find("index") != std::string::npos);
     auto records = nlohmann::json::parse(R"({"dataframe_records": [{"a": 1}, 2]})");
     CHECK(error_of(model_request::from_json(records)).find("row 1") != std::string::npos);
+    auto split_nan = nlohmann::json{{"dataframe_split", {{"columns", {"a", "b"}}, {"data", {{1.0, 2.0}, {3.0, std::nan("")}}}}}};
+    CHECK(error_of(model_request::from_json(split_nan)).find("row 1, column 'b' (1)") != std::string::npos);
+    auto records_nan = nlohmann::json{{"dataframe_records", {{{"a", 1.0}}, {{"a", INFINITY}}}}};
+    CHECK(error_of(model_request::from_json(records_nan)).find("row 1, column 'a'") != std::string::npos);
     auto nan = nlohmann::json{{"inputs", {1.0, std::nan("")}}};
     CHECK(error_of(model_request::from_json(nan)).find("[1]") != std::string::npos);
 }
