@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -37,9 +38,14 @@ const char* const usage = R"(usage: dbserve-emulator [options]
   --env-file FILE           also write the same facts as shell assignments
                             (DBSERVE_EMULATOR_...), for `. FILE` in scripts
   --threads N               I/O threads (default 1)
+  --trust-issuer-key FILE   also accept RS256 JWT access tokens signed by this PEM public key
+                            on the data plane, granted by their authorization_details claim
+  --trust-issuer ISS        with --trust-issuer-key: the `iss` those tokens must carry
   --exit-on-stdin-eof       exit when standard input reaches end of file
   --max-lifetime S          exit after S seconds (a safety net for tests)
   --verbose                 log one line per request on stderr
+  --allow-sni-mismatch      serve requests whose Host differs from the TLS server name
+                            (by default they get 421 Misdirected Request)
   --help                    this text
 )";
 
@@ -124,6 +130,7 @@ int main(int argc, char** argv) {
     emulator::workspace_options options;
     emulator::server_options server;
     std::string config_path, state_dir, cert_path, key_path, ca_path, info_file, env_file;
+    std::string trust_issuer_key, trust_issuer;
     emulator::json faults = emulator::json::array();
     int token_lifetime = 0;
     bool temporary_state_dir = false;
@@ -163,12 +170,18 @@ int main(int argc, char** argv) {
                 info_file = value();
             } else if (flag == "--env-file") {
                 env_file = value();
+            } else if (flag == "--trust-issuer-key") {
+                trust_issuer_key = value();
+            } else if (flag == "--trust-issuer") {
+                trust_issuer = value();
             } else if (flag == "--threads") {
                 server.threads = to_int(flag, value(), 1, 64);
             } else if (flag == "--exit-on-stdin-eof") {
                 server.exit_on_stdin_eof = true;
             } else if (flag == "--max-lifetime") {
                 server.max_lifetime_seconds = to_int(flag, value(), 1, 100000000);
+            } else if (flag == "--allow-sni-mismatch") {
+                server.allow_sni_mismatch = true;
             } else if (flag == "--verbose") {
                 server.verbose = true;
             } else {
@@ -187,6 +200,10 @@ int main(int argc, char** argv) {
         }
         if (!faults.empty()) ws.configure(emulator::json{{"faults", faults}});
         if (token_lifetime > 0) ws.configure(emulator::json{{"token_lifetime_seconds", token_lifetime}});
+        if (!trust_issuer.empty() && trust_issuer_key.empty())
+            throw std::invalid_argument("--trust-issuer needs --trust-issuer-key");
+        if (!trust_issuer_key.empty())
+            ws.trust_issuer(std::make_shared<emulator::external_issuer>(read_file(trust_issuer_key), trust_issuer));
 
         if (state_dir.empty()) {
             char pattern[] = "/tmp/dbserve-emulator-XXXXXX";

@@ -74,6 +74,8 @@ private:
 
     void on_handshake(error_code ec) {
         if (ec) return drop();
+        const char* name = SSL_get_servername(stream_.native_handle(), TLSEXT_NAMETYPE_host_name);
+        sni_ = name ? host_without_port(name) : std::string();
         read_next();
     }
 
@@ -98,6 +100,15 @@ private:
         if (request_.target.empty() || request_.target.front() != '/')
             return refuse(400, "The request target must be an absolute path.");
         request_.host = host_without_port(host->value());
+        // A connection opened for one host must not carry requests for another: in production
+        // they are different servers. (No SNI, as for an IP literal, is let through.)
+        if (!sni_.empty() && sni_ != request_.host && !options_.allow_sni_mismatch) {
+            ws_.note_bad_request();
+            return send_simple(421, error_body("MISDIRECTED_REQUEST",
+                                               "This connection was opened for '" + sni_ +
+                                                   "' (TLS server name) but the request is for '" + request_.host + "'."),
+                               false);
+        }
         try {
             decision_ = ws_.begin(request_);
         } catch (const std::exception& e) {
@@ -277,6 +288,7 @@ private:
     workspace& ws_;
     const server_options& options_;
     net::steady_timer timer_;
+    std::string sni_;
     http_request request_;
     fault_decision decision_;
     http_reply reply_;

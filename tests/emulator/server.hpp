@@ -21,6 +21,7 @@ struct server_options {
     bool exit_on_stdin_eof = false;
     int max_lifetime_seconds = 0;  // 0: run until signalled
     bool verbose = false;          // one access-log line per request on stderr
+    bool allow_sni_mismatch = false;  // else a Host other than the TLS server name gets 421
     std::size_t body_limit = 16u * 1024u * 1024u;
     int idle_timeout_seconds = 120;
 };

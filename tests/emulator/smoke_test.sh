@@ -214,6 +214,12 @@ case "$reply" in "HTTP/1.1 400"*) pass "malformed HTTP gets 400" ;; *) fail "mal
 admin GET counters
 expect "still serving after malformed input" 200 '"bad_requests":1'
 
+# --- a connection opened for one host does not serve another
+reply=$(printf 'GET /admin/counters HTTP/1.1\r\nHost: %s\r\n\r\n' "$DBSERVE_EMULATOR_ENDPOINT_SUM_MODEL_HOST" |
+    timeout 10 openssl s_client -quiet -connect "127.0.0.1:$DBSERVE_EMULATOR_PORT" -servername "$DBSERVE_EMULATOR_WORKSPACE_HOST" \
+        -CAfile "$DBSERVE_EMULATOR_CA_FILE" 2>/dev/null | head -n 1 || true)
+case "$reply" in "HTTP/1.1 421"*) pass "a Host other than the TLS server name gets 421" ;; *) fail "SNI mismatch: '$reply'" ;; esac
+
 # --- the certificate is trusted only through the test CA
 if curl -sS --max-time 10 "${resolve[@]}" -o /dev/null "$DBSERVE_EMULATOR_WORKSPACE_URL/oidc/v1/token" 2>/dev/null; then
     fail "the certificate verified without the test CA"
