@@ -8,7 +8,7 @@
 #   scripts/emulator.sh stop [--dir DIR]
 #   scripts/emulator.sh status [--dir DIR]
 #
-# DIR defaults to build/emulator-run. The binary is $DBSERVE_EMULATOR when set, else the first
+# DIR defaults to build/emulator-run. The binary is $DBSERVE_EMULATOR when set, else the newest
 # dbserve-emulator found under build*/, else it is built into build/emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,8 @@ running_pid() {
 find_binary() {
     if [ -n "${DBSERVE_EMULATOR:-}" ]; then echo "$DBSERVE_EMULATOR"; return; fi
     local found
-    found=$(find build* -type f -name dbserve-emulator -perm -u+x 2>/dev/null | head -n 1 || true)
+    found=$(find build* -type f -name dbserve-emulator -perm -u+x -printf '%T@ %p\n' 2>/dev/null |
+        sort -rn | head -n 1 | cut -d' ' -f2- || true)
     if [ -z "$found" ]; then
         cmake -S . -B build/emulator -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_BUILD_TESTS=ON >&2
         cmake --build build/emulator --target dbserve-emulator -j "${DBSERVE_JOBS:-2}" >&2
