@@ -27,3 +27,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The real, independent peers of the end-to-end tests (tests/peers: oidc-provider), pinned by
+# the committed lock file. Skipped when node_modules was installed from this very lock file.
+peers_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/peers"
+if [ -f "$peers_dir/package-lock.json" ] && command -v npm >/dev/null; then
+  lock_sum=$(sha256sum "$peers_dir/package-lock.json" | cut -d' ' -f1)
+  stamp="$peers_dir/node_modules/.dbserve-lock-sha256"
+  if [ ! -d "$peers_dir/node_modules/oidc-provider" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+    echo "installing the test peers: npm ci in tests/peers"
+    (cd "$peers_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_sum" > "$stamp"
+  fi
+fi
