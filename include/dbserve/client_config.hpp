@@ -47,6 +47,9 @@ using token_supplier = std::function<result<supplied_token>()>;
 struct client_config {
     // Workspace URL (for the token endpoint and discovery). Empty: the secret source's host.
     std::string host;
+    // The token endpoint; empty: host + /oidc/v1/token. For a token endpoint reached
+    // another way (a private link name, a proxy in front of the workspace).
+    std::string token_url;
     // Discover the endpoint by name (GET /api/2.0/serving-endpoints/{name}) when `url` is empty.
     std::string endpoint_name;
     // The route optimized invocations URL, when known: no discovery.

@@ -488,7 +488,7 @@ private:
                     auto creds = shared_->credentials_once();
                     if (!creds) return finish(l, std::move(creds).error());
                     const detail::loaded_credentials& c = **creds;
-                    auto token = read_token_response(response, "a control-plane token", c.host);
+                    auto token = read_token_response(response, "a control-plane token", c.token_url);
                     if (!token) {
                         dbserve::error failure = std::move(token).error();
                         if (schedule_retry(l, failure, token_retry_method(), l.attempts, phase::control)) break;
@@ -603,7 +603,7 @@ private:
                     auto creds = shared_->credentials_once();
                     if (!creds) return finish(l, std::move(creds).error());
                     auto token = read_token_response(response, "a token for serving endpoint '" + endpoint_->name + "'",
-                                                     (*creds)->host);
+                                                     (*creds)->token_url);
                     if (!token) {
                         dbserve::error failure = std::move(token).error();
                         if (!l.background &&
@@ -655,7 +655,7 @@ private:
                                             std::string_view authorization_details) const {
         http_request request;
         request.method = http_method::post;
-        request.url = token_url(c.host);
+        request.url = c.token_url;
         request.headers.add_unchecked("Authorization",
                                       basic_authorization(c.values.client_id, c.values.client_secret.reveal()));
         request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
@@ -671,7 +671,7 @@ private:
     http_request token_exchange_request(const detail::loaded_credentials& c) const {
         http_request request;
         request.method = http_method::post;
-        request.url = token_url(c.host);
+        request.url = c.token_url;
         request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
         request.headers.add_unchecked("Accept", "application/json");
         append_form_field(request.body, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
@@ -776,8 +776,8 @@ private:
     // ---------------------------------------------------------------- responses
 
     result<token_response> read_token_response(result<http_response>& response, const std::string& what,
-                                               const std::string& host) const {
-        const std::string prefix = "could not get " + what + " from " + token_url(host) + ": ";
+                                               const std::string& token_endpoint) const {
+        const std::string prefix = "could not get " + what + " from " + token_endpoint + ": ";
         if (!response) {
             dbserve::error failure = std::move(response).error();
             failure.message = prefix + failure.message;

@@ -63,6 +63,7 @@ struct loaded_credentials {
     credentials values;
     credential_method method = credential_method::client_credentials;
     std::string host;         // normalized workspace URL
+    std::string token_url;    // client_config::token_url, else host + /oidc/v1/token
     std::string control_key;  // control-plane token cache key
 };
 
@@ -167,8 +168,13 @@ public:
         if (!host) return std::move(host).error();
         auto checked = check_bearer_url(*host, "the workspace host");
         if (!checked) return std::move(checked).error();
+        if (!config.token_url.empty()) {
+            auto token_endpoint = check_bearer_url(config.token_url, "client_config::token_url");
+            if (!token_endpoint) return std::move(token_endpoint).error();
+        }
         loaded_credentials out;
         out.method = *method;
+        out.token_url = config.token_url.empty() ? token_url(*host) : config.token_url;
         out.host = std::move(*host);
         out.control_key = "control-plane\n" + out.host;
         out.values = std::move(*loaded);
