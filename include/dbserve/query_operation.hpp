@@ -83,6 +83,53 @@ struct operation_step {
     }
 };
 
+namespace detail {
+
+enum class query_phase : std::uint8_t {
+    start,
+    endpoint,           // acquire the endpoint (discovery cache)
+    discovery_send,
+    discovery_response,
+    control,            // acquire a control-plane token, then go to `resume`
+    control_response,
+    data_token,         // acquire the data-plane token (main lane)
+    fetch,              // fetch the data-plane token (holds data_claim)
+    fetch_exchange_send,
+    fetch_response,
+    invoke_send,
+    invoke_response,
+    backoff,            // wait until `deadline`, then go to `resume`
+    finished,
+};
+
+struct query_stream_state {
+    sse_parser parser;
+    std::vector<chat_chunk> chunks;  // [chunk_read, end) not yet handed out
+    std::size_t chunk_read = 0;
+    stream_summary summary;
+    http_response head;
+    std::string error_body;
+    std::optional<dbserve::error> error;
+    std::size_t bytes = 0;
+};
+
+// One line of work in an operation: the query itself, or a background token refresh.
+struct query_lane {
+    query_phase at = query_phase::start;
+    query_phase resume = query_phase::start;
+    bool background = false;
+    std::uint64_t request_id = 0;
+    std::optional<result<http_response>> response;
+    http_request request;
+    std::chrono::milliseconds timeout{0};
+    std::uint64_t endpoint_wait = 0, control_wait = 0, data_wait = 0;
+    std::uint64_t discovery_claim = 0, control_claim = 0, data_claim = 0;
+    int attempts = 0;  // attempts of the current token or discovery request
+    std::chrono::steady_clock::time_point deadline{};
+};
+
+}  // namespace detail
+
 class query_operation {
 public:
     using mono_time = std::chrono::steady_clock::time_point;
@@ -258,47 +305,9 @@ public:
     const resolved_endpoint* endpoint() const noexcept { return endpoint_; }
 
 private:
-    enum class phase : std::uint8_t {
-        start,
-        endpoint,           // acquire the endpoint (discovery cache)
-        discovery_send,
-        discovery_response,
-        control,            // acquire a control-plane token, then go to `resume`
-        control_response,
-        data_token,         // acquire the data-plane token (main lane)
-        fetch,              // fetch the data-plane token (holds data_claim)
-        fetch_exchange_send,
-        fetch_response,
-        invoke_send,
-        invoke_response,
-        backoff,            // wait until `deadline`, then go to `resume`
-        finished,
-    };
-
-    struct stream_state {
-        sse_parser parser;
-        std::vector<chat_chunk> chunks;  // [chunk_read, end) not yet handed out
-        std::size_t chunk_read = 0;
-        stream_summary summary;
-        http_response head;
-        std::string error_body;
-        std::optional<dbserve::error> error;
-        std::size_t bytes = 0;
-    };
-
-    struct lane {
-        phase at = phase::start;
-        phase resume = phase::start;
-        bool background = false;
-        std::uint64_t request_id = 0;
-        std::optional<result<http_response>> response;
-        http_request request;
-        std::chrono::milliseconds timeout{0};
-        std::uint64_t endpoint_wait = 0, control_wait = 0, data_wait = 0;
-        std::uint64_t discovery_claim = 0, control_claim = 0, data_claim = 0;
-        int attempts = 0;  // attempts of the current token or discovery request
-        mono_time deadline{};
-    };
+    using phase = detail::query_phase;
+    using stream_state = detail::query_stream_state;
+    using lane = detail::query_lane;
 
     struct lane_action {
         enum kind_type { send, wait_until, wait_others, wait_response, finished };
