@@ -66,7 +66,9 @@ struct cli_options {
 
 inline constexpr std::string_view usage_text = R"(usage: dbserve-query [options]
 
-Queries a Databricks route optimized serving endpoint.
+Queries a Databricks route optimized serving endpoint: finds its URL, gets and renews the
+endpoint-scoped OAuth token, shapes the body, and prints the answer. Nothing is sent when
+a flag, file or credential is wrong.
 
 Where:
   --host URL              workspace URL (default: DATABRICKS_HOST, then the profile)
@@ -79,25 +81,31 @@ Where:
 Credentials (never on the command line):
   DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET from the environment or the profile
   --client-secret-file FILE   read the client secret from FILE
-  --token-file FILE           use the OAuth token in FILE (obtained elsewhere)
+  --token-file FILE           use the OAuth token in FILE (obtained elsewhere; needs --url)
   --auth client-credentials|token-exchange|token
+                              default: client credentials with --url, token exchange with --endpoint;
+                              token: --token-file, or an OAuth token in DATABRICKS_TOKEN
   --action query_inference_endpoint|manage_inference_endpoint
 Body:
   --data JSON | @FILE | @-    send this JSON as is (checked to be JSON)
-  --csv FILE [--format split|records]   shape a dataframe from a CSV file with a header row
+  --csv FILE [--format split|records]   a dataframe from a CSV file with a header row
+                              (numbers, strings, empty = null)
   --chat MESSAGE [--max-tokens N] [--temperature T]   one user message to a chat endpoint
-  --params JSON               a JSON object sent as "params"
+  --params JSON               a JSON object: "params" of a model (--csv, --data), or more
+                              generation fields for --chat (e.g. '{"top_p": 0.9}')
   --stream                    stream the answer; print chat deltas as they arrive
-  --dry-run                   print the request that would be sent, send nothing
+  --dry-run                   print the request that would be sent; send nothing, fetch no token
 TLS and network:
   --cacert FILE  --capath DIR  --resolve HOST:PORT:ADDRESS (repeatable)
-  --connect-timeout S  --max-time S  --transport curl|beast
+  --connect-timeout S  --max-time S (the whole query, retries included)  --transport curl|beast
 Output:
+  the response body on stdout (pretty-printed on a terminal, as is otherwise)
   -v, --verbose               requests, responses and token events on stderr (secrets redacted)
-Load mode:
+Load mode (one client, many queries; a summary at the end):
   --repeat N  --duration S  --concurrency C  --summary text|json
-Exit codes: 0 success, 2 usage or configuration, 3 authentication or authorization,
-  4 other HTTP error, 5 network failure or timeout, 6 TLS verification failure.
+Exit codes: 0 success, 2 usage or configuration error, 3 authentication or authorization
+  failure (token refused, 401, 403), 4 other HTTP error, 5 network failure or timeout,
+  6 TLS verification failure. Load mode: 0 only if every query succeeded.
 )";
 
 namespace detail {

@@ -1,6 +1,6 @@
 // The Transport policy dbserve-query gives its client: a blocking send chosen at run time
 // (libcurl or Boost.Beast, see transports.hpp, or the dry-run recorder), seen through -v's
-// log, with token requests sent to --token-url when one is given.
+// log.
 #pragma once
 
 #include "redaction.hpp"
@@ -13,7 +13,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -24,32 +23,25 @@ using send_function =
 
 class cli_transport {
 public:
-    cli_transport(send_function send, std::string token_url_override, std::shared_ptr<verbose_log> log)
-        : state_(std::make_shared<state>(state{std::move(send), std::move(token_url_override), std::move(log)})) {}
+    cli_transport(send_function send, std::shared_ptr<verbose_log> log, std::string token_url = {})
+        : state_(std::make_shared<state>(state{std::move(send), std::move(log), std::move(token_url)})) {}
 
     dbserve::result<dbserve::http_response> send(const dbserve::http_request& request,
                                                  const dbserve::send_options& options) {
         const state& s = *state_;
-        const bool token_request = is_token_request(request);
-        const dbserve::http_request* to_send = &request;
-        std::optional<dbserve::http_request> redirected;
-        if (token_request && !s.token_url.empty()) {
-            redirected.emplace(request);
-            redirected->url = s.token_url;
-            to_send = &*redirected;
-        }
-        if (s.log) s.log->request(*to_send, token_request);
+        const bool token_request = is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url);
+        if (s.log) s.log->request(request, token_request);
         const auto started = std::chrono::steady_clock::now();
-        auto response = s.send(*to_send, options);
-        if (s.log) s.log->response(*to_send, token_request, response, std::chrono::steady_clock::now() - started);
+        auto response = s.send(request, options);
+        if (s.log) s.log->response(request, token_request, response, std::chrono::steady_clock::now() - started);
         return response;
     }
 
 private:
     struct state {
         send_function send;
-        std::string token_url;
         std::shared_ptr<verbose_log> log;
+        std::string token_url;  // --token-url: its requests carry credentials too
     };
     std::shared_ptr<const state> state_;
 };

@@ -30,7 +30,7 @@ struct cli_setup {
     dbserve::client_config config;
     dbserve::default_secret_source secrets;
     dbserve::transport_options transport;
-    std::string token_url;         // --token-url, checked; empty: <host>/oidc/v1/token
+    std::string token_url;         // --token-url, checked (also in config); empty: <host>/oidc/v1/token
     std::string token_path_note;   // for -v: which way to a token is used
     std::string credentials_note;  // for -v: which credentials were found (no values)
 };
@@ -86,6 +86,7 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o) {
         if (parsed->scheme != "https" && !dbserve::is_loopback_host(parsed->host))
             return detail::setup_error("--token-url must be an https:// URL (it receives the client secret)");
         s.token_url = o.token_url;
+        c.token_url = o.token_url;
     }
 
     // Network.

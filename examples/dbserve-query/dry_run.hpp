@@ -27,6 +27,9 @@ public:
     // The host put into the placeholder discovery answer; printed as what it stands for.
     static constexpr const char* discovered_host = "https://endpoint-url-from-discovery.invalid";
 
+    // --token-url, so its requests are recognised as token requests.
+    void set_token_url(std::string url) { state_->token_url = std::move(url); }
+
     send_function send_function_for() {
         auto self = state_;
         return [self](const dbserve::http_request& request, const dbserve::send_options&) {
@@ -62,6 +65,7 @@ private:
         std::vector<std::string> notes;
         std::optional<dbserve::http_request> query;
         bool discovered = false;
+        std::string token_url;
     };
 
     std::string placeholder(const std::string& url) const {
@@ -76,14 +80,14 @@ private:
         dbserve::http_response response;
         response.status = 200;
         response.headers.add_unchecked("Content-Type", "application/json");
-        if (is_token_request(request)) {
-            s.notes.push_back("first a token would be fetched (not done in a dry run): POST " + request.url + " " +
+        if (is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url)) {
+            s.notes.push_back("a token would be fetched (not done in a dry run): POST " + request.url + " " +
                               redact_form_body(request.body));
             response.body = R"({"access_token":"dry-run-placeholder","token_type":"Bearer","expires_in":3600})";
             return response;
         }
         if (request.method == dbserve::http_method::get) {
-            s.notes.push_back("then the endpoint would be looked up (not done in a dry run): GET " + request.url);
+            s.notes.push_back("the endpoint would be looked up (not done in a dry run): GET " + request.url);
             const auto slash = request.url.rfind('/');
             const std::string name = request.url.substr(slash + 1);
             nlohmann::json doc = {{"name", name},

@@ -16,6 +16,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
     dry_run_recorder recorder;
     send_function send;
     if (o.dry_run) {
+        recorder.set_token_url(setup->token_url);
         send = recorder.send_function_for();
     } else {
         auto network = make_network_send(o.transport, setup->transport);
@@ -141,7 +143,20 @@ int main(int argc, char** argv) {
         send = std::move(*network);
     }
 
-    client_type client(std::move(setup->config), cli_transport(std::move(send), setup->token_url, log),
+    if (log && setup->config.supply_token) {
+        auto read = std::move(setup->config.supply_token);
+        setup->config.supply_token = [read, log]() {
+            auto token = read();
+            if (token) {
+                const auto left = std::chrono::duration_cast<std::chrono::seconds>(token->expires_at -
+                                                                                   std::chrono::system_clock::now());
+                log->note("read a token from --token-file, expires in " + std::to_string(left.count()) + " s");
+            }
+            return token;
+        };
+    }
+
+    client_type client(std::move(setup->config), cli_transport(std::move(send), log, setup->token_url),
                        dbserve::system_clock_policy{}, std::move(setup->secrets));
     if (auto ok = client.check_configuration(); !ok) return report(ok.error());
 

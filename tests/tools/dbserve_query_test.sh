@@ -181,7 +181,10 @@ group_where() {
     # --token-url: token requests go there instead of <host>/oidc/v1/token.
     run token_url 0 --url "$SUM_URL" --token-url "https://localhost:$PORT/oidc/v1/token" "${NET[@]}" --data "$body" -v
     err_has token_url "^> POST https://localhost:$PORT/oidc/v1/token"
+    err_has token_url 'fetched a data-plane token'
     out_has token_url '"predictions":\[3,7\]'
+    run token_url_dry 0 --url "$SUM_URL" --token-url "https://localhost:$PORT/oidc/v1/token" "${NET[@]}" --data "$body" --dry-run
+    out_has token_url_dry "^# a token would be fetched .*POST https://localhost:$PORT/oidc/v1/token"
 }
 
 group_credentials() {
@@ -193,6 +196,12 @@ group_credentials() {
     err_has environment 'token path: client credentials with authorization_details'
     err_has environment 'fetched a data-plane token \(client credentials with authorization_details\), expires in 3600 s'
     equals "client_credentials token requests" "$(counter 'j.token_requests.client_credentials')" 1
+    # The secret check at the end knows the secret it looks for.
+    if [ -n "$DBSERVE_EMULATOR_CLIENT_SECRET" ] && grep -qF "$DBSERVE_EMULATOR_CLIENT_SECRET" "$emulator_dir/emulator.env"; then
+        pass
+    else
+        fail "the emulator's client secret is not known to the test"
+    fi
 
     # --client-secret-file, also with a secret that needs form-urlencoding (sp-encoded).
     unset DATABRICKS_CLIENT_SECRET
@@ -231,6 +240,7 @@ group_credentials() {
     run token_file 0 --url "$SUM_URL" "${NET[@]}" --data "$body" --token-file "$files/token" -v
     out_has token_file '"predictions":\[3\]'
     err_has token_file 'token path: a token from --token-file'
+    err_has token_file 'read a token from --token-file, expires in [0-9]+ s'
     equals "token file: token requests" "$(counter 'j.token_requests.total')" 0
     run auth_token_file 0 --auth token --url "$SUM_URL" "${NET[@]}" --data "$body" --token-file "$files/token"
     # --auth token without a file: DATABRICKS_TOKEN holding an OAuth token.
