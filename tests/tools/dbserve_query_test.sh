@@ -97,6 +97,20 @@ one_error_line() {  # NAME REGEX
     if [ -s "$out/$1.out" ]; then fail "$1: printed something on stdout"; fi
 }
 
+# run_terminal NAME EXPECTED_EXIT ARGS...: the tool on a pseudo-terminal (stdout and stderr
+# both), through util-linux script; skipped when script is missing.
+run_terminal() {
+    local name=$1 expected=$2
+    shift 2
+    if ! command -v script >/dev/null; then
+        echo "note: script(1) not found; $name skipped" >&2
+        return 1
+    fi
+    : >"$out/$name.err"
+    timeout 60 script -qec "$(printf '%q ' "$tool" "$@")" /dev/null >"$out/$name.out" 2>&1 </dev/null
+    check_exit "$name" "$expected" $?
+}
+
 admin() {  # METHOD PATH [JSON]
     if [ $# -ge 3 ]; then
         curl -sS --max-time 10 --cacert "$CA" -X "$1" -H 'Content-Type: application/json' --data "$3" "$DBSERVE_EMULATOR_ADMIN_URL$2"
@@ -305,6 +319,10 @@ group_body() {
     out_has chat_dry '"top_p":0.9'
     run embeddings 0 --endpoint embeddings-model "${NET[@]}" --data '{"input":"two words"}'
     out_has embeddings '"embedding"'
+    # On a terminal the body is pretty-printed; otherwise it is passed on byte for byte.
+    if run_terminal pretty 0 --url "$SUM_URL" "${NET[@]}" --data '{"inputs":[[1,2],[3,4]]}'; then
+        out_has pretty '^  "predictions": \['
+    fi
 }
 
 group_stream() {
@@ -583,6 +601,12 @@ group_load() {
         if [ -n "$v" ]; then pass; else fail "repeat: no latency_ms.$field"; fi
     done
     if [ "$(wc -l <"$out/repeat_json.out")" = 1 ]; then pass; else fail "repeat: --summary json is not one line"; fi
+    # A progress bar on stderr when it is a terminal; none otherwise.
+    if run_terminal progress 0 --url "$SUM_URL" "${NET[@]}" --data "$body" --repeat 200 --concurrency 2; then
+        out_has progress '\[[#.]{30}\] [0-9]+/200 queries, 0 failed'
+        out_has progress 'queries: +200 \(200 succeeded, 0 failed\)'
+    fi
+    if grep -q 'queries, 0 failed' "$out/repeat_json.err"; then fail "a progress bar was drawn on a non-terminal"; else pass; fi
 
     run duration_text 0 --endpoint sum-model "${NET[@]}" --data "$body" --duration 1.5 --concurrency 2
     out_has duration_text '^queries: +[0-9]+ \([0-9]+ succeeded, 0 failed\)'
