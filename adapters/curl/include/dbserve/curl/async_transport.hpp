@@ -267,8 +267,8 @@ private:
         void admit(operation_ptr op) {
             if (!multi) return fail(*op, dbserve::error(errc::configuration, "curl_multi_init failed"));
             if (settings.configuration_error) return fail(*op, *settings.configuration_error);
-            auto target = detail::check_request(op->request);
-            if (!target) return fail(*op, std::move(target).error());
+            auto checked = detail::check_request(op->request);
+            if (!checked) return fail(*op, std::move(checked).error());
             if (!idle.empty()) {
                 op->easy = std::move(idle.back());
                 idle.pop_back();
@@ -276,7 +276,7 @@ private:
                 op->easy.reset(curl_easy_init());
             }
             if (!op->easy) return fail(*op, dbserve::error(errc::configuration, "curl_easy_init failed"));
-            op->x.emplace(op->request, op->options, std::move(target->host));
+            op->x.emplace(op->request, op->options);
             auto prepared = op->x->prepare(op->easy.get(), settings, caches.get());
             if (!prepared) return fail(*op, std::move(prepared).error());
             curl_easy_setopt(op->easy.get(), CURLOPT_PRIVATE, op.get());

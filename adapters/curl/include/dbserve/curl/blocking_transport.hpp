@@ -34,12 +34,12 @@ public:
     // to send_options::on_body_chunk). Thread safe.
     result<http_response> send(const http_request& request, const send_options& options = {}) {
         if (state_->settings.configuration_error) return *state_->settings.configuration_error;
-        auto target = detail::check_request(request);
-        if (!target) return std::move(target).error();
+        auto checked = detail::check_request(request);
+        if (!checked) return std::move(checked).error();
 
         detail::easy_handle easy = state_->acquire();
         if (!easy) return unexpected(errc::configuration, "curl_easy_init failed");
-        detail::exchange x(request, options, std::move(target->host));
+        detail::exchange x(request, options);
         auto prepared = x.prepare(easy.get(), state_->settings, state_->caches.get());
         if (!prepared) return std::move(prepared).error();
         const CURLcode code = curl_easy_perform(easy.get());
