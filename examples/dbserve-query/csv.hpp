@@ -33,6 +33,7 @@ inline dbserve::unexpected csv_error(std::size_t line, const std::string& what) 
 
 inline dbserve::result<csv_table> parse_csv(std::string_view text) {
     std::vector<std::vector<csv_cell>> records;
+    std::vector<std::size_t> record_lines;  // where each record starts, for error messages
     std::vector<csv_cell> record;
     csv_cell cell;
     std::size_t line = 1;
@@ -48,7 +49,10 @@ inline dbserve::result<csv_table> parse_csv(std::string_view text) {
     };
     auto end_record = [&] {
         end_cell();
-        if (record_has_content || record.size() > 1) records.push_back(std::move(record));
+        if (record_has_content || record.size() > 1) {
+            records.push_back(std::move(record));
+            record_lines.push_back(record_line);
+        }
         record.clear();
         record_has_content = false;
     };
@@ -111,9 +115,10 @@ inline dbserve::result<csv_table> parse_csv(std::string_view text) {
         if (records[r].size() != table.columns.size())
             return dbserve::unexpected(
                 dbserve::errc::invalid_argument,
-                "CSV row " + std::to_string(r) + " has " + std::to_string(records[r].size()) +
-                    " fields but the header has " + std::to_string(table.columns.size()) +
-                    "; every row needs one field per column");
+                "CSV line " + std::to_string(record_lines[r]) + " (data row " + std::to_string(r) + ") has " +
+                    std::to_string(records[r].size()) + " fields but the header has " +
+                    std::to_string(table.columns.size()) +
+                    "; every row needs one field per column (quote fields that contain commas)");
         table.rows.push_back(std::move(records[r]));
     }
     return table;

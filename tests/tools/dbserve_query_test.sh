@@ -495,7 +495,7 @@ group_bad_input() {
     one_error_line data_empty_stdin 'standard input.*is empty'
     printf 'a,b\n1,2\n3\n' >"$files/ragged.csv"
     run csv_ragged 2 "${U[@]}" --csv "$files/ragged.csv"
-    one_error_line csv_ragged 'CSV row 2 has 1 fields but the header has 2'
+    one_error_line csv_ragged 'CSV line 3 \(data row 2\) has 1 fields but the header has 2'
     printf 'a,b\n"1,2\n' >"$files/open-quote.csv"
     run csv_open_quote 2 "${U[@]}" --csv "$files/open-quote.csv"
     one_error_line csv_open_quote 'CSV line 2: a quoted field is never closed'
