@@ -46,11 +46,9 @@ class json_writer {
 public:
     // Appends after whatever `out` already holds. Call finish() (or destroy the writer)
     // before reading `out`: the writer over-allocates and trims at the end.
-    explicit json_writer(std::string& out) : out_(out) {
-        std::size_t used = out_.size();
-        if (out_.capacity() > used) out_.resize(out_.capacity());
-        cur_ = out_.data() + used;
-        end_ = out_.data() + out_.size();
+    explicit json_writer(std::string& out) : out_(out), start_(out.size()) {
+        cur_ = out_.data() + start_;
+        end_ = cur_;
     }
     json_writer(const json_writer&) = delete;
     json_writer& operator=(const json_writer&) = delete;
@@ -170,12 +168,14 @@ private:
         if (static_cast<std::size_t>(end_ - cur_) >= bytes) return;
         grow(bytes);
     }
+    // Doubles what this writer has written so far (not the whole string: a long prefix or a
+    // large spare capacity is not zero-filled again and again).
     void grow(std::size_t bytes) {
         std::size_t used = size();
         std::size_t wanted = used + bytes;
-        std::size_t next = out_.size() * 2;
+        std::size_t next = start_ + 2 * (out_.size() - start_);
         if (next < wanted) next = wanted;
-        if (next < 256) next = 256;
+        if (next < used + 256) next = used + 256;
         out_.resize(next);
         cur_ = out_.data() + used;
         end_ = out_.data() + out_.size();
@@ -272,6 +272,7 @@ private:
     }
 
     std::string& out_;
+    std::size_t start_;  // out_.size() when the writer was made
     char* cur_ = nullptr;
     char* end_ = nullptr;
 };

@@ -38,7 +38,7 @@ TEST_CASE("a non-finite context value is refused, naming the record") {
     lookup.add({{"id", 2}, {"x", std::nan("")}});
     auto body = lookup.to_body();
     REQUIRE_FALSE(body.has_value());
-    CHECK(body.error().message.find("[1].x") != std::string::npos);
+    CHECK(body.error().message.find("row 1, column 'x'") != std::string::npos);
 }
 
 TEST_CASE("params and a client_request_id can be added to a lookup") {
