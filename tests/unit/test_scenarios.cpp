@@ -524,3 +524,19 @@ TEST_CASE_TEMPLATE("a stale token on the exchange path is refreshed in the backg
     REQUIRE(h.run_one());
     CHECK(scenario::bearer_of(scenario::invocations(h.replies).back()) == "dp2");
 }
+
+TEST_CASE_TEMPLATE("a 401 while this query's own background refresh runs waits for that refresh, then retries",
+                   D, SCENARIO_DRIVERS) {
+    harness h(D::value);
+    h.script_tokens_and_success();
+    REQUIRE(h.run_one());
+    h.clock.advance(45min);
+    h.replies.on("/invocations").reply(testing::error_reply(401, "UNAUTHENTICATED", "revoked"));
+    auto r = h.run_one();
+    REQUIRE(r);
+    CHECK(h.stats().token_requests == 2);
+    auto calls = scenario::invocations(h.replies);
+    REQUIRE(calls.size() == 3);
+    CHECK(scenario::bearer_of(calls[1]) == "t1");
+    CHECK(scenario::bearer_of(calls[2]) == "t2");
+}

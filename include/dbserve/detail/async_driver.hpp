@@ -37,7 +37,7 @@ public:
 
     void drive() {
         {
-            std::lock_guard<std::mutex> lock(mutex_);
+            std::lock_guard<std::mutex> lock(flags_mutex_);
             if (driving_) {
                 again_ = true;
                 return;
@@ -48,12 +48,15 @@ public:
         for (;;) {
             std::vector<action> actions;
             {
-                std::lock_guard<std::mutex> lock(mutex_);
+                std::lock_guard<std::mutex> lock(flags_mutex_);
                 again_ = false;
+            }
+            {
+                std::lock_guard<std::mutex> lock(op_mutex_);
                 collect(actions);
             }
             for (auto& a : actions) perform(self, a);
-            std::lock_guard<std::mutex> lock(mutex_);
+            std::lock_guard<std::mutex> lock(flags_mutex_);
             if (!again_ || finished_) {
                 driving_ = false;
                 return;
@@ -74,8 +77,13 @@ private:
         std::optional<result<query_response>> outcome;
     };
 
+    // Called with op_mutex_ held. The operation may wake other runners (a cache change):
+    // their drive() only takes flags_mutex_, and ours, re-entered, only asks to loop again.
     void collect(std::vector<action>& actions) {
-        if (finished_) return;
+        {
+            std::lock_guard<std::mutex> lock(flags_mutex_);
+            if (finished_) return;
+        }
         for (;;) {
             operation_step step = op_.next();
             switch (step.kind) {
@@ -96,25 +104,30 @@ private:
                     actions.push_back(std::move(a));
                     continue;
                 }
-                case operation_step::wait_until:
+                case operation_step::wait_until: {
+                    std::lock_guard<std::mutex> lock(flags_mutex_);
                     if (!timer_ || step.deadline < *timer_) {
                         timer_ = step.deadline;
                         action a;
-                    a.kind = action::timer;
+                        a.kind = action::timer;
                         a.deadline = step.deadline;
                         actions.push_back(std::move(a));
                     }
                     return;
+                }
                 case operation_step::idle:
                     if (step.waiting_for_others) {
                         action a;
-                    a.kind = action::wait_change;
+                        a.kind = action::wait_change;
                         a.version = step.observed_version;
                         actions.push_back(std::move(a));
                     }
                     return;
                 case operation_step::done: {
-                    finished_ = true;
+                    {
+                        std::lock_guard<std::mutex> lock(flags_mutex_);
+                        finished_ = true;
+                    }
                     action a;
                     a.kind = action::finish;
                     if (step.outcome) a.outcome.emplace(std::move(*step.outcome));
@@ -144,7 +157,7 @@ private:
                 const auto deadline = a.deadline;
                 clock_->async_wait_until(deadline, [self, deadline] {
                     {
-                        std::lock_guard<std::mutex> lock(self->mutex_);
+                        std::lock_guard<std::mutex> lock(self->flags_mutex_);
                         if (self->timer_ && *self->timer_ == deadline) self->timer_.reset();
                     }
                     self->drive();
@@ -153,7 +166,7 @@ private:
             }
             case action::wait_change:
                 if (!shared_->when_changed(a.version, [self] { self->drive(); })) {
-                    std::lock_guard<std::mutex> lock(mutex_);
+                    std::lock_guard<std::mutex> lock(flags_mutex_);
                     again_ = true;
                 }
                 break;
@@ -173,7 +186,7 @@ private:
 
     void on_response(std::uint64_t id, result<http_response> response) {
         {
-            std::lock_guard<std::mutex> lock(mutex_);
+            std::lock_guard<std::mutex> lock(op_mutex_);
             op_.on_response(id, std::move(response));
         }
         drive();
@@ -182,7 +195,7 @@ private:
     void on_body_chunk(std::uint64_t id, const http_response& head, std::string_view bytes) {
         std::vector<chat_chunk> ready;
         {
-            std::lock_guard<std::mutex> lock(mutex_);
+            std::lock_guard<std::mutex> lock(op_mutex_);
             op_.on_body_chunk(id, head, bytes);
             while (auto chunk = op_.pop_chunk()) ready.push_back(std::move(*chunk));
         }
@@ -190,7 +203,8 @@ private:
             for (const auto& chunk : ready) on_chunk_(chunk);
     }
 
-    std::mutex mutex_;
+    std::mutex op_mutex_;     // guards op_
+    std::mutex flags_mutex_;  // guards driving_, again_, finished_, timer_; never held while taking op_mutex_
     query_operation op_;
     std::shared_ptr<Transport> transport_;
     std::shared_ptr<const Clock> clock_;
