@@ -4,12 +4,14 @@
 // unit tests call it directly. Thread safe (one mutex): the server may call it from any thread.
 #pragma once
 
+#include "external_issuer.hpp"
 #include "models.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -127,6 +129,10 @@ public:
     json info() const;      // the JSON line printed at start
     json counters() const;  // GET /admin/counters
     void add_fault(fault_spec spec);
+    // Also accept RS256 JWT access tokens from this outside issuer on the data plane; their
+    // authorization_details claim grants endpoints by id, as for the emulator's own tokens.
+    // Counted in counters()["external_tokens"] ("accepted" / "refused").
+    void trust_issuer(std::shared_ptr<const external_issuer> issuer);
 
     // Identities and endpoints, for tests and info().
     const principal& principal_named(std::string_view name) const;
@@ -190,6 +196,8 @@ private:
     std::string pat_;
     std::uint64_t sequence_ = 0;
     json counters_;
+    std::shared_ptr<const external_issuer> external_issuer_;
+    void bump_external(const std::string& outcome);
 };
 
 // Decodes application/x-www-form-urlencoded text ('+' is a space); false on a bad escape.
