@@ -174,6 +174,7 @@ public:
             retried_after_401_ = other.retried_after_401_;
             rediscovered_ = other.rediscovered_;
             invoke_attempts_ = other.invoke_attempts_;
+            parked_invocation_ = std::move(other.parked_invocation_);
             started_ = other.started_;
             began_ = other.began_;
             outcome_ = std::move(other.outcome_);
@@ -412,7 +413,7 @@ private:
                     auto request = make_discovery_request((*creds)->host, shared_->config.endpoint_name,
                                                           control_token());
                     if (!request) return finish(l, std::move(request).error());
-                    l.request = std::move(*request);
+                    set_request(l, std::move(*request));
                     l.timeout = shared_->config.timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.discoveries);
@@ -433,7 +434,10 @@ private:
                         if (!response)
                             failure.message = "could not look up serving endpoint '" + shared_->config.endpoint_name +
                                               "': " + failure.message;
-                        if (schedule_retry(l, failure, http_method::get, l.attempts, phase::discovery_send))
+                        // Only what the service or the network says is passing is retried; a
+                        // missing, unready or not route optimized endpoint is reported at once.
+                        const bool passing = !response || response->status == 429 || response->status == 503;
+                        if (passing && schedule_retry(l, failure, http_method::get, l.attempts, phase::discovery_send))
                             break;
                         return finish(l, std::move(failure));
                     }
@@ -483,7 +487,7 @@ private:
                                 break;
                         }
                     }
-                    l.request = client_credentials_request(c, {});
+                    set_request(l, client_credentials_request(c, {}));
                     l.timeout = shared_->config.timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
@@ -590,7 +594,7 @@ private:
                         l.resume = phase::fetch_exchange_send;
                         break;
                     }
-                    l.request = client_credentials_request(c, endpoint_->authorization_details);
+                    set_request(l, client_credentials_request(c, endpoint_->authorization_details));
                     l.timeout = shared_->config.timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
@@ -599,7 +603,7 @@ private:
                 case phase::fetch_exchange_send: {
                     auto creds = shared_->credentials_once();
                     if (!creds) return finish(l, std::move(creds).error());
-                    l.request = token_exchange_request(**creds);
+                    set_request(l, token_exchange_request(**creds));
                     l.timeout = shared_->config.timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
@@ -698,6 +702,15 @@ private:
         token_serial_ = token.serial;
     }
 
+    // The main lane's request slot carries the invocation and, between its attempts, the
+    // token or discovery requests a 401 or a re-discovery needs. The invocation (its body is
+    // kept nowhere else) waits aside meanwhile, so the repeat sends the query, not the last
+    // token request with its assertion.
+    void set_request(lane& l, http_request request) {
+        if (!l.background && invoke_attempts_ != 0 && !parked_invocation_) parked_invocation_ = std::move(l.request);
+        l.request = std::move(request);
+    }
+
     lane_action send_invocation(lane& l) {
         if (invoke_attempts_ == 0) {
             http_request& request = l.request;
@@ -718,12 +731,18 @@ private:
                 auto valid = add_stream_flag(request.body);
                 if (!valid) return finish(l, std::move(valid).error());
             }
-        } else if (l.request.url != endpoint_->url) {
-            // Discovered again: the endpoint moved.
-            l.request.url = endpoint_->url;
-            l.request.headers.remove("X-Databricks-Workspace-Id");
-            std::string workspace = shared_->workspace_id_for(*endpoint_);
-            if (!workspace.empty()) l.request.headers.add_unchecked("X-Databricks-Workspace-Id", std::move(workspace));
+        } else {
+            if (parked_invocation_) {
+                l.request = std::move(*parked_invocation_);
+                parked_invocation_.reset();
+            }
+            if (l.request.url != endpoint_->url) {
+                // Discovered again: the endpoint moved.
+                l.request.url = endpoint_->url;
+                l.request.headers.remove("X-Databricks-Workspace-Id");
+                std::string workspace = shared_->workspace_id_for(*endpoint_);
+                if (!workspace.empty()) l.request.headers.add_unchecked("X-Databricks-Workspace-Id", std::move(workspace));
+            }
         }
         if (request_bearer_serial_ != token_serial_ || invoke_attempts_ == 0) {
             if (invoke_attempts_ != 0) l.request.headers.remove("Authorization");
@@ -1114,6 +1133,7 @@ private:
     bool retried_after_401_ = false;
     bool rediscovered_ = false;
     int invoke_attempts_ = 0;
+    std::optional<http_request> parked_invocation_;  // see set_request
     mono_time started_{};
     bool began_ = false;
     std::optional<result<query_response>> outcome_;

@@ -334,6 +334,17 @@ TEST_CASE_TEMPLATE("discovery by name, then the jwt-bearer exchange with the det
     CHECK(h.replies.request_count() == 5);
 }
 
+TEST_CASE_TEMPLATE("a throttled discovery is retried after Retry-After", D, SCENARIO_DRIVERS) {
+    harness h(D::value);
+    script_discovery(h, scenario::ro_url);
+    h.replies.on("/api/2.0/serving-endpoints/my-ep")
+        .reply(testing::error_reply(429, "REQUEST_LIMIT_EXCEEDED", "slow down", {{"Retry-After", "1"}}));
+    const auto start = h.now();
+    REQUIRE(h.run_one());
+    CHECK(h.stats().discoveries == 2);
+    CHECK(h.now() - start == 1s);
+}
+
 TEST_CASE_TEMPLATE("many queries started together discover once", D, SCENARIO_DRIVERS) {
     harness h(D::value);
     script_discovery(h, scenario::ro_url);
@@ -409,6 +420,7 @@ TEST_CASE_TEMPLATE("discovery errors name the endpoint", D, SCENARIO_DRIVERS) {
         REQUIRE_FALSE(r);
         CHECK(r.error().code == errc::unavailable);
         CHECK(r.error().message.find("not ready") != std::string::npos);
+        CHECK(h.stats().discoveries == 1);  // reported at once, not retried
         // A failed discovery is not cached: the next query asks again.
         h.replies.on("/api/2.0/serving-endpoints/my-ep").always(testing::discovery_reply("my-ep", scenario::ro_url, discovered_details));
         CHECK(h.run_one());
