@@ -1,7 +1,8 @@
 // Load mode (--repeat N, --duration S, --concurrency C): one client shared by C worker
 // threads, each running blocking queries back to back until N queries have started or S
-// seconds have passed. A progress bar goes to stderr when it is a terminal. The result is
-// a load_report; the caller prints it.
+// seconds have passed, or until interrupted (Ctrl-C: the queries in flight finish and the
+// summary is still printed). A progress bar goes to stderr when it is a terminal. The
+// result is a load_report; the caller prints it.
 #pragma once
 
 #include "cli_options.hpp"
@@ -13,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -25,9 +27,17 @@ struct load_outcome {
     load_report report;
     int exit = exit_success;  // the exit code of the first failure, if any
     std::string first_failure;
+    bool interrupted = false;  // ended early by SIGINT or SIGTERM
 };
 
 namespace detail {
+
+// Set from a signal handler: a lock-free atomic is safe to store to there.
+inline std::atomic<bool>& load_interrupted() {
+    static std::atomic<bool> interrupted{false};
+    return interrupted;
+}
+extern "C" inline void on_load_interrupt(int) { load_interrupted().store(true); }
 
 inline void draw_progress(std::FILE* out, double fraction, const std::string& label) {
     constexpr int width = 30;
@@ -53,6 +63,8 @@ load_outcome run_load(const cli_options& o, RunQuery&& run_query, bool progress)
                                                        std::chrono::duration<double>(*o.duration_s))
                                        : clock::time_point::max();
 
+    std::signal(SIGINT, detail::on_load_interrupt);
+    std::signal(SIGTERM, detail::on_load_interrupt);
     std::atomic<long> issued{0};
     std::atomic<long> finished{0};
     std::atomic<long> failed{0};
@@ -65,7 +77,7 @@ load_outcome run_load(const cli_options& o, RunQuery&& run_query, bool progress)
             if (by_count) {
                 if (issued.fetch_add(1) >= total) break;
             }
-            if (clock::now() >= deadline) break;
+            if (clock::now() >= deadline || detail::load_interrupted().load()) break;
             const auto begin = clock::now();
             auto result = run_query();
             const double ms = std::chrono::duration<double, std::milli>(clock::now() - begin).count();
@@ -126,6 +138,9 @@ load_outcome run_load(const cli_options& o, RunQuery&& run_query, bool progress)
     done_changed.notify_all();
     if (painter.joinable()) painter.join();
     outcome.report.elapsed_s = std::chrono::duration<double>(clock::now() - started).count();
+    outcome.interrupted = detail::load_interrupted().load();
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     return outcome;
 }
 

@@ -98,6 +98,7 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
         outcome.report.print_text(stdout);
     }
     std::fflush(stdout);
+    if (outcome.interrupted) print_error_line("load mode: interrupted; the summary covers the queries made so far");
     if (outcome.exit != exit_success)
         print_error_line("load mode: " + std::to_string(outcome.report.queries - outcome.report.successes) +
                          " queries failed; the first: " + outcome.first_failure);
@@ -108,6 +109,10 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
 
 int main(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        std::fputs(std::string(usage_text).c_str(), stderr);
+        return exit_usage;
+    }
     auto parsed = parse_command_line(args);
     if (!parsed) return report(parsed.error());
     const cli_options& o = *parsed;

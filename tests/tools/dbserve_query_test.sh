@@ -619,6 +619,24 @@ group_load() {
         equals "beast: successes" "$(json_field "$out/repeat_beast.out" j.successes)" 12
     fi
 
+    # Ctrl-C ends load mode early: the queries in flight finish and the summary is printed.
+    timeout 90 "$tool" --url "$SUM_URL" "${NET[@]}" --data "$body" --duration 80 --summary json \
+        >"$out/interrupted.out" 2>"$out/interrupted.err" </dev/null &
+    local pid=$! tries=0
+    while kill -0 "$pid" 2>/dev/null && [ $tries -lt 60 ]; do
+        sleep 0.5
+        kill -INT "$pid" 2>/dev/null
+        tries=$((tries + 1))
+    done
+    wait "$pid"
+    check_exit interrupted 0 $?
+    err_has interrupted 'load mode: interrupted'
+    equals "interrupted: failures" "$(json_field "$out/interrupted.out" j.failures)" 0
+    if [ "$(json_field "$out/interrupted.out" j.queries)" -gt 0 ] 2>/dev/null; then pass; else fail "interrupted: no queries counted"; fi
+
+    run no_arguments 2
+    err_has no_arguments '^usage: dbserve-query'
+
     # Failures: counted by kind, exit code of the failure, summary still printed.
     run repeat_failing 4 --url "$SUM_URL" "${NET[@]}" --data '{"unknown":1}' --repeat 5 --summary json
     equals "failing: failures" "$(json_field "$out/repeat_failing.out" j.failures)" 5
