@@ -2,7 +2,7 @@
 # Transport benchmark: builds bench_transport and the C floor, starts nginx on loopback
 # HTTPS (test CA from tests/conformance/make-certs.sh, keep-alive, a fixed JSON reply to
 # every POST), runs each mode ROUNDS times interleaved, prints the median requests per
-# second and the ratio to the floor, and stops nginx.
+# second and the median ratio to the floor, and stops nginx.
 #
 #   bash bench/run-transport.sh            # REQUESTS=5000 ROUNDS=5 by default
 #   REQUESTS=20000 ROUNDS=7 bash bench/run-transport.sh
@@ -72,6 +72,8 @@ adapters="$build/bench/transport/bench_transport"
 modes=(floor-easy curl-blocking curl-async-seq floor-multi64 curl-async-64)
 [ "$beast" = ON ] && modes+=(beast-blocking beast-async-seq beast-async-64)
 
+# Load on a shared machine drifts within a run: each mode is compared with the floor of
+# the same round, and the median of those per-round ratios is reported.
 results="$work/results"
 for round in $(seq "$rounds"); do
   for mode in "${modes[@]}"; do
@@ -79,19 +81,19 @@ for round in $(seq "$rounds"); do
       floor-easy) "$floor" easy "$url" "$ca" "$resolve" "$requests" ;;
       floor-multi64) "$floor" multi64 "$url" "$ca" "$resolve" "$requests" ;;
       *) "$adapters" "$mode" "$url" "$ca" "$resolve" "$requests" ;;
-    esac
+    esac | sed "s/^/$round /"
   done
 done > "$results"
 
-median() { grep "^$1 " "$results" | awk '{print $2}' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-floor_seq=$(median floor-easy)
-floor_multi=$(median floor-multi64)
-echo "requests per run: $requests, rounds: $rounds, median requests/s (ratio to the C floor)"
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "requests per run: $requests, rounds: $rounds"
+echo "  mode             median req/s   median ratio to the C floor of the same round"
 for mode in "${modes[@]}"; do
-  rate=$(median "$mode")
   case "$mode" in
-    *64) base=$floor_multi ;;
-    *) base=$floor_seq ;;
+    *64) base=floor-multi64 ;;
+    *) base=floor-easy ;;
   esac
-  awk -v m="$mode" -v r="$rate" -v b="$base" 'BEGIN { printf "  %-16s %8d  %.2fx\n", m, r, r / b }'
+  rate=$(awk -v m="$mode" '$2 == m {print $3}' "$results" | median)
+  ratio=$(awk -v m="$mode" -v b="$base" '$2 == b {f[$1] = $3} $2 == m {r[$1] = $3} END {for (k in r) printf "%.3f\n", r[k] / f[k]}' "$results" | median)
+  printf "  %-16s %8d       %.2fx\n" "$mode" "$rate" "$ratio"
 done

@@ -175,10 +175,10 @@ private:
         std::size_t run_once(std::chrono::milliseconds max_wait) {
             const driving scope(*this);
             int running = 0;
-            admit_and_cancel();
-            // curl_multi_poll returns at once when libcurl has work due (a request just
-            // added, a timeout), so one perform per turn is enough.
-            if (ready.empty() && max_wait.count() > 0) {
+            // Requests just added are sent at once; otherwise wait for sockets, timers or
+            // a wakeup. One perform per turn either way.
+            const bool changed = admit_and_cancel();
+            if (!changed && ready.empty() && max_wait.count() > 0) {
                 curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(max_wait.count()), nullptr);
                 admit_and_cancel();
             }
@@ -235,12 +235,14 @@ private:
             for (auto& op : in_flight) curl_multi_remove_handle(multi.get(), op->easy.get());
         }
 
-        // Moves queued requests onto the multi handle and applies cancellations. Driver thread.
-        void admit_and_cancel() {
+        // Moves queued requests onto the multi handle and applies cancellations; false when
+        // there was nothing to do. Driver thread.
+        bool admit_and_cancel() {
             std::vector<operation_ptr> admitted;
             std::vector<request_id> cancelled;
             {
                 std::lock_guard<std::mutex> lock(mutex);
+                if (queued.empty() && cancels.empty()) return false;
                 admitted.swap(queued);
                 cancelled.swap(cancels);
             }
@@ -262,6 +264,7 @@ private:
                     ++i;
                 }
             }
+            return true;
         }
 
         void admit(operation_ptr op) {
