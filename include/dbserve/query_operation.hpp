@@ -414,7 +414,7 @@ private:
                                                           control_token());
                     if (!request) return finish(l, std::move(request).error());
                     set_request(l, std::move(*request));
-                    l.timeout = shared_->config.timeout;
+                    l.timeout = shared_->config.auth_timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.discoveries);
                     return begin_send(l, phase::discovery_response);
@@ -488,7 +488,7 @@ private:
                         }
                     }
                     set_request(l, client_credentials_request(c, {}));
-                    l.timeout = shared_->config.timeout;
+                    l.timeout = shared_->config.auth_timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
                     detail::atomic_statistics::bump(shared_->stats.control_plane_token_requests);
@@ -595,7 +595,7 @@ private:
                         break;
                     }
                     set_request(l, client_credentials_request(c, endpoint_->authorization_details));
-                    l.timeout = shared_->config.timeout;
+                    l.timeout = shared_->config.auth_timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
                     return begin_send(l, phase::fetch_response);
@@ -604,7 +604,7 @@ private:
                     auto creds = shared_->credentials_once();
                     if (!creds) return finish(l, std::move(creds).error());
                     set_request(l, token_exchange_request(**creds));
-                    l.timeout = shared_->config.timeout;
+                    l.timeout = shared_->config.auth_timeout;
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
                     return begin_send(l, phase::fetch_response);
