@@ -65,8 +65,11 @@ struct client_config {
     token_supplier supply_token;  // for token_path::supplied
     token_lifecycle lifecycle;
     retry_policy retry;
-    // Deadline of each HTTP request (zero: the transport's default).
-    std::chrono::milliseconds timeout{60'000};
+    // Deadline of each invocation request; zero: the transport's default. A model may run
+    // up to 297 s, so keep it above that unless the endpoint is known to be fast.
+    std::chrono::milliseconds timeout{0};
+    // Deadline of each token-endpoint and serving-endpoints API request.
+    std::chrono::milliseconds auth_timeout{60'000};
     // Random numbers in [0, 1] for backoff jitter; empty: a built-in generator.
     std::function<double()> jitter;
 };

@@ -43,6 +43,7 @@ TEST_CASE("a poll operation asks for the token, then the query, then is done") {
     REQUIRE(s2.kind == operation_step::send);
     CHECK(s2.request->url == url);
     CHECK(s2.request_id != s1.request_id);
+    CHECK(s2.timeout == 0ms);  // the invocation: the transport's default unless configured
     op.on_response(s2.request_id, ok());
     auto s3 = op.next();
     REQUIRE(s3.kind == operation_step::done);
@@ -50,6 +51,16 @@ TEST_CASE("a poll operation asks for the token, then the query, then is done") {
     REQUIRE(*s3.outcome);
     CHECK((*s3.outcome)->status == 200);
     CHECK(op.finished());
+}
+
+TEST_CASE("per-query timeouts override the configured invocation timeout") {
+    fixture f;
+    query_options options;
+    options.timeout = 5s;
+    auto op = f.client.start_query(std::string("{}"), options);
+    auto t = op.next();
+    op.on_response(t.request_id, testing::token_reply("tok"));
+    CHECK(op.next().timeout == 5s);
 }
 
 TEST_CASE("a response with an unknown request id is ignored") {
