@@ -8,7 +8,8 @@
 //   step::done        finished: *step.outcome is the result (move it out);
 //   step::idle        (false in a boolean context) nothing to do until a response
 //                     arrives, or, when step.waiting_for_others, until another operation
-//                     of the same client finishes a token fetch or discovery.
+//                     of the same client finishes a token fetch or discovery: a poll loop
+//                     calls next() again after it fed any operation of that client.
 //
 // Several requests may be outstanding at once (a background token refresh beside the
 // query itself). The operation is for one thread at a time; the caches it shares with
@@ -67,7 +68,6 @@ struct operation_step {
     // idle: waiting for another operation of the client (token fetch, discovery)
     bool waiting_for_others = false;
     std::uint64_t observed_version = 0;
-    // chunk
     // chunk: owned by the operation, valid until the next call on it
     const chat_chunk* stream_chunk = nullptr;
     // done: the result, owned by the operation (move it out); null on later calls
