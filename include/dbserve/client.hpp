@@ -6,8 +6,10 @@
 // Override one policy by deriving from default_traits:
 //   struct my_traits : dbserve::default_traits { using transport = my_transport; };
 //   dbserve::basic_client<my_traits> client(config, my_transport{...});
-// A client is thread safe: share one between threads (its caches then serve them all).
+// A client is thread safe: share one between threads (its caches then serve them all);
+// its transport then sees concurrent send() / async_send() calls from those threads.
 // Destroy it only after its asynchronous queries have completed.
+// Statistics (token requests made, discoveries, retries...): client.statistics().
 #pragma once
 
 #include <dbserve/client_config.hpp>
