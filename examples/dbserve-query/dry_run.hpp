@@ -82,7 +82,7 @@ private:
         response.headers.add_unchecked("Content-Type", "application/json");
         if (is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url)) {
             s.notes.push_back("a token would be fetched (not done in a dry run): POST " + request.url + " " +
-                              redact_form_body(request.body));
+                              form_decode_for_display(redact_form_body(request.body)));
             response.body = R"({"access_token":"dry-run-placeholder","token_type":"Bearer","expires_in":3600})";
             return response;
         }
@@ -90,13 +90,19 @@ private:
             s.notes.push_back("the endpoint would be looked up (not done in a dry run): GET " + request.url);
             const auto slash = request.url.rfind('/');
             const std::string name = request.url.substr(slash + 1);
-            nlohmann::json doc = {{"name", name},
-                                  {"route_optimized", true},
-                                  {"state", {{"ready", "READY"}}},
-                                  {"data_plane_info",
-                                   {{"query_info",
-                                     {{"endpoint_url",
-                                       std::string(discovered_host) + "/0/serving-endpoints/" + name + "/invocations"}}}}}};
+            const nlohmann::json details = nlohmann::json::array(
+                {{{"type", "workspace_permission"},
+                  {"object_type", "serving-endpoints"},
+                  {"object_path", "/serving-endpoints/<endpoint id from discovery>"},
+                  {"actions", {"<as discovery returns them>"}}}});
+            nlohmann::json doc = {
+                {"name", name},
+                {"route_optimized", true},
+                {"state", {{"ready", "READY"}}},
+                {"data_plane_info",
+                 {{"query_info",
+                   {{"endpoint_url", std::string(discovered_host) + "/0/serving-endpoints/" + name + "/invocations"},
+                    {"authorization_details", details.dump()}}}}}};
             s.discovered = true;
             response.body = doc.dump();
             return response;

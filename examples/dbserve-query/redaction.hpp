@@ -58,6 +58,31 @@ inline std::string redact_form_body(std::string_view body) {
     return out;
 }
 
+// application/x-www-form-urlencoded text made readable ('+' is a space, %XX a byte), for
+// showing a (redacted) form body to a person.
+inline std::string form_decode_for_display(std::string_view text) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '+') {
+            out += ' ';
+        } else if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+            const char decoded = static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+            out += (static_cast<unsigned char>(decoded) < 0x20) ? '?' : decoded;
+            i += 2;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 namespace detail {
 inline bool is_secret_member(const std::string& key) {
     return key == "access_token" || key == "refresh_token" || key == "id_token" || key == "client_secret" ||

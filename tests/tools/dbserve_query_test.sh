@@ -357,9 +357,11 @@ group_dry_run() {
     out_has dry_url "^X-Databricks-Workspace-Id: $DBSERVE_EMULATOR_WORKSPACE_ID\$"
     out_has dry_url '^\{"inputs":\[\[1,2\]\]\}$'
     out_has dry_url '^# .*token would be fetched.*authorization_details='
+    out_has dry_url "\"object_path\":\"/serving-endpoints/$DBSERVE_EMULATOR_ENDPOINT_SUM_MODEL_ID\""
     run dry_endpoint 0 --endpoint sum-model "${NET[@]}" --data '{"inputs":[[1,2]]}' --dry-run
     out_has dry_endpoint "^# .*GET $DBSERVE_EMULATOR_WORKSPACE_URL/api/2.0/serving-endpoints/sum-model"
     out_has dry_endpoint '^POST <route optimized host from discovery>/<workspace id>/serving-endpoints/sum-model/invocations$'
+    out_has dry_endpoint 'grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<redacted>&authorization_details=.*<endpoint id from discovery>'
     run dry_stream 0 --url "$CHAT_URL" "${NET[@]}" --chat hi --stream --dry-run
     out_has dry_stream '"stream":true'
     out_has dry_stream '^Accept: text/event-stream$'

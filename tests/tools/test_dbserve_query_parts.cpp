@@ -98,6 +98,12 @@ TEST_CASE("redaction: a form body keeps only known harmless fields") {
     CHECK(redact_form_body("password=p") == "password=<redacted>");
 }
 
+TEST_CASE("a form body is made readable for display, control characters masked") {
+    CHECK(form_decode_for_display("scope=all-apis&details=%5B%7B%22a%22%3A1%7D%5D&x=a+b") ==
+          "scope=all-apis&details=[{\"a\":1}]&x=a b");
+    CHECK(form_decode_for_display("x=%0Ay%2") == "x=?y%2");
+}
+
 TEST_CASE("redaction: token members of a JSON body are replaced at any depth") {
     const std::string out =
         redact_json_body(R"({"access_token":"AAA","token_type":"Bearer","nested":[{"refresh_token":"BBB"}]})", false);
