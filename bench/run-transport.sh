@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Transport benchmark: builds bench_transport and the C floor, starts nginx on loopback
 # HTTPS (test CA from tests/conformance/make-certs.sh, keep-alive, a fixed JSON reply to
-# every POST), runs each mode ROUNDS times interleaved, prints the median requests per
-# second and the median ratio to the floor, and stops nginx.
+# every POST), runs each mode ROUNDS times interleaved, prints per mode the median
+# requests per second, the median ratio to the floor of the same round, and the median
+# client CPU time per request, and stops nginx.
 #
 #   bash bench/run-transport.sh            # REQUESTS=5000 ROUNDS=5 by default
 #   REQUESTS=20000 ROUNDS=7 bash bench/run-transport.sh
@@ -86,14 +87,15 @@ for round in $(seq "$rounds"); do
 done > "$results"
 
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-echo "requests per run: $requests, rounds: $rounds"
-echo "  mode             median req/s   median ratio to the C floor of the same round"
+echo "requests per run: $requests, rounds: $rounds; medians over the rounds"
+echo "  mode             req/s   ratio to the floor   client CPU us/request"
 for mode in "${modes[@]}"; do
   case "$mode" in
     *64) base=floor-multi64 ;;
     *) base=floor-easy ;;
   esac
   rate=$(awk -v m="$mode" '$2 == m {print $3}' "$results" | median)
+  cpu=$(awk -v m="$mode" '$2 == m {print $4}' "$results" | median)
   ratio=$(awk -v m="$mode" -v b="$base" '$2 == b {f[$1] = $3} $2 == m {r[$1] = $3} END {for (k in r) printf "%.3f\n", r[k] / f[k]}' "$results" | median)
-  printf "  %-16s %8d       %.2fx\n" "$mode" "$rate" "$ratio"
+  printf "  %-16s %6d   %5.2fx               %6.1f\n" "$mode" "$rate" "$ratio" "$cpu"
 done

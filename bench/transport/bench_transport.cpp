@@ -4,7 +4,8 @@
 //   bench_transport MODE URL CA_FILE host:port:address REQUESTS
 //     MODE  curl-blocking | curl-async-seq | curl-async-64
 //           beast-blocking | beast-async-64   (when built with the Beast adapter)
-// Prints "<mode> <requests per second>". bench/run-transport.sh runs every mode.
+// Prints "<mode> <requests per second> <CPU microseconds per request>".
+// bench/run-transport.sh runs every mode.
 #include <dbserve/curl/transport.hpp>
 #if defined(DBSERVE_BENCH_BEAST)
 #include <boost/asio/io_context.hpp>
@@ -12,12 +13,34 @@
 #endif
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace {
+
+struct measurement {
+    double requests_per_second = 0;
+    double cpu_microseconds_per_request = 0;
+};
+
+// Wall and CPU time from construction to finish().
+class stopwatch {
+public:
+    stopwatch() : wall_(std::chrono::steady_clock::now()), cpu_(std::clock()) {}
+    measurement finish(long requests) const {
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_).count();
+        const double cpu = static_cast<double>(std::clock() - cpu_) / CLOCKS_PER_SEC;
+        return {static_cast<double>(requests) / wall, cpu * 1e6 / static_cast<double>(requests)};
+    }
+
+private:
+    std::chrono::steady_clock::time_point wall_;
+    std::clock_t cpu_;
+};
 
 struct setup {
     std::string url;
@@ -48,43 +71,39 @@ bool ok(const dbserve::result<dbserve::http_response>& r) {
     return true;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // Sequential: one request after another on one transport.
 template <class Send>
-double sequential(const setup& s, Send&& send) {
+measurement sequential(const setup& s, Send&& send) {
     const auto request = make_request(s);
     for (int i = 0; i < 50; ++i)  // warm-up: connection and TLS session
         if (!ok(send(request))) std::exit(1);
-    const auto start = std::chrono::steady_clock::now();
+    const stopwatch watch;
     for (long i = 0; i < s.requests; ++i)
         if (!ok(send(request))) std::exit(1);
-    return static_cast<double>(s.requests) / seconds_since(start);
+    return watch.finish(s.requests);
 }
 
 // `in_flight` requests outstanding at all times; each completion starts the next.
 // `start(request, handler)` queues one, `step()` runs the event loop a little.
 template <class Start, class Step>
-double concurrent(const setup& s, int in_flight, Start&& start, Step&& step) {
+measurement concurrent(const setup& s, int in_flight, Start&& start, Step&& step) {
     const auto request = make_request(s);
     const long total = s.requests + in_flight;  // the first wave warms up
     long started = 0;
     long done = 0;
-    std::chrono::steady_clock::time_point timer_start;
+    std::optional<stopwatch> watch;
     std::function<void()> launch;
     launch = [&] {
         ++started;
         start(request, [&](dbserve::result<dbserve::http_response> r) {
             if (!ok(r)) std::exit(1);
-            if (++done == in_flight) timer_start = std::chrono::steady_clock::now();
+            if (++done == in_flight) watch.emplace();
             if (started < total) launch();
         });
     };
     for (int i = 0; i < in_flight; ++i) launch();
     while (done < total) step();
-    return static_cast<double>(s.requests) / seconds_since(timer_start);
+    return watch->finish(s.requests);
 }
 
 }  // namespace
@@ -109,7 +128,7 @@ int main(int argc, char** argv) {
     s.requests = std::atol(argv[5]);
     const dbserve::send_options send_options;
 
-    double rate = 0;
+    measurement rate;
     if (mode == "curl-blocking") {
         dbserve::curl::blocking_transport t(s.options);
         rate = sequential(s, [&](const dbserve::http_request& r) { return t.send(r, send_options); });
@@ -138,6 +157,6 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_transport: unknown mode %s\n", mode.c_str());
         return 2;
     }
-    std::printf("%s %.0f\n", mode.c_str(), rate);
+    std::printf("%s %.0f %.1f\n", mode.c_str(), rate.requests_per_second, rate.cpu_microseconds_per_request);
     return 0;
 }

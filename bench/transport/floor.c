@@ -4,7 +4,7 @@
  *   bench_transport_floor MODE URL CA_FILE RESOLVE REQUESTS
  *     MODE     easy (sequential, one reused easy handle) or multi64 (64 in flight)
  *     RESOLVE  host:port:address, as curl's --resolve
- * Prints "floor-easy <requests per second>" or "floor-multi64 <requests per second>".
+ * Prints "<floor-easy|floor-multi64> <requests per second> <CPU microseconds per request>".
  */
 #include <curl/curl.h>
 
@@ -41,6 +41,9 @@ static size_t on_header(char* data, size_t size, size_t count, void* user) {
     (void)user;
     return size * count;
 }
+
+/* CPU time of this process (user + system), which load on the machine barely changes. */
+static double cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
 
 static double now_seconds(void) {
     struct timespec t;
@@ -113,6 +116,7 @@ int main(int argc, char** argv) {
             if (!check(easy, curl_easy_perform(easy))) return 1;
         }
         const double start = now_seconds();
+        const double cpu_start = cpu_seconds();
         for (long i = 0; i < requests; ++i) {
             response.size = 0;
             curl_easy_reset(easy);
@@ -120,7 +124,7 @@ int main(int argc, char** argv) {
             if (!check(easy, curl_easy_perform(easy))) return 1;
         }
         const double elapsed = now_seconds() - start;
-        printf("floor-easy %.0f\n", (double)requests / elapsed);
+        printf("floor-easy %.0f %.1f\n", (double)requests / elapsed, (cpu_seconds() - cpu_start) * 1e6 / (double)requests);
         curl_easy_cleanup(easy);
         free(response.data);
     } else {
@@ -132,7 +136,7 @@ int main(int argc, char** argv) {
         CURL* easies[in_flight];
         struct buffer responses[in_flight];
         long started = 0, done = 0;
-        double start = 0;
+        double start = 0, cpu_start = 0;
         const long total = requests + in_flight; /* the first wave warms up */
         for (int i = 0; i < in_flight; ++i) {
             responses[i].data = NULL;
@@ -152,7 +156,10 @@ int main(int argc, char** argv) {
                 CURL* easy = m->easy_handle;
                 if (!check(easy, m->data.result)) return 1;
                 curl_multi_remove_handle(multi, easy);
-                if (++done == in_flight) start = now_seconds();
+                if (++done == in_flight) {
+                    start = now_seconds();
+                    cpu_start = cpu_seconds();
+                }
                 if (started < total) {
                     struct buffer* r;
                     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char**)&r);
@@ -167,7 +174,7 @@ int main(int argc, char** argv) {
             if (done < total) curl_multi_poll(multi, NULL, 0, 1000, NULL);
         }
         const double elapsed = now_seconds() - start;
-        printf("floor-multi64 %.0f\n", (double)requests / elapsed);
+        printf("floor-multi64 %.0f %.1f\n", (double)requests / elapsed, (cpu_seconds() - cpu_start) * 1e6 / (double)requests);
         for (int i = 0; i < in_flight; ++i) {
             curl_easy_cleanup(easies[i]);
             free(responses[i].data);
