@@ -89,7 +89,7 @@ int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std
 
 int run_load_mode(client_type& client, const cli_options& o, const std::string& body) {
     auto outcome = run_load(
-        o, [&] { return client.query(body); }, ::isatty(STDERR_FILENO) != 0);
+        o, [&] { return client.query(body); }, ::isatty(STDERR_FILENO) != 0 && !o.verbose);
     outcome.report.token_requests = client.statistics().token_requests;
     if (o.summary == summary_format::json) {
         const std::string line = outcome.report.to_json().dump() + "\n";
