@@ -125,6 +125,13 @@ TEST_CASE("curl: unusable options fail every request with a configuration error"
     auto a = curl_async_kit::send(async, get(https_url(good_host, "/json")), with_timeout(normal_timeout));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::configuration);
+
+    auto no_deadline = trusting_options();
+    no_deadline.request_timeout = std::chrono::milliseconds(0);
+    dbserve::curl::blocking_transport unbounded(no_deadline);
+    auto u = unbounded.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    REQUIRE_FALSE(u.has_value());
+    CHECK(u.error().code == errc::configuration);
 }
 
 #if DBSERVE_HAS_EXCEPTIONS

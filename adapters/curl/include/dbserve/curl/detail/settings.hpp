@@ -46,6 +46,11 @@ struct settings {
                 return;
             }
         }
+        // libcurl reads a zero timeout as "none": a silent peer would hold a request forever.
+        if (options.request_timeout.count() <= 0 || options.connect_timeout.count() <= 0)
+            configuration_error = dbserve::error(
+                errc::configuration,
+                "transport_options::request_timeout and connect_timeout must be positive; every request needs a deadline");
         if (options.max_response_bytes == 0)
             configuration_error = dbserve::error(
                 errc::configuration, "transport_options::max_response_bytes is 0: no response could be received");
