@@ -111,6 +111,10 @@ TEST_CASE_TEMPLATE("a 401 drops the token, fetches one new token and retries onc
     REQUIRE(calls.size() == 2);
     CHECK(scenario::bearer_of(calls[0]) == "t1");
     CHECK(scenario::bearer_of(calls[1]) == "t2");
+    // The repeat is the same query, not the token request sent in between.
+    CHECK(calls[1].body == calls[0].body);
+    CHECK(calls[1].headers.get("Content-Type") == "application/json");
+    CHECK(calls[1].headers.get("X-Databricks-Workspace-Id") == "1234567890123456");
 }
 
 TEST_CASE_TEMPLATE("a second 401 is a clean authentication error", D, SCENARIO_DRIVERS) {
@@ -369,6 +373,9 @@ TEST_CASE_TEMPLATE("a 404 from the data plane discovers the endpoint again once"
     auto calls = scenario::invocations(h.replies);
     REQUIRE(calls.size() == 2);
     CHECK(calls[1].url == moved);
+    CHECK(calls[1].body == calls[0].body);
+    CHECK(calls[1].headers.get("Authorization") == "Bearer dp-token");
+    CHECK(calls[1].headers.get("Content-Type") == "application/json");
 }
 
 TEST_CASE_TEMPLATE("a 404 after re-discovery is a not-found error", D, SCENARIO_DRIVERS) {
