@@ -98,7 +98,7 @@ enum class query_phase : std::uint8_t {
     fetch_response,
     invoke_send,
     invoke_response,
-    backoff,            // wait until `deadline`, then go to `resume`
+    backoff,            // wait until `deadline`, then go to `after_backoff`
     finished,
 };
 
@@ -116,7 +116,10 @@ struct query_stream_state {
 // One line of work in an operation: the query itself, or a background token refresh.
 struct query_lane {
     query_phase at = query_phase::start;
-    query_phase resume = query_phase::start;
+    query_phase resume = query_phase::start;  // where `control` goes once it has a token
+    // Where `backoff` goes: its own field, because a retried control-plane token request
+    // must not overwrite where `control` returns to (that made the lane loop forever).
+    query_phase after_backoff = query_phase::start;
     bool background = false;
     std::uint64_t request_id = 0;
     std::optional<result<http_response>> response;
@@ -648,7 +651,7 @@ private:
                 }
                 case phase::backoff:
                     if (now() < l.deadline) return {lane_action::wait_until, l.deadline};
-                    l.at = l.resume;
+                    l.at = l.after_backoff;
                     break;
                 case phase::finished:
                     return {lane_action::finished};
@@ -888,7 +891,7 @@ private:
         if (!delay) return false;
         detail::atomic_statistics::bump(shared_->stats.retries);
         l.deadline = now() + *delay;
-        l.resume = resume;
+        l.after_backoff = resume;
         l.at = phase::backoff;
         return true;
     }
