@@ -294,6 +294,34 @@ inline std::string finish_reason_of(const nlohmann::json& choice) {
     auto reason = string_member(choice, "finish_reason");
     return reason.empty() ? string_member(choice, "finishReason") : reason;
 }
+
+// The "choices" array of a response or of a stream chunk: both read the same fields, only
+// the object carrying role and content differs ("message" in a response, "delta" in a
+// chunk). `where` completes the error message (" in a stream chunk").
+template <class Choice>
+result<void> read_choices(const nlohmann::json& choices, const char* message_member, std::string_view where,
+                          std::vector<Choice>& out) {
+    out.reserve(choices.size());
+    for (std::size_t i = 0; i < choices.size(); ++i) {
+        const auto& c = choices[i];
+        if (!c.is_object())
+            return unexpected(errc::bad_response,
+                              "choices[" + std::to_string(i) + "]" + std::string(where) + " is not an object");
+        Choice choice;
+        choice.index = c.contains("index") ? static_cast<std::size_t>(integer_member(c, "index")) : i;
+        auto message = c.find(message_member);
+        if (message != c.end() && message->is_object()) {
+            choice.role = string_member(*message, "role");
+            auto content = message->find("content");
+            if (content != message->end()) choice.content = content_text(*content);
+        } else {
+            choice.content = string_member(c, "text");
+        }
+        choice.finish_reason = finish_reason_of(c);
+        out.push_back(std::move(choice));
+    }
+    return {};
+}
 }  // namespace detail
 
 struct completion_choice {
@@ -335,24 +363,8 @@ inline result<completion_response> parse_completion_response(std::string_view bo
     out.model = detail::string_member(doc, "model");
     out.created = detail::integer_member(doc, "created");
     out.usage = detail::read_usage(doc);
-    out.choices.reserve(choices.size());
-    for (std::size_t i = 0; i < choices.size(); ++i) {
-        const auto& c = choices[i];
-        if (!c.is_object())
-            return unexpected(errc::bad_response, "choices[" + std::to_string(i) + "] is not an object");
-        completion_choice choice;
-        choice.index = c.contains("index") ? static_cast<std::size_t>(detail::integer_member(c, "index")) : i;
-        auto message = c.find("message");
-        if (message != c.end() && message->is_object()) {
-            choice.role = detail::string_member(*message, "role");
-            auto content = message->find("content");
-            if (content != message->end()) choice.content = detail::content_text(*content);
-        } else {
-            choice.content = detail::string_member(c, "text");
-        }
-        choice.finish_reason = detail::finish_reason_of(c);
-        out.choices.push_back(std::move(choice));
-    }
+    auto read = detail::read_choices(choices, "message", "", out.choices);
+    if (!read) return std::move(read).error();
     out.raw = std::move(*parsed);
     return out;
 }
@@ -462,25 +474,8 @@ inline result<chat_chunk> parse_chat_chunk(std::string_view data) {
     out.created = detail::integer_member(doc, "created");
     out.usage = detail::read_usage(doc);
     if (choices != doc.end()) {
-        out.choices.reserve(choices->size());
-        for (std::size_t i = 0; i < choices->size(); ++i) {
-            const auto& c = (*choices)[i];
-            if (!c.is_object())
-                return unexpected(errc::bad_response,
-                                  "choices[" + std::to_string(i) + "] in a stream chunk is not an object");
-            chunk_choice choice;
-            choice.index = c.contains("index") ? static_cast<std::size_t>(detail::integer_member(c, "index")) : i;
-            auto delta = c.find("delta");
-            if (delta != c.end() && delta->is_object()) {
-                choice.role = detail::string_member(*delta, "role");
-                auto content = delta->find("content");
-                if (content != delta->end()) choice.content = detail::content_text(*content);
-            } else {
-                choice.content = detail::string_member(c, "text");
-            }
-            choice.finish_reason = detail::finish_reason_of(c);
-            out.choices.push_back(std::move(choice));
-        }
+        auto read = detail::read_choices(*choices, "delta", " in a stream chunk", out.choices);
+        if (!read) return std::move(read).error();
     }
     out.raw = std::move(*parsed);
     return out;
