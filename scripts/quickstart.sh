@@ -10,12 +10,19 @@
 # With DATABRICKS_HOST, DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET and
 # DATABRICKS_SERVING_ENDPOINT all set, it builds only the quickstart and runs it against
 # that workspace instead (no emulator; DBSERVE_CA_FILE and DBSERVE_RESOLVE are honoured).
+# Arguments are passed on to it then, e.g. your model's table:
+#   bash scripts/quickstart.sh --columns age,income --row 42,5100.5 --row 37,3900
 #
 # Environment: DBSERVE_JOBS (build parallelism, default: nproc),
 # DBSERVE_QUICKSTART_BUILD_DIR (default: build/quickstart).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
+if [ $# -gt 0 ] && ! { [ -n "${DATABRICKS_HOST:-}" ] && [ -n "${DATABRICKS_SERVING_ENDPOINT:-}" ]; }; then
+    echo "quickstart: arguments are for a run against a real workspace (DATABRICKS_HOST, DATABRICKS_CLIENT_ID," >&2
+    echo "DATABRICKS_CLIENT_SECRET and DATABRICKS_SERVING_ENDPOINT set); against the emulator it takes none" >&2
+    exit 2
+fi
 
 bash scripts/install-deps.sh || { echo "quickstart: installing dependencies failed" >&2; exit 1; }
 
@@ -62,7 +69,7 @@ run_example() {
 if [ $workspace -eq 1 ]; then
     echo
     echo "=== against $DATABRICKS_HOST (endpoint $DATABRICKS_SERVING_ENDPOINT)"
-    run_example quickstart
+    run_example quickstart "$@"
 else
     run=$build/emulator-run
     stop_emulator() { DBSERVE_EMULATOR="$build/tests/emulator/dbserve-emulator" bash scripts/emulator.sh stop --dir "$run"; }
@@ -98,4 +105,8 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "quickstart: $passed of ${#examples[@]} examples passed; failed: ${failed[*]} ($((SECONDS - started)) s)"
     exit 1
 fi
-echo "quickstart: all ${#examples[@]} examples passed ($((SECONDS - started)) s)"
+if [ ${#examples[@]} -eq 1 ]; then
+    echo "quickstart: passed ($((SECONDS - started)) s)"
+else
+    echo "quickstart: all ${#examples[@]} examples passed ($((SECONDS - started)) s)"
+fi
