@@ -83,30 +83,8 @@ public:
 
     // Writes a finite double; returns false (writing nothing) for NaN or infinity unless the
     // policy is write_null.
-    bool number(double v, non_finite_policy policy = non_finite_policy::error) {
-        ensure(max_double_chars);
-        char* p = cur_;
-        if (!write_double(p, v)) {
-            if (policy == non_finite_policy::error) return false;
-            std::memcpy(cur_, "null", 4);
-            cur_ += 4;
-            return true;
-        }
-        cur_ = p;
-        return true;
-    }
-    bool number(float v, non_finite_policy policy = non_finite_policy::error) {
-        ensure(max_double_chars);
-        char* p = cur_;
-        if (!write_float(p, v)) {
-            if (policy == non_finite_policy::error) return false;
-            std::memcpy(cur_, "null", 4);
-            cur_ += 4;
-            return true;
-        }
-        cur_ = p;
-        return true;
-    }
+    bool number(double v, non_finite_policy policy = non_finite_policy::error) { return floating(v, policy); }
+    bool number(float v, non_finite_policy policy = non_finite_policy::error) { return floating(v, policy); }
     template <class Integer,
               std::enable_if_t<std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>, int> = 0>
     void number(Integer v) {
@@ -139,22 +117,34 @@ public:
 
     // Writes a finite double at p and advances p; false for NaN or infinity. p must have
     // max_double_chars of room.
-    static bool write_double(char*& p, double v) noexcept {
+    static bool write_double(char*& p, double v) noexcept { return write_floating(p, v); }
+    // A float is written through its own to_chars overload: the shortest text that reads
+    // back as the same float ("0.1", not the double "0.10000000149011612").
+    static bool write_float(char*& p, float v) noexcept { return write_floating(p, v); }
+
+private:
+    template <class Float>
+    static bool write_floating(char*& p, Float v) noexcept {
         if (!std::isfinite(v)) return false;
         char* end = std::to_chars(p, p + max_double_chars, v).ptr;
         add_point_zero(p, end);
         p = end;
         return true;
     }
-    static bool write_float(char*& p, float v) noexcept {
-        if (!std::isfinite(v)) return false;
-        char* end = std::to_chars(p, p + max_double_chars, v).ptr;
-        add_point_zero(p, end);
-        p = end;
+    template <class Float>
+    bool floating(Float v, non_finite_policy policy) {
+        ensure(max_double_chars);
+        char* p = cur_;
+        if (!write_floating(p, v)) {
+            if (policy == non_finite_policy::error) return false;
+            std::memcpy(cur_, "null", 4);
+            cur_ += 4;
+            return true;
+        }
+        cur_ = p;
         return true;
     }
 
-private:
     // "3" -> "3.0", "-0" -> "-0.0": the value stays a float for the reader.
     static void add_point_zero(const char* begin, char*& end) noexcept {
         for (const char* q = begin; q != end; ++q)
