@@ -35,8 +35,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> keys;
     for (std::size_t i = 0; i < options->arguments.size(); ++i) {
         const std::string& arg = options->arguments[i];
-        if (arg == "--key" && i + 1 < options->arguments.size()) key_column = options->arguments[++i];
-        else if (arg.rfind("--", 0) == 0) {
+        if (arg == "--key") {
+            if (i + 1 == options->arguments.size()) {
+                std::fprintf(stderr, "--key needs a column name\n%s", usage);
+                return 2;
+            }
+            key_column = options->arguments[++i];
+        } else if (arg.rfind("--", 0) == 0) {
             std::fprintf(stderr, "unknown argument '%s'\n%s", arg.c_str(), usage);
             return 2;
         } else keys.push_back(arg);

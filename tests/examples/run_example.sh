@@ -94,6 +94,12 @@ case $name in
         expect "$out.out" '"total":37.5'
         expect "$out.out" '"customer_id":42'
         expect_no_secrets "$out.out" "$out.err"
+        # Another key column; a key that is not a number stays a string.
+        run 0 "$out-keys" "${credentials[@]}" -- --endpoint feature-endpoint --key store_id 5 north
+        expect "$out-keys.out" '"store_id":5'
+        expect "$out-keys.out" '"store_id":"north"'
+        run 2 "$out-usage" "${credentials[@]}" -- --endpoint feature-endpoint --key
+        expect "$out-usage.err" "--key needs a column name"
         ;;
     poll_loop)
         run 0 "$out" "${credentials[@]}" DATABRICKS_SERVING_ENDPOINT=sum-model --
