@@ -73,6 +73,7 @@ if [ $workspace -eq 1 ]; then
 else
     run=$build/emulator-run
     stop_emulator() { DBSERVE_EMULATOR="$build/tests/emulator/dbserve-emulator" bash scripts/emulator.sh stop --dir "$run"; }
+    stop_emulator  # one left running by an earlier run that was killed
     trap stop_emulator EXIT
     echo
     echo "=== starting the emulator (a local workspace and route optimized data plane)"
