@@ -12,11 +12,6 @@
 using namespace dbserve;
 
 namespace {
-bool has_control(std::string_view s) {
-    for (char c : s)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
-    return false;
-}
 // A value long and odd enough that no fixed message text could contain it by chance.
 bool distinctive(std::string_view s) {
     if (s.size() < 16) return false;
