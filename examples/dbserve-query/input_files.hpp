@@ -2,6 +2,7 @@
 // secret or token file. Errors name the file and the flag, never the content.
 #pragma once
 
+#include <dbserve/detail/bounded_read.hpp>
 #include <dbserve/result.hpp>
 #include <dbserve/secret.hpp>
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace dbserve_query {
 
@@ -26,34 +28,17 @@ inline dbserve::result<std::string> read_input_file(const std::string& path, std
                                    std::string(flag) + ": cannot open '" + path + "': " +
                                        std::generic_category().message(err) + "; check the path");
     }
-    std::string text;
-    char buffer[65536];
-    bool too_large = false;
-    for (;;) {
-        const std::size_t n = std::fread(buffer, 1, sizeof buffer, f);
-        if (n == 0) break;
-        if (text.size() + n > limit) {
-            too_large = true;
-            break;
-        }
-        text.append(buffer, n);
-    }
-    const bool failed = std::ferror(f) != 0;
+    dbserve::detail::bounded_read read = dbserve::detail::read_bounded(f, limit);
     if (!from_stdin) std::fclose(f);
-    dbserve::detail::secure_zero(buffer, sizeof buffer);
     const std::string what = from_stdin ? std::string("standard input") : "'" + path + "'";
-    if (too_large) {
-        if (!text.empty()) dbserve::detail::secure_zero(&text[0], text.size());
+    if (read.too_large)
         return dbserve::unexpected(dbserve::errc::configuration,
                                    std::string(flag) + ": " + what + " is larger than " + std::to_string(limit) +
                                        " bytes; give a smaller file");
-    }
-    if (failed) {
-        if (!text.empty()) dbserve::detail::secure_zero(&text[0], text.size());
+    if (read.failed)
         return dbserve::unexpected(dbserve::errc::configuration,
                                    std::string(flag) + ": reading " + what + " failed (is it a directory?)");
-    }
-    return text;
+    return std::move(read.text);
 }
 
 // A one-value secret file (client secret, token): surrounding whitespace is dropped; an

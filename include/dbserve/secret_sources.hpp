@@ -21,6 +21,7 @@
 #pragma once
 
 #include <dbserve/credentials.hpp>
+#include <dbserve/detail/bounded_read.hpp>
 #include <dbserve/detail/config.hpp>
 #include <dbserve/detail/profile_file.hpp>
 #include <dbserve/result.hpp>
@@ -70,30 +71,15 @@ inline result<std::optional<std::string>> read_profile_file(const std::string& p
         return unexpected(errc::configuration, "cannot read the Databricks profile file " + path + ": " +
                                                    std::generic_category().message(err));
     }
-    constexpr std::size_t limit = 1024u * 1024u;
-    std::string text;
-    char buffer[4096];
-    bool too_large = false;
-    for (;;) {
-        const std::size_t n = std::fread(buffer, 1, sizeof buffer, f);
-        if (n == 0) break;
-        if (text.size() + n > limit) {
-            too_large = true;
-            break;
-        }
-        text.append(buffer, n);
-    }
-    const bool failed = std::ferror(f) != 0;
+    bounded_read read = read_bounded(f, 1024u * 1024u);
     std::fclose(f);
-    secure_zero(buffer, sizeof buffer);
-    if (too_large || failed) {
-        if (!text.empty()) secure_zero(&text[0], text.size());
+    if (read.too_large || read.failed) {
         return unexpected(errc::configuration,
-                          too_large ? "the Databricks profile file " + path +
-                                          " is larger than 1 MiB; point DATABRICKS_CONFIG_FILE at the right file"
-                                    : "reading the Databricks profile file " + path + " failed");
+                          read.too_large ? "the Databricks profile file " + path +
+                                               " is larger than 1 MiB; point DATABRICKS_CONFIG_FILE at the right file"
+                                         : "reading the Databricks profile file " + path + " failed");
     }
-    return std::optional<std::string>(std::move(text));
+    return std::optional<std::string>(std::move(read.text));
 }
 
 // DATABRICKS_CONFIG_FILE (with a leading "~/" expanded), else $HOME/.databrickscfg
