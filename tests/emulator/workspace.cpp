@@ -1,5 +1,7 @@
 #include "workspace.hpp"
 
+#include <dbserve/detail/base64.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -212,30 +214,14 @@ bool parse_form(std::string_view body, std::map<std::string, std::string>& out, 
 }
 
 std::string base64_encode(std::string_view bytes, bool url_safe) {
-    static const char* const standard = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    static const char* const url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const char* alphabet = url_safe ? url : standard;
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        auto n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                 static_cast<unsigned char>(bytes[i + 2]);
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        out += alphabet[(n >> 6) & 63];
-        out += alphabet[n & 63];
-    }
-    if (i + 1 == bytes.size()) {
-        auto n = static_cast<unsigned char>(bytes[i]) << 16;
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        if (!url_safe) out += "==";
-    } else if (i + 2 == bytes.size()) {
-        auto n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        out += alphabet[(n >> 6) & 63];
-        if (!url_safe) out += '=';
+    std::string out = dbserve::detail::base64_encode(bytes);
+    if (url_safe) {
+        // base64url as JWTs carry it (RFC 7515 section 2): '-' and '_', no padding.
+        while (!out.empty() && out.back() == '=') out.pop_back();
+        for (char& c : out) {
+            if (c == '+') c = '-';
+            else if (c == '/') c = '_';
+        }
     }
     return out;
 }
