@@ -29,10 +29,12 @@ if (publicKeyOut) writeFileSync(publicKeyOut, publicKey.export({ type: 'spki', f
 const signingKey = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'dbserve-test' };
 
 // The second client's credentials hold characters RFC 6749 §2.3.1 requires a client to
-// form-urlencode before base64: a client that sends them raw is refused.
+// form-urlencode before base64: a client that sends them raw is refused. They stay within
+// VSCHAR (%x20-7E, RFC 6749 Appendix A): oidc-provider refuses any other character in
+// Basic credentials, however well encoded.
 const clients = [
   { client_id: 'dbserve-sp', client_secret: 'plain-secret-0123456789', actions: ['query_inference_endpoint'] },
-  { client_id: 'dbserve:sp/special', client_secret: 'se:cr+et%2F /é=&', actions: ['query_inference_endpoint', 'manage_inference_endpoint'] },
+  { client_id: 'dbserve:sp/special', client_secret: 'se:cr+et%2F /~=&', actions: ['query_inference_endpoint', 'manage_inference_endpoint'] },
   { client_id: 'dbserve-no-query', client_secret: 'no-query-secret', actions: [] },
 ];
 const actionsByClient = new Map(clients.map((c) => [c.client_id, new Set(c.actions)]));

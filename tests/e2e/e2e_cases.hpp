@@ -1,0 +1,830 @@
+// The end-to-end test cases, written once and compiled once per adapter: the including file
+// defines `e2e::kit` (its blocking and asynchronous transports and how to run the latter)
+// and doctest's main. Test suites: matrix, lifetime, faults, peers (one CTest test each).
+#pragma once
+
+#include "e2e_fixture.hpp"
+
+#include <dbserve/client.hpp>
+#include <dbserve/detail/base64.hpp>
+#include <dbserve/token_response.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace e2e {
+
+using sync_client = dbserve::basic_client<
+    dbserve::traits_for<typename kit::blocking, dbserve::system_clock_policy, dbserve::static_secret_source>>;
+using async_client = dbserve::basic_client<
+    dbserve::traits_for<typename kit::async, dbserve::system_clock_policy, dbserve::static_secret_source>>;
+using query_result = dbserve::result<dbserve::query_response>;
+
+// Predicts [3, 7] on the emulator's sum-model.
+constexpr const char* sum_body = R"({"dataframe_split":{"columns":["a","b"],"data":[[1,2],[3,4]]}})";
+
+// No query may take longer than this, whatever the library or a server does.
+constexpr auto query_deadline = 60s;
+
+inline std::string describe(const query_result& r) {
+    if (!r) return r.error().to_string();
+    return "HTTP " + std::to_string(r->status) + " " + std::string(r->body());
+}
+
+inline bool predicts_sum(const query_result& r) {
+    return r && r->status == 200 && r->json() == json::parse(R"({"predictions":[3,7]})");
+}
+
+// Runs one asynchronous query and waits for its handler; a handler that never comes ends
+// the program (a failure, never a hang), taking the children with it.
+template <class Client>
+query_result wait_async(Client& client, std::string body = sum_body, dbserve::query_options options = {}) {
+    auto promise = std::make_shared<std::promise<query_result>>();
+    auto future = promise->get_future();
+    client.async_query(
+        std::move(body), [promise](query_result r) { promise->set_value(std::move(r)); }, std::move(options));
+    if (future.wait_for(query_deadline) != std::future_status::ready) {
+        std::fprintf(stderr, "FATAL: an asynchronous query got no answer within %lld s\n",
+                     static_cast<long long>(query_deadline.count()));
+        std::_Exit(3);
+    }
+    return future.get();
+}
+
+// Admin API calls (not faulted, not counted) over the adapter's blocking transport.
+class admin_api {
+public:
+    explicit admin_api(const emulator& emu) : url_(emu.process.admin_url()), transport_(emu.transport_options()) {}
+
+    json get(const std::string& path) { return call(dbserve::http_method::get, path, {}); }
+    json post(const std::string& path, const json& body) { return call(dbserve::http_method::post, path, body.dump()); }
+    json counters() { return get("/counters"); }
+    void fault(const json& spec) { post("/faults", spec); }
+
+private:
+    json call(dbserve::http_method method, const std::string& path, std::string body) {
+        dbserve::http_request request;
+        request.method = method;
+        request.url = url_ + path;
+        if (method == dbserve::http_method::post) {
+            request.body = std::move(body);
+            request.headers.add_unchecked("Content-Type", "application/json");
+        }
+        dbserve::send_options options;
+        options.timeout = 10s;
+        auto response = transport_.send(request, options);
+        if (!response) throw std::runtime_error("admin " + path + ": " + response.error().to_string());
+        if (response->status != 200)
+            throw std::runtime_error("admin " + path + ": HTTP " + std::to_string(response->status) + " " + response->body);
+        return json::parse(response->body);
+    }
+    std::string url_;
+    typename kit::blocking transport_;
+};
+
+inline std::int64_t count(const json& counters, const char* group, const char* key = nullptr) {
+    const json* node = &counters;
+    auto it = node->find(group);
+    if (it == node->end()) return 0;
+    node = &*it;
+    if (key) {
+        it = node->find(key);
+        if (it == node->end()) return 0;
+        node = &*it;
+    }
+    return node->is_number() ? node->get<std::int64_t>() : 0;
+}
+
+// ------------------------------------------------------------------ the three ways to a token
+
+enum class way { client_credentials, token_exchange, supplied };
+
+inline const char* to_string(way w) {
+    switch (w) {
+        case way::client_credentials: return "client credentials with authorization_details";
+        case way::token_exchange: return "jwt-bearer token exchange after discovery";
+        case way::supplied: return "token supplied from outside";
+    }
+    return "?";
+}
+
+// A token broker standing outside the client: fetches an endpoint-scoped token from the
+// emulator by itself and hands it over with its expiry.
+inline dbserve::token_supplier outside_broker(const emulator& emu, std::shared_ptr<std::atomic<int>> calls) {
+    auto transport = std::make_shared<typename kit::blocking>(emu.transport_options());
+    const auto principal = emu.principal();
+    const std::string token_url = emu.info().at("token_url").get<std::string>();
+    const std::string details = emu.endpoint("sum-model").at("authorization_details").get<std::string>();
+    return [transport, principal, token_url, details, calls]() -> dbserve::result<dbserve::supplied_token> {
+        ++*calls;
+        dbserve::http_request request;
+        request.method = dbserve::http_method::post;
+        request.url = token_url;
+        request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
+        request.headers.add_unchecked("Authorization", dbserve::basic_authorization(
+                                                           principal.client_id, principal.client_secret.reveal()));
+        request.body = client_credentials_body(details);
+        dbserve::send_options options;
+        options.timeout = 10s;
+        auto response = transport->send(request, options);
+        if (!response) return std::move(response).error();
+        auto token = dbserve::parse_token_response(*response);
+        if (!token) return std::move(token).error();
+        return dbserve::supplied_token{token->access_token, std::chrono::system_clock::now() + token->expires_in};
+    };
+}
+
+inline dbserve::client_config config_for(const emulator& emu, way w, std::shared_ptr<std::atomic<int>> broker_calls = {}) {
+    dbserve::client_config config;
+    config.host = emu.workspace_url();
+    config.timeout = 20s;
+    config.retry.initial_backoff = 100ms;
+    config.retry.max_backoff = 1s;
+    switch (w) {
+        case way::client_credentials:
+            config.url = emu.url("sum-model");
+            config.auth = dbserve::token_path::client_credentials;
+            break;
+        case way::token_exchange:
+            config.endpoint_name = "sum-model";
+            config.auth = dbserve::token_path::token_exchange;
+            break;
+        case way::supplied:
+            config.url = emu.url("sum-model");
+            config.auth = dbserve::token_path::supplied;
+            config.supply_token = outside_broker(emu, broker_calls ? broker_calls : std::make_shared<std::atomic<int>>(0));
+            break;
+    }
+    return config;
+}
+
+inline sync_client make_sync(const emulator& emu, dbserve::client_config config, const std::string& principal = "sp-main") {
+    return sync_client(std::move(config), typename kit::blocking(emu.transport_options()), {},
+                       dbserve::static_secret_source{emu.principal(principal)});
+}
+
+// An asynchronous client with what runs its transport; the runtime outlives the client.
+struct async_setup {
+    typename kit::async_runtime runtime;
+    std::unique_ptr<async_client> client;
+
+    async_setup(const dbserve::transport_options& options, dbserve::client_config config, dbserve::credentials credentials) {
+        client = std::make_unique<async_client>(std::move(config), runtime.make(options), dbserve::system_clock_policy{},
+                                                dbserve::static_secret_source{std::move(credentials)});
+        runtime.start(*client);
+    }
+    async_setup(const emulator& emu, dbserve::client_config config, const std::string& principal = "sp-main")
+        : async_setup(emu.transport_options(), std::move(config), emu.principal(principal)) {}
+    ~async_setup() {
+        runtime.stop(*client);
+        client.reset();
+    }
+};
+
+// What the emulator must have seen for `queries` successful queries by one client.
+inline void check_token_traffic(way w, const json& counters, const dbserve::client_statistics& stats, int broker_calls) {
+    CHECK(count(counters, "token_requests", "total") == count(counters, "token_responses", "200"));
+    switch (w) {
+        case way::client_credentials:
+            CHECK(count(counters, "token_requests", "client_credentials") == 1);
+            CHECK(count(counters, "token_requests", "jwt-bearer") == 0);
+            CHECK(count(counters, "discovery_requests") == 0);
+            CHECK(stats.token_requests == 1);
+            CHECK(stats.discoveries == 0);
+            break;
+        case way::token_exchange:
+            CHECK(count(counters, "token_requests", "client_credentials") == 1);  // the control-plane token
+            CHECK(count(counters, "token_requests", "jwt-bearer") == 1);
+            CHECK(count(counters, "discovery_requests") == 1);
+            CHECK(count(counters, "tokens_issued", "control_plane") == 1);
+            CHECK(stats.token_requests == 2);
+            CHECK(stats.control_plane_token_requests == 1);
+            CHECK(stats.discoveries == 1);
+            break;
+        case way::supplied:
+            CHECK(broker_calls == 1);
+            CHECK(stats.supplied_token_calls == 1);
+            CHECK(stats.token_requests == 0);
+            CHECK(count(counters, "token_requests", "client_credentials") == 1);  // the broker's
+            CHECK(count(counters, "discovery_requests") == 0);
+            break;
+    }
+    CHECK(count(counters, "tokens_issued", "data_plane") == 1);
+}
+
+TEST_SUITE("matrix") {
+TEST_CASE("every way to a token works with the blocking and the asynchronous driver over TLS") {
+    for (way w : {way::client_credentials, way::token_exchange, way::supplied}) {
+        for (bool asynchronous : {false, true}) {
+            CAPTURE(to_string(w));
+            CAPTURE(asynchronous);
+            emulator emu;
+            admin_api admin(emu);
+            auto broker_calls = std::make_shared<std::atomic<int>>(0);
+            auto config = config_for(emu, w, broker_calls);
+            constexpr int queries = 4;
+            dbserve::client_statistics stats;
+            if (!asynchronous) {
+                auto client = make_sync(emu, std::move(config));
+                for (int i = 0; i < queries; ++i) {
+                    auto r = client.query(std::string(sum_body));
+                    CHECK_MESSAGE(predicts_sum(r), describe(r));
+                    if (r) CHECK(r->served_model_name == "sum-v1");
+                    if (r) CHECK_FALSE(r->request_id.empty());
+                }
+                stats = client.statistics();
+            } else {
+                async_setup setup(emu, std::move(config));
+                // The first query alone (one token fetch), then the rest at once: they share it.
+                auto first = wait_async(*setup.client);
+                CHECK_MESSAGE(predicts_sum(first), describe(first));
+                std::vector<std::future<query_result>> rest;
+                for (int i = 1; i < queries; ++i)
+                    rest.push_back(std::async(std::launch::async, [&] { return wait_async(*setup.client); }));
+                for (auto& f : rest) {
+                    auto r = f.get();
+                    CHECK_MESSAGE(predicts_sum(r), describe(r));
+                }
+                stats = setup.client->statistics();
+            }
+            const json counters = admin.counters();
+            CHECK(stats.queries_succeeded == queries);
+            CHECK(stats.queries_failed == 0);
+            CHECK(count(counters, "invocations", "200") == queries);
+            CHECK(count(counters, "invocations_total") == queries);
+            check_token_traffic(w, counters, stats, broker_calls->load());
+        }
+    }
+}
+
+TEST_CASE("the client trusts only the CA it is given, whatever SSL_CERT_FILE and SSL_CERT_DIR say") {
+    emulator emu;
+    // Another test CA, valid but not the emulator's; the environment names the right one.
+    const std::string dir = make_work_dir(std::string(kit::name) + "-other-ca");
+    const auto other = make_certificates(dir, "adb-1.2.azuredatabricks.net");
+    ::setenv("SSL_CERT_FILE", emu.ca_file().c_str(), 1);
+    ::setenv("CURL_CA_BUNDLE", emu.ca_file().c_str(), 1);
+    auto options = emu.transport_options();
+    options.tls.ca_file = other.ca_file;
+    sync_client client(config_for(emu, way::client_credentials), typename kit::blocking(options), {},
+                       dbserve::static_secret_source{emu.principal()});
+    auto r = client.query(std::string(sum_body));
+    isolate_environment();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::tls);
+}
+}  // TEST_SUITE matrix
+
+// ------------------------------------------------------------------ token lifetime under load
+
+TEST_SUITE("lifetime") {
+// Tokens live 6 s; with stale_window 3 s and expiry_margin 1 s each one is fresh for 3 s,
+// then refreshed once in the background while still served. Over a run of D seconds of
+// continuous queries the lifecycle predicts 1 + floor(D / 3) token requests (a refresh
+// finishing late can move the last one past the end: one fewer).
+TEST_CASE("several threads of continuous queries across token refreshes: no failure, the predicted token requests") {
+    constexpr int ttl_seconds = 6;
+    constexpr auto fresh_for = 3s;
+    constexpr auto run_for = 7500ms;  // 1.5 s away from every refresh point
+    constexpr int threads = 4;
+    for (bool asynchronous : {false, true}) {
+        CAPTURE(asynchronous);
+        emulator emu({"--token-lifetime", std::to_string(ttl_seconds), "--threads", "2"});
+        admin_api admin(emu);
+        auto config = config_for(emu, way::client_credentials);
+        config.lifecycle.stale_window = fresh_for;
+        config.lifecycle.expiry_margin = 1s;
+        std::atomic<int> succeeded{0}, failed{0};
+        std::mutex first_error_mutex;
+        std::string first_error;
+        auto note = [&](const query_result& r) {
+            if (predicts_sum(r)) {
+                ++succeeded;
+                return;
+            }
+            ++failed;
+            std::lock_guard<std::mutex> lock(first_error_mutex);
+            if (first_error.empty()) first_error = describe(r);
+        };
+        std::chrono::steady_clock::duration elapsed{};
+        dbserve::client_statistics stats;
+        if (!asynchronous) {
+            auto client = make_sync(emu, std::move(config));
+            const auto start = std::chrono::steady_clock::now();
+            const auto end = start + run_for;
+            std::vector<std::thread> workers;
+            for (int t = 0; t < threads; ++t)
+                workers.emplace_back([&] {
+                    while (std::chrono::steady_clock::now() < end) note(client.query(std::string(sum_body)));
+                });
+            for (auto& w : workers) w.join();
+            elapsed = std::chrono::steady_clock::now() - start;
+            stats = client.statistics();
+        } else {
+            async_setup setup(emu, std::move(config));
+            const auto start = std::chrono::steady_clock::now();
+            const auto end = start + run_for;
+            // `threads` chains: each handler starts the next query until the end.
+            auto done = std::make_shared<std::promise<void>>();
+            auto chains_left = std::make_shared<std::atomic<int>>(threads);
+            auto client = setup.client.get();
+            auto chain = std::make_shared<std::function<void()>>();
+            *chain = [&, client, done, chains_left, chain_weak = std::weak_ptr<std::function<void()>>(chain)] {
+                client->async_query(std::string(sum_body), [&, done, chains_left, chain_weak](query_result r) {
+                    note(r);
+                    auto self = chain_weak.lock();
+                    if (self && std::chrono::steady_clock::now() < end) {
+                        (*self)();
+                    } else if (--*chains_left == 0) {
+                        done->set_value();
+                    }
+                });
+            };
+            for (int t = 0; t < threads; ++t) (*chain)();
+            if (done->get_future().wait_for(run_for + query_deadline) != std::future_status::ready) {
+                std::fprintf(stderr, "FATAL: asynchronous query chains did not finish\n");
+                std::_Exit(3);
+            }
+            elapsed = std::chrono::steady_clock::now() - start;
+            stats = setup.client->statistics();
+        }
+        const json counters = admin.counters();
+        const auto predicted = 1 + static_cast<std::int64_t>(elapsed / fresh_for);
+        const auto counted = count(counters, "token_requests", "client_credentials");
+        std::ostringstream report;
+        report << kit::name << (asynchronous ? " async" : " blocking") << ", " << threads << " in flight: "
+               << succeeded.load() << " queries in "
+               << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+               << " ms, token requests predicted " << predicted << ", counted by the emulator " << counted
+               << ", by the client " << stats.token_requests;
+        MESSAGE(report.str());
+        CHECK_MESSAGE(failed.load() == 0, first_error);
+        CHECK(succeeded.load() > threads);
+        CHECK(count(counters, "invocations", "200") == succeeded.load());
+        CHECK(count(counters, "invocations", "401") == 0);
+        CHECK(counted == static_cast<std::int64_t>(stats.token_requests));
+        CHECK(count(counters, "tokens_issued", "data_plane") == counted);
+        CHECK(counted <= predicted);
+        CHECK(counted >= predicted - 1);
+        CHECK(stats.queries_failed == 0);
+    }
+}
+}  // TEST_SUITE lifetime
+
+// ------------------------------------------------------------------ faults
+
+TEST_SUITE("faults") {
+TEST_CASE("429 with Retry-After in seconds: retried after the wait, then answered") {
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::client_credentials));
+    admin.fault({{"route", "invocations"}, {"status", 429}, {"retry_after", 1}, {"count", 2}});
+    const auto start = std::chrono::steady_clock::now();
+    auto r = client.query(std::string(sum_body));
+    const auto waited = std::chrono::steady_clock::now() - start;
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    CHECK(waited >= 1900ms);  // two Retry-After waits of 1 s: never less
+    CHECK(client.statistics().retries == 2);
+    const json counters = admin.counters();
+    CHECK(count(counters, "invocations", "429") == 2);
+    CHECK(count(counters, "invocations", "200") == 1);
+}
+
+TEST_CASE("429 with Retry-After as an HTTP date: retried once the date has passed (asynchronous driver)") {
+    emulator emu;
+    admin_api admin(emu);
+    async_setup setup(emu, config_for(emu, way::client_credentials));
+    admin.fault({{"route", "invocations"}, {"status", 429}, {"retry_after_date_in", 2}, {"count", 1}});
+    const auto start = std::chrono::steady_clock::now();
+    auto r = wait_async(*setup.client);
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    CHECK(std::chrono::steady_clock::now() - start >= 500ms);  // a date 2 s ahead, at one-second resolution
+    CHECK(setup.client->statistics().retries == 1);
+    CHECK(count(admin.counters(), "invocations", "429") == 1);
+}
+
+TEST_CASE("too many 429s: a clear throttled error after the attempts the policy allows") {
+    emulator emu;
+    admin_api admin(emu);
+    auto config = config_for(emu, way::client_credentials);
+    config.retry.max_attempts = 3;
+    auto client = make_sync(emu, std::move(config));
+    admin.fault({{"route", "invocations"}, {"status", 429}, {"count", -1}});
+    auto r = client.query(std::string(sum_body));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::throttled);
+    CHECK(r.error().http_status == 429);
+    CHECK(r.error().service_code == "REQUEST_LIMIT_EXCEEDED");
+    CHECK_FALSE(r.error().request_id.empty());
+    CHECK(count(admin.counters(), "invocations", "429") == 3);
+}
+
+TEST_CASE("503 is retried with backoff until it answers") {
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::client_credentials));
+    admin.fault({{"route", "invocations"}, {"status", 503}, {"count", 2}});
+    auto r = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    CHECK(client.statistics().retries == 2);
+    CHECK(count(admin.counters(), "invocations", "503") == 2);
+}
+
+TEST_CASE("500 is not retried: a clear service error with the service's code") {
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::client_credentials));
+    admin.fault({{"route", "invocations"}, {"status", 500}, {"count", 1}});
+    auto r = client.query(std::string(sum_body));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::service);
+    CHECK(r.error().http_status == 500);
+    CHECK(r.error().service_code == "INTERNAL_ERROR");
+    CHECK(client.statistics().retries == 0);
+    CHECK(count(admin.counters(), "invocations_total") == 1);
+    auto again = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(again), describe(again));
+}
+
+TEST_CASE("a slow answer within the deadline succeeds; past it the query times out and the POST is not repeated") {
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::client_credentials));
+    admin.fault({{"route", "invocations"}, {"kind", "delay"}, {"delay_ms", 300}, {"count", 1}});
+    auto slow = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(slow), describe(slow));
+
+    admin.fault({{"route", "invocations"}, {"kind", "delay"}, {"delay_ms", 3000}, {"count", 1}});
+    dbserve::query_options options;
+    options.timeout = 1000ms;
+    const auto invocations_before = client.statistics().invocations;
+    auto late = client.query(std::string(sum_body), options);
+    REQUIRE_FALSE(late);
+    CHECK(late.error().code == dbserve::errc::timeout);
+    CHECK(late.error().request_may_have_been_processed);
+    CHECK(client.statistics().invocations == invocations_before + 1);
+}
+
+TEST_CASE("a connection dropped before the request was read: lookups and token requests are repeated") {
+    // Discovery (a GET) and token requests have no effect beyond their answer: safe to repeat.
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::token_exchange));
+    admin.fault({{"route", "discovery"}, {"kind", "drop_before"}, {"count", 1}});
+    admin.fault({{"route", "token"}, {"kind", "drop_before"}, {"count", 1}});  // the control-plane token
+    auto r = client.query(std::string(sum_body));
+    const json counters = admin.counters();
+    INFO(counters.dump());
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    CHECK(count(counters, "connections_dropped") == 2);
+    CHECK(count(counters, "discovery_requests") == 2);
+    // The dropped token request's body was never read: counted as grant "unknown".
+    CHECK(count(counters, "token_requests", "total") == 3);
+    CHECK(count(counters, "token_requests", "jwt-bearer") == 1);
+    CHECK(count(counters, "tokens_issued", "control_plane") == 1);
+    // Repeated by the client, or by the transport itself when the dropped request went on a
+    // reused connection (libcurl retries those once on a fresh one).
+    CHECK(client.statistics().retries >= 1);
+    CHECK(client.statistics().retries <= 2);
+}
+
+TEST_CASE("a POST whose connection drops before any answer is outcome-unknown: the client cannot tell when it was read") {
+    // The emulator drops it after reading the head; the whole small request was already
+    // sent, exactly as when a server drops it after running it. Not repeated by default.
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::client_credentials));
+    admin.fault({{"route", "invocations"}, {"kind", "drop_before"}, {"count", 1}});
+    auto r = client.query(std::string(sum_body));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::connection);
+    CHECK(r.error().request_may_have_been_processed);
+    CHECK(client.statistics().invocations == 1);
+    CHECK(count(admin.counters(), "invocations", "dropped_before_read") == 1);
+}
+
+TEST_CASE("a POST dropped after it was read: outcome unknown, not repeated unless the policy allows it") {
+    emulator emu;
+    admin_api admin(emu);
+    {
+        auto client = make_sync(emu, config_for(emu, way::client_credentials));
+        admin.fault({{"route", "invocations"}, {"kind", "drop_after"}, {"count", 1}});
+        auto r = client.query(std::string(sum_body));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == dbserve::errc::connection);
+        CHECK(r.error().request_may_have_been_processed);
+        CHECK(client.statistics().invocations == 1);
+        CHECK(count(admin.counters(), "invocations_total") == 1);  // the model did run
+    }
+    {
+        auto config = config_for(emu, way::client_credentials);
+        config.retry.retry_post_when_outcome_unknown = true;
+        async_setup setup(emu, std::move(config));
+        admin.fault({{"route", "invocations"}, {"kind", "drop_after"}, {"count", 1}});
+        auto r = wait_async(*setup.client);
+        CHECK_MESSAGE(predicts_sum(r), describe(r));
+        CHECK(setup.client->statistics().retries == 1);
+    }
+}
+
+TEST_CASE("the token endpoint down: a clear error after bounded retries, and recovery once it is back") {
+    emulator emu;
+    admin_api admin(emu);
+    auto config = config_for(emu, way::client_credentials);
+    config.retry.max_attempts = 3;
+    auto client = make_sync(emu, std::move(config));
+    admin.fault({{"route", "token"}, {"status", 503}, {"count", -1}});
+    auto r = client.query(std::string(sum_body));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::unavailable);
+    CHECK(r.error().http_status == 503);
+    const auto attempts = count(admin.counters(), "token_requests", "client_credentials");
+    CHECK(attempts >= 1);
+    CHECK(attempts <= 3);
+    CHECK(count(admin.counters(), "invocations_total") == 0);
+    admin.post("/faults/clear", json::object());
+    auto back = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(back), describe(back));
+}
+
+TEST_CASE("the token endpoint answers an HTML page: a clear bad-response error, no token used") {
+    emulator emu;
+    admin_api admin(emu);
+    async_setup setup(emu, config_for(emu, way::client_credentials));
+    admin.fault({{"route", "token"}, {"kind", "garbage"}, {"count", -1}});
+    auto r = wait_async(*setup.client);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::bad_response);
+    CHECK(count(admin.counters(), "invocations_total") == 0);
+}
+
+TEST_CASE("a refresh that fails keeps the still-valid token in use and is tried once, until the token expires") {
+    // 6 s tokens: fresh 3 s, stale (served, refreshed once) until 5 s, expired after.
+    emulator emu({"--token-lifetime", "6"});
+    admin_api admin(emu);
+    auto config = config_for(emu, way::client_credentials);
+    config.lifecycle.stale_window = 3s;
+    config.lifecycle.expiry_margin = 1s;
+    auto client = make_sync(emu, std::move(config));
+    auto first = client.query(std::string(sum_body));
+    REQUIRE_MESSAGE(predicts_sum(first), describe(first));
+    // The token arrived before this instant: stale from start + 3 s at the latest.
+    const auto start = std::chrono::steady_clock::now();
+    admin.fault({{"route", "token"}, {"status", 503}, {"count", -1}});
+    std::this_thread::sleep_until(start + 3300ms);
+    CHECK(client.data_token_state() == dbserve::token_state::stale);
+    for (int i = 0; i < 5; ++i) {
+        auto r = client.query(std::string(sum_body));
+        CHECK_MESSAGE(predicts_sum(r), describe(r));
+    }
+    CHECK(count(admin.counters(), "token_requests", "client_credentials") == 2);  // one refresh, then backoff
+    std::this_thread::sleep_until(start + 5600ms);
+    auto expired = client.query(std::string(sum_body));
+    REQUIRE_FALSE(expired);
+    CHECK(expired.error().code == dbserve::errc::unavailable);
+    CHECK(count(admin.counters(), "invocations", "401") == 0);  // never sent an expired token
+}
+
+TEST_CASE("a 401 from the data plane drops the token and fetches a new one once") {
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::client_credentials));
+    auto first = client.query(std::string(sum_body));
+    REQUIRE_MESSAGE(predicts_sum(first), describe(first));
+    admin.post("/tokens/revoke", json::object());
+    auto r = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    const json counters = admin.counters();
+    CHECK(count(counters, "invocations", "401") == 1);
+    CHECK(count(counters, "token_requests", "client_credentials") == 2);
+    CHECK(client.statistics().token_requests == 2);
+}
+
+TEST_CASE("an endpoint recreated under a new id is discovered again and queried at its new host") {
+    for (bool asynchronous : {false, true}) {
+        CAPTURE(asynchronous);
+        emulator emu;
+        admin_api admin(emu);
+        const std::string old_id = emu.id("sum-model");
+        auto run = [&](auto&& query) {
+            auto before = query();
+            REQUIRE_MESSAGE(predicts_sum(before), describe(before));
+            const json recreated = admin.post("/endpoints/sum-model", {{"recreate", true}});
+            REQUIRE(recreated.at("id").get<std::string>() != old_id);
+            auto after = query();
+            CHECK_MESSAGE(predicts_sum(after), describe(after));
+            const json counters = admin.counters();
+            CHECK(count(counters, "discovery_requests") == 2);
+            CHECK(count(counters, "token_requests", "jwt-bearer") == 2);  // the old token names the old id
+            CHECK(count(counters, "invocations", "404") == 1);
+            CHECK(count(counters, "invocations", "200") == 2);
+        };
+        if (!asynchronous) {
+            auto client = make_sync(emu, config_for(emu, way::token_exchange));
+            run([&] { return client.query(std::string(sum_body)); });
+            CHECK(client.statistics().discoveries == 2);
+        } else {
+            async_setup setup(emu, config_for(emu, way::token_exchange));
+            run([&] { return wait_async(*setup.client); });
+            CHECK(setup.client->statistics().discoveries == 2);
+        }
+    }
+}
+
+TEST_CASE("a configured URL whose endpoint was recreated gives a clear not-found error") {
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, config_for(emu, way::client_credentials));
+    REQUIRE(predicts_sum(client.query(std::string(sum_body))));
+    admin.post("/endpoints/sum-model", {{"recreate", true}});
+    auto r = client.query(std::string(sum_body));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::not_found);
+    CHECK(r.error().http_status == 404);
+}
+}  // TEST_SUITE faults
+
+// ------------------------------------------------------------------ real, independent peers
+
+// oidc-provider (tests/peers) issues the tokens through nginx terminating TLS for a
+// workspace host name; the emulator's data plane trusts its signing key and answers.
+struct real_peers {
+    std::string dir = make_work_dir(std::string(kit::name) + "-peers");
+    std::string workspace_host = "adb-2718281828459045.4.azuredatabricks.net";
+    std::string endpoint_id;
+    std::unique_ptr<emulator> emu;
+    std::unique_ptr<oauth_server> oauth;
+    std::unique_ptr<nginx_front> nginx;
+    test_certificates certs;
+    std::string trust_file;
+
+    real_peers() {
+        // Endpoint ids are derived from names; a first emulator tells the one to grant.
+        endpoint_id = emulator().id("sum-model");
+        oauth = std::make_unique<oauth_server>(dir, endpoint_id);
+        emu = std::make_unique<emulator>(std::vector<std::string>{
+            "--trust-issuer-key", oauth->public_key_file(), "--trust-issuer", oauth->info().at("issuer").get<std::string>()});
+        if (emu->id("sum-model") != endpoint_id) throw std::runtime_error("endpoint ids are not stable across runs");
+        certs = make_certificates(dir, workspace_host);
+        nginx = std::make_unique<nginx_front>(dir, workspace_host, certs, oauth->port());
+        // Both test CAs, explicitly: nginx's and the emulator's.
+        trust_file = dir + "/trust.pem";
+        write_file(trust_file, read_file(certs.ca_file) + read_file(emu->ca_file()));
+    }
+
+    std::string workspace_url() const { return "https://" + workspace_host + ":" + std::to_string(nginx->port()); }
+
+    dbserve::transport_options transport_options() const {
+        dbserve::transport_options options;
+        options.tls.ca_file = trust_file;
+        options.resolve.push_back({workspace_host, nginx->port(), "127.0.0.1"});
+        emu->add_resolve(options);
+        options.proxy.from_environment = false;
+        options.connect_timeout = 5s;
+        options.request_timeout = 20s;
+        return options;
+    }
+
+    dbserve::credentials client_credentials(std::size_t client_index) const {
+        const json c = oauth->client(client_index);
+        dbserve::credentials out;
+        out.host = workspace_url();
+        out.client_id = c.at("client_id").get<std::string>();
+        out.client_secret = dbserve::secret_string(c.at("client_secret").get<std::string>());
+        return out;
+    }
+
+    dbserve::client_config config() const {
+        dbserve::client_config config;
+        config.host = workspace_url();
+        config.url = emu->url("sum-model");
+        config.auth = dbserve::token_path::client_credentials;
+        config.timeout = 20s;
+        config.retry = dbserve::retry_policy::no_retries();
+        return config;
+    }
+
+    sync_client sync(std::size_t client_index, dbserve::client_config c) const {
+        return sync_client(std::move(c), typename kit::blocking(transport_options()), {},
+                           dbserve::static_secret_source{client_credentials(client_index)});
+    }
+    sync_client sync(std::size_t client_index) const { return sync(client_index, config()); }
+
+    // A hand-made token request through nginx (for what the library would never send).
+    dbserve::result<dbserve::http_response> raw_token_request(const std::string& authorization, const std::string& body) const {
+        typename kit::blocking transport(transport_options());
+        dbserve::http_request request;
+        request.method = dbserve::http_method::post;
+        request.url = workspace_url() + "/oidc/v1/token";
+        request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
+        request.headers.add_unchecked("Authorization", authorization);
+        request.body = body;
+        dbserve::send_options options;
+        options.timeout = 10s;
+        return transport.send(request, options);
+    }
+};
+
+TEST_SUITE("peers") {
+TEST_CASE("oidc-provider behind nginx issues the token with authorization_details; the data plane accepts it") {
+    real_peers peers;
+    {
+        auto client = peers.sync(0);
+        for (int i = 0; i < 3; ++i) {
+            auto r = client.query(std::string(sum_body));
+            CHECK_MESSAGE(predicts_sum(r), describe(r));
+        }
+        CHECK(client.statistics().token_requests == 1);
+    }
+    {
+        async_setup setup(peers.transport_options(), peers.config(), peers.client_credentials(0));
+        auto r = wait_async(*setup.client);
+        CHECK_MESSAGE(predicts_sum(r), describe(r));
+    }
+    admin_api admin(*peers.emu);
+    const json counters = admin.counters();
+    CHECK(count(counters, "external_tokens", "accepted") == 4);
+    CHECK(count(counters, "external_tokens", "refused") == 0);
+    CHECK(count(counters, "token_requests", "total") == 0);  // the emulator issued nothing
+    CHECK(count(counters, "invocations", "200") == 4);
+}
+
+TEST_CASE("client credentials with characters RFC 6749 section 2.3.1 requires encoded: the library encodes them") {
+    real_peers peers;
+    const auto special = peers.client_credentials(1);
+    REQUIRE(special.client_id.find(':') != std::string::npos);
+    auto client = peers.sync(1);
+    auto r = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    // The same credentials sent raw (as `curl -u` does) are refused by the real server.
+    const std::string raw = "Basic " + dbserve::detail::base64_encode(special.client_id + ":" +
+                                                                       std::string(special.client_secret.reveal()));
+    auto refused = peers.raw_token_request(raw, client_credentials_body(""));
+    REQUIRE(refused);
+    CHECK(refused->status == 401);
+    auto parsed = dbserve::parse_token_response(*refused);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code == dbserve::errc::authentication);
+    CHECK(parsed.error().service_code == "invalid_client");
+}
+
+TEST_CASE("the real server's refusals become clear errors: bad secret, malformed or unauthorized authorization_details") {
+    real_peers peers;
+    {
+        auto credentials = peers.client_credentials(0);
+        credentials.client_secret = dbserve::secret_string("wrong-secret");
+        sync_client client(peers.config(), typename kit::blocking(peers.transport_options()), {},
+                           dbserve::static_secret_source{credentials});
+        auto r = client.query(std::string(sum_body));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == dbserve::errc::authentication);
+        CHECK(r.error().service_code == "invalid_client");
+        CHECK(r.error().message.find("wrong-secret") == std::string::npos);
+    }
+    {
+        // A client without Query permission on the endpoint.
+        auto client = peers.sync(2);
+        auto r = client.query(std::string(sum_body));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == dbserve::errc::permission);
+        CHECK(r.error().service_code == "invalid_authorization_details");
+    }
+    {
+        // authorization_details naming an endpoint the server does not know.
+        auto config = peers.config();
+        config.endpoint_id = "0000000000000000000000000000dead";
+        auto client = peers.sync(0, std::move(config));
+        auto r = client.query(std::string(sum_body));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == dbserve::errc::permission);
+        CHECK(r.error().service_code == "invalid_authorization_details");
+    }
+    {
+        // Malformed JSON in authorization_details (the library cannot build it): sent by
+        // hand, and the real server's answer parsed by the library.
+        const auto c = peers.client_credentials(0);
+        auto refused = peers.raw_token_request(
+            dbserve::basic_authorization(c.client_id, c.client_secret.reveal()),
+            client_credentials_body(R"([{"type":"workspace_permission","object_type":)"));
+        REQUIRE(refused);
+        CHECK(refused->status == 400);
+        auto parsed = dbserve::parse_token_response(*refused);
+        REQUIRE_FALSE(parsed);
+        CHECK((parsed.error().service_code == "invalid_request" ||
+               parsed.error().service_code == "invalid_authorization_details"));
+    }
+    admin_api admin(*peers.emu);
+    CHECK(count(admin.counters(), "invocations_total") == 0);
+}
+}  // TEST_SUITE peers
+
+}  // namespace e2e
