@@ -69,6 +69,12 @@ credentials service_principal() {
     return c;
 }
 
+// DBSERVE_BENCH_ITERATIONS=N runs each benchmark exactly N iterations, once: for counting
+// instructions under callgrind (bench/count-client.sh), where timing-chosen counts vary.
+void fixed_iterations(benchmark::internal::Benchmark* b) {
+    if (const char* n = std::getenv("DBSERVE_BENCH_ITERATIONS")) b->Iterations(std::strtoll(n, nullptr, 10));
+}
+
 void report_allocations(benchmark::State& state, std::uint64_t before) {
     state.counters["allocs/query"] = benchmark::Counter(static_cast<double>(allocations.load() - before),
                                                         benchmark::Counter::kAvgIterations);
@@ -100,7 +106,7 @@ void floor_hand_written(benchmark::State& state) {
     }
     report_allocations(state, before);
 }
-BENCHMARK(floor_hand_written);
+BENCHMARK(floor_hand_written)->Apply(fixed_iterations);
 
 void client_blocking_query(benchmark::State& state) {
     client_config config;
@@ -115,7 +121,7 @@ void client_blocking_query(benchmark::State& state) {
     }
     report_allocations(state, before);
 }
-BENCHMARK(client_blocking_query);
+BENCHMARK(client_blocking_query)->Apply(fixed_iterations);
 
 // The poll driver: the caller's loop sends the request itself.
 void client_poll_query(benchmark::State& state) {
@@ -140,7 +146,7 @@ void client_poll_query(benchmark::State& state) {
     }
     report_allocations(state, before);
 }
-BENCHMARK(client_poll_query);
+BENCHMARK(client_poll_query)->Apply(fixed_iterations);
 }  // namespace
 
 BENCHMARK_MAIN();
