@@ -346,22 +346,16 @@ bool add_range(table_writer& table, const Range& row) {
         return table.add_cells(cells.data(), cells.size());
     }
 }
-}  // namespace detail
 
-// Builds {"dataframe_split": {"columns": [...], "data": [[...], ...], "index": [...]}}.
-// With no column names, "columns" is left out and rows must simply be of equal length.
-// `reuse` lends a buffer whose capacity is reused (its content is discarded).
-class dataframe_split_writer {
+// The row-adding surface the table writers share; each writer adds what is its own (the
+// split form's pandas index).
+class row_writer {
 public:
-    explicit dataframe_split_writer(std::vector<std::string> columns = {}, const write_options& options = {},
-                                    std::string reuse = {})
-        : table_(input_format::dataframe_split, false, std::move(columns), options, std::move(reuse)) {}
-
     // add_row returns false when the row was refused; finish() then reports why.
     bool add_row(std::initializer_list<cell> row) { return table_.add_cells(row.begin(), row.size()); }
     // A row from a range: numbers (std::vector<double>, std::span, std::array), cells, strings...
     template <class Range>
-    bool add_row(const Range& row) { return detail::add_range(table_, row); }
+    bool add_row(const Range& row) { return add_range(table_, row); }
     // Every row of a numeric matrix.
     template <class T>
     bool add_rows(const matrix_view<T>& values) { return table_.add_matrix(values); }
@@ -369,41 +363,42 @@ public:
     template <class Row>
     bool add_row(const Row& row, const column_mapping<Row>& mapping) { return table_.add_mapped(row, mapping); }
 
+    std::size_t row_count() const noexcept { return table_.row_count(); }
+    bool ok() const noexcept { return table_.ok(); }
+    result<model_input> finish() { return table_.finish(); }
+
+protected:
+    row_writer(input_format format, bool as_records, std::vector<std::string> columns, const write_options& options,
+               std::string reuse)
+        : table_(format, as_records, std::move(columns), options, std::move(reuse)) {}
+
+    table_writer table_;
+};
+}  // namespace detail
+
+// Builds {"dataframe_split": {"columns": [...], "data": [[...], ...], "index": [...]}}.
+// With no column names, "columns" is left out and rows must simply be of equal length.
+// `reuse` lends a buffer whose capacity is reused (its content is discarded).
+class dataframe_split_writer : public detail::row_writer {
+public:
+    explicit dataframe_split_writer(std::vector<std::string> columns = {}, const write_options& options = {},
+                                    std::string reuse = {})
+        : row_writer(input_format::dataframe_split, false, std::move(columns), options, std::move(reuse)) {}
+
     // The pandas index: one entry per row, checked at finish().
     dataframe_split_writer& index(nlohmann::json values) {
         table_.set_index(std::move(values));
         return *this;
     }
-    std::size_t row_count() const noexcept { return table_.row_count(); }
-    bool ok() const noexcept { return table_.ok(); }
-    result<model_input> finish() { return table_.finish(); }
-
-private:
-    detail::table_writer table_;
 };
 
 // Builds [{"col": v, ...}, ...] under `format`: dataframe_records by default; instances or
 // inputs for the row form of named tensors.
-class records_writer {
+class records_writer : public detail::row_writer {
 public:
     explicit records_writer(input_format format, std::vector<std::string> columns,
                             const write_options& options = {}, std::string reuse = {})
-        : table_(format, true, std::move(columns), options, std::move(reuse)) {}
-
-    bool add_row(std::initializer_list<cell> row) { return table_.add_cells(row.begin(), row.size()); }
-    template <class Range>
-    bool add_row(const Range& row) { return detail::add_range(table_, row); }
-    template <class T>
-    bool add_rows(const matrix_view<T>& values) { return table_.add_matrix(values); }
-    template <class Row>
-    bool add_row(const Row& row, const column_mapping<Row>& mapping) { return table_.add_mapped(row, mapping); }
-
-    std::size_t row_count() const noexcept { return table_.row_count(); }
-    bool ok() const noexcept { return table_.ok(); }
-    result<model_input> finish() { return table_.finish(); }
-
-private:
-    detail::table_writer table_;
+        : row_writer(format, true, std::move(columns), options, std::move(reuse)) {}
 };
 
 // Builds {"dataframe_records": [{"col": v, ...}, ...]}. Column order is not guaranteed on the
