@@ -3,12 +3,11 @@
 # parsing) and prints the ratios reported in bench/README.md.
 # Usage: bench/run-payload.sh [seconds per benchmark, default 1] [repetitions, default 5]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${DBSERVE_BENCH_BUILD_DIR:-$root/build/bench}
+source "$(dirname "$0")/common.sh"
+build=${DBSERVE_BENCH_BUILD_DIR:-$bench_root/build/bench}
 min_time=${1:-1}
 repetitions=${2:-5}
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDBSERVE_BUILD_BENCH=ON \
-  -DDBSERVE_BUILD_TESTS=OFF -DDBSERVE_BUILD_EXAMPLES=OFF >/dev/null
+bench_configure "$build"
 cmake --build "$build" --target bench_payload bench_parse -j 2
 for bench in bench_payload bench_parse; do
   "$build/bench/payload/$bench" --benchmark_min_time="$min_time" --benchmark_repetitions="$repetitions" \

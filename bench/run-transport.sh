@@ -9,14 +9,14 @@
 #   REQUESTS=20000 ROUNDS=7 bash bench/run-transport.sh
 # DBSERVE_BEAST=ON adds the Boost.Beast adapter's modes.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
+cd "$bench_root"
 requests=${REQUESTS:-5000}
 rounds=${ROUNDS:-5}
 build=${DBSERVE_BENCH_BUILD_DIR:-build/bench-transport}
 beast=${DBSERVE_BEAST:-OFF}
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDBSERVE_BUILD_BENCH=ON -DDBSERVE_CURL=ON \
-  -DDBSERVE_BEAST="$beast" -DDBSERVE_BUILD_TESTS=OFF -DDBSERVE_BUILD_EXAMPLES=OFF -DDBSERVE_INSTALL=OFF >/dev/null
+bench_configure "$build" -DDBSERVE_CURL=ON -DDBSERVE_BEAST="$beast" -DDBSERVE_INSTALL=OFF
 cmake --build "$build" -j 2 --target bench_transport bench_transport_floor >/dev/null
 
 work=$(mktemp -d)
