@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -203,5 +204,20 @@ inline dbserve::send_options with_timeout(std::chrono::milliseconds timeout) {
     o.timeout = timeout;
     return o;
 }
+
+// The kit of a blocking transport: its own send() already returns within the timeout, so
+// there is nothing to drive. A kit derives from it and adds only its `name`.
+template <class Transport>
+struct blocking_kit {
+    static constexpr bool is_async = false;
+    using transport_type = Transport;
+    static std::unique_ptr<transport_type> make(const dbserve::transport_options& options) {
+        return std::make_unique<transport_type>(options);
+    }
+    static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
+                                                        const dbserve::send_options& o) {
+        return t.send(r, o);
+    }
+};
 
 }  // namespace conformance

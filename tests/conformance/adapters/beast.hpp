@@ -23,17 +23,8 @@
 
 namespace conformance {
 
-struct beast_blocking_kit {
+struct beast_blocking_kit : blocking_kit<dbserve::beast::blocking_transport> {
     static constexpr const char* name = "beast blocking";
-    static constexpr bool is_async = false;
-    using transport_type = dbserve::beast::blocking_transport;
-    static std::unique_ptr<transport_type> make(const dbserve::transport_options& options) {
-        return std::make_unique<transport_type>(options);
-    }
-    static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
-                                                        const dbserve::send_options& o) {
-        return t.send(r, o);
-    }
 };
 
 // The test thread runs the io_context, as a single-threaded program would.

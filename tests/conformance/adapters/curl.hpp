@@ -18,17 +18,8 @@
 
 namespace conformance {
 
-struct curl_blocking_kit {
+struct curl_blocking_kit : blocking_kit<dbserve::curl::blocking_transport> {
     static constexpr const char* name = "curl blocking";
-    static constexpr bool is_async = false;
-    using transport_type = dbserve::curl::blocking_transport;
-    static std::unique_ptr<transport_type> make(const dbserve::transport_options& options) {
-        return std::make_unique<transport_type>(options);
-    }
-    static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
-                                                        const dbserve::send_options& o) {
-        return t.send(r, o);
-    }
 };
 
 namespace curl_detail {
