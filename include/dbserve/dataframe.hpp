@@ -392,8 +392,8 @@ public:
     }
 };
 
-// Builds [{"col": v, ...}, ...] under `format`: dataframe_records by default; instances or
-// inputs for the row form of named tensors.
+// Builds [{"col": v, ...}, ...] under `format`: instances or inputs for the row form of
+// named tensors (dataframe_records_writer below is the dataframe_records form).
 class records_writer : public detail::row_writer {
 public:
     explicit records_writer(input_format format, std::vector<std::string> columns,
