@@ -91,6 +91,10 @@ public:
     void add_unchecked(std::string name, std::string value) {
         headers_.push_back({std::move(name), std::move(value)});
     }
+    // Appends a copy of every header of `other` (already checked when it was built).
+    void append(const header_list& other) {
+        headers_.insert(headers_.end(), other.headers_.begin(), other.headers_.end());
+    }
     void remove(std::string_view name) {
         headers_.erase(std::remove_if(headers_.begin(), headers_.end(),
                                       [&](const header& h) { return detail::iequals(h.name, name); }),

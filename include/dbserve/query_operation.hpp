@@ -720,11 +720,13 @@ private:
             request = http_request{};
             request.method = http_method::post;
             request.url = endpoint_->url;
-            request.headers.reserve(5);
-            request.headers.add_unchecked("Content-Type", "application/json");
-            request.headers.add_unchecked("Accept", streaming_ ? "text/event-stream" : "application/json");
-            std::string workspace = shared_->workspace_id_for(*endpoint_);
-            if (!workspace.empty()) request.headers.add_unchecked("X-Databricks-Workspace-Id", std::move(workspace));
+            if (endpoint_ == shared_->configured_endpoint.get()) {
+                const header_list& constant = shared_->configured_invocation_headers[streaming_];
+                request.headers.reserve(constant.size() + 1);
+                request.headers.append(constant);
+            } else {
+                request.headers = shared_->make_invocation_headers(*endpoint_, streaming_);
+            }
             request.body = std::move(body_);
             if (!options_.client_request_id.empty()) {
                 auto valid = add_client_request_id(request.body, options_.client_request_id);
@@ -743,8 +745,8 @@ private:
                 // Discovered again: the endpoint moved.
                 l.request.url = endpoint_->url;
                 l.request.headers.remove("X-Databricks-Workspace-Id");
-                std::string workspace = shared_->workspace_id_for(*endpoint_);
-                if (!workspace.empty()) l.request.headers.add_unchecked("X-Databricks-Workspace-Id", std::move(workspace));
+                const std::string& workspace = shared_->workspace_id_for(*endpoint_);
+                if (!workspace.empty()) l.request.headers.add_unchecked("X-Databricks-Workspace-Id", workspace);
             }
         }
         if (request_bearer_serial_ != token_serial_ || invoke_attempts_ == 0) {

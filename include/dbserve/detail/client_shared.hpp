@@ -91,6 +91,9 @@ public:
             };
         }
         validate();
+        if (configured_endpoint)
+            for (bool streaming : {false, true})
+                configured_invocation_headers[streaming] = make_invocation_headers(*configured_endpoint, streaming);
     }
 
     // ---- set once at construction, read without the lock
@@ -188,10 +191,26 @@ public:
         return credentials_ ? &*credentials_ : nullptr;
     }
 
-    std::string workspace_id_for(const resolved_endpoint& endpoint) const {
+    const std::string& workspace_id_for(const resolved_endpoint& endpoint) const {
         if (!config.workspace_id.empty()) return config.workspace_id;
         return endpoint.workspace_id;
     }
+
+    // The headers every invocation of `endpoint` sends before its Authorization, with room
+    // for that one: Content-Type, Accept and X-Databricks-Workspace-Id when known.
+    header_list make_invocation_headers(const resolved_endpoint& endpoint, bool streaming) const {
+        header_list headers;
+        headers.reserve(4);
+        headers.add_unchecked("Content-Type", "application/json");
+        headers.add_unchecked("Accept", streaming ? "text/event-stream" : "application/json");
+        const std::string& workspace = workspace_id_for(endpoint);
+        if (!workspace.empty()) headers.add_unchecked("X-Databricks-Workspace-Id", workspace);
+        return headers;
+    }
+
+    // make_invocation_headers() of the configured endpoint, [streaming], built once:
+    // copying them is cheaper than building them per query. Empty without one.
+    header_list configured_invocation_headers[2];
 
 private:
     void validate() {
