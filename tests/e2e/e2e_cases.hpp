@@ -536,6 +536,32 @@ TEST_CASE("a POST dropped after it was read: outcome unknown, not repeated unles
     }
 }
 
+TEST_CASE("a stream cut before its end is an error after the chunks that arrived, and is not repeated") {
+    emulator emu;
+    admin_api admin(emu);
+    auto config = config_for(emu, way::client_credentials);
+    config.url = emu.url("chat-model");
+    auto client = make_sync(emu, std::move(config));
+    const std::string chat = R"({"messages":[{"role":"user","content":"one two three four"}]})";
+    std::size_t chunks = 0;
+    auto whole = client.stream(chat, [&](const dbserve::chat_chunk&) { ++chunks; });
+    const std::string whole_error = whole ? std::string() : whole.error().to_string();
+    REQUIRE_MESSAGE(whole.has_value(), whole_error);
+    CHECK(whole->summary.content == "Echo: one two three four");
+    CHECK(chunks == whole->summary.chunks);
+
+    admin.fault({{"route", "invocations"}, {"kind", "truncate_stream"}, {"truncate_after_chunks", 2}});
+    chunks = 0;
+    const auto invocations_before = client.statistics().invocations;
+    auto cut = client.stream(chat, [&](const dbserve::chat_chunk&) { ++chunks; });
+    REQUIRE_FALSE(cut);
+    CHECK(cut.error().request_may_have_been_processed);
+    CHECK(chunks >= 1);
+    CHECK(chunks <= 2);
+    CHECK(client.statistics().invocations == invocations_before + 1);
+    CHECK(count(admin.counters(), "connections_dropped") == 1);
+}
+
 TEST_CASE("the token endpoint down: a clear error after bounded retries, and recovery once it is back") {
     emulator emu;
     admin_api admin(emu);
