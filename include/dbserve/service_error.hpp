@@ -42,17 +42,9 @@ namespace service_errors {
 constexpr std::size_t max_message_bytes = 1024;
 constexpr std::size_t max_request_id_bytes = 200;
 
-constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
+// On http.hpp's detail::iequals, so headers, codes and HTML markers compare one way.
 inline bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i)
-        if (lower(s[i]) != lower(prefix[i])) return false;
-    return true;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && istarts_with(a, b);
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 inline std::string_view trim(std::string_view s) noexcept {
@@ -300,7 +292,7 @@ inline bool looks_like_html(const http_response& response) noexcept {
     using namespace detail::service_errors;
     std::string_view type = response.headers.get("content-type");
     type = trim(type.substr(0, type.find(';')));
-    if (iequals(type, "text/html") || iequals(type, "application/xhtml+xml")) return true;
+    if (detail::iequals(type, "text/html") || detail::iequals(type, "application/xhtml+xml")) return true;
     std::string_view body = response.body;
     if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
     body = trim(body.substr(0, 4096));

@@ -51,7 +51,7 @@ namespace tokens {
 constexpr std::int64_t max_lifetime_seconds = 365LL * 24 * 3600;
 
 inline bool code_is(std::string_view code, std::string_view name) noexcept {
-    return service_errors::iequals(code, name);
+    return detail::iequals(code, name);
 }
 
 // The category of an OAuth error code, or nullopt for a code this library does not know.
@@ -264,7 +264,7 @@ inline result<token_response> parse(const http_response& response,
     if (!type->is_string())
         return bad_token(response, std::string("token_type is ") + type->type_name() + ", not a string");
     out.token_type = type->get_ref<const std::string&>();
-    if (!service_errors::iequals(out.token_type, "bearer"))
+    if (!detail::iequals(out.token_type, "bearer"))
         return bad_token(response, "token_type is " + quote(out.token_type) + "; only Bearer tokens are supported");
     const auto expires = parsed.find("expires_in");
     if (expires == parsed.end() || expires->is_null())
