@@ -3,6 +3,7 @@
 // maps it to. Pure functions without Boost, so they cost nothing to compile and test.
 #pragma once
 
+#include <dbserve/detail/base64.hpp>
 #include <dbserve/detail/config.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
@@ -187,29 +188,8 @@ struct proxy_target {
     std::string authorization;  // "Basic ..." when the proxy URL carried user:password
 };
 
-inline std::string base64_encode(std::string_view bytes) {
-    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                           (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-        out += alphabet[v & 63];
-    }
-    if (i < bytes.size()) {
-        unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-        if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += i + 1 < bytes.size() ? alphabet[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
+// Proxy-Authorization is HTTP Basic, encoded as the core encodes client credentials.
+using dbserve::detail::base64_encode;
 
 inline std::string percent_decode(std::string_view s) {
     std::string out;
