@@ -533,7 +533,9 @@ private:
                 }
                 case phase::data_token: {
                     lock_type lock(shared_->mutex);
-                    auto got = shared_->data_tokens.acquire(endpoint_->token_key, now(), l.data_wait);
+                    auto got = endpoint_ == shared_->configured_endpoint.get()
+                                   ? shared_->data_tokens.acquire(shared_->configured_token_slot, now(), l.data_wait)
+                                   : shared_->data_tokens.acquire(endpoint_->token_key, now(), l.data_wait);
                     switch (got.what) {
                         case token_cache::decision::use:
                         case token_cache::decision::use_and_refresh:

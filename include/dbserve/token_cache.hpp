@@ -87,8 +87,23 @@ inline void set_token_times(cached_token& token, const token_lifecycle& lifecycl
 }
 
 class token_cache {
+    struct entry;
+
 public:
     using time_point = std::chrono::steady_clock::time_point;
+
+    // One key's entry, for a caller that asks about the same key on every query: acquiring
+    // through it skips the key lookup. Valid as long as the cache (entries are never erased).
+    class slot {
+    public:
+        slot() = default;
+        explicit operator bool() const noexcept { return entry_ != nullptr; }
+
+    private:
+        friend class token_cache;
+        explicit slot(entry* e) noexcept : entry_(e) {}
+        entry* entry_ = nullptr;
+    };
 
     enum class decision {
         use,              // serve `token`
@@ -114,43 +129,11 @@ public:
     // failed and no usable token exists, the caller gets that failure instead of starting
     // another fetch, so one failure fails every caller that was waiting for it.
     acquisition acquire(std::string_view key, time_point now, std::uint64_t waited = 0) {
-        entry& e = entry_for(key);
-        acquisition out;
-        if (e.token) {
-            const token_state s = e.token->state_at(now);
-            if (s == token_state::fresh) {
-                out.what = decision::use;
-                out.token = &*e.token;
-                return out;
-            }
-            if (s == token_state::stale) {
-                out.token = &*e.token;
-                if (e.claim == 0 && now >= e.next_background_try) {
-                    e.claim = ++claims_;
-                    out.what = decision::use_and_refresh;
-                    out.ticket = e.claim;
-                } else {
-                    out.what = decision::use;
-                }
-                return out;
-            }
-        }
-        if (waited != 0 && e.failure && e.failure_generation > waited - 1) {
-            out.what = decision::fail;
-            out.failure = &*e.failure;
-            return out;
-        }
-        if (e.claim != 0) {
-            out.what = decision::wait;
-            // Tickets are generation + 1 so that 0 can mean "not waiting".
-            out.ticket = e.generation + 1;
-            return out;
-        }
-        e.claim = ++claims_;
-        out.what = decision::fetch;
-        out.ticket = e.claim;
-        return out;
+        return acquire(entry_for(key), now, waited);
     }
+    acquisition acquire(slot s, time_point now, std::uint64_t waited = 0) { return acquire(*s.entry_, now, waited); }
+
+    slot slot_for(std::string_view key) { return slot(&entry_for(key)); }
 
     // Stores the token a claim fetched. Returns the stored token.
     const cached_token& complete(std::string_view key, std::uint64_t claim, secret_string access_token,
@@ -225,7 +208,10 @@ public:
         auto it = entries_.find(key);
         return it == entries_.end() ? time_point{} : it->second.next_background_try;
     }
-    void clear() { entries_.clear(); }
+    // Forgets every token, claim and failure. The entries stay: slots point at them.
+    void clear() {
+        for (auto& kv : entries_) kv.second = entry{};
+    }
 
 private:
     struct entry {
@@ -236,6 +222,44 @@ private:
         std::optional<dbserve::error> failure;
         std::uint64_t failure_generation = 0;
     };
+
+    acquisition acquire(entry& e, time_point now, std::uint64_t waited) {
+        acquisition out;
+        if (e.token) {
+            const token_state s = e.token->state_at(now);
+            if (s == token_state::fresh) {
+                out.what = decision::use;
+                out.token = &*e.token;
+                return out;
+            }
+            if (s == token_state::stale) {
+                out.token = &*e.token;
+                if (e.claim == 0 && now >= e.next_background_try) {
+                    e.claim = ++claims_;
+                    out.what = decision::use_and_refresh;
+                    out.ticket = e.claim;
+                } else {
+                    out.what = decision::use;
+                }
+                return out;
+            }
+        }
+        if (waited != 0 && e.failure && e.failure_generation > waited - 1) {
+            out.what = decision::fail;
+            out.failure = &*e.failure;
+            return out;
+        }
+        if (e.claim != 0) {
+            out.what = decision::wait;
+            // Tickets are generation + 1 so that 0 can mean "not waiting".
+            out.ticket = e.generation + 1;
+            return out;
+        }
+        e.claim = ++claims_;
+        out.what = decision::fetch;
+        out.ticket = e.claim;
+        return out;
+    }
 
     entry& entry_for(std::string_view key) {
         auto it = entries_.find(key);

@@ -142,3 +142,25 @@ TEST_CASE("tokens under different keys are independent") {
     CHECK(a.what == decision::fetch);
     CHECK(b.what == decision::fetch);
 }
+
+TEST_CASE("acquiring through a slot decides exactly as through its key, also after clear()") {
+    token_cache cache;
+    auto slot = cache.slot_for(key);
+    REQUIRE(static_cast<bool>(slot));
+    CHECK(cache.state(key, t0) == token_state::missing);
+    auto first = cache.acquire(slot, t0);
+    CHECK(first.what == decision::fetch);
+    CHECK(cache.acquire(key, t0).what == decision::wait);
+    cache.complete(key, first.ticket, secret_string("tok"), 3600s, t0);
+    auto served = cache.acquire(slot, t0 + 1min);
+    REQUIRE(served.what == decision::use);
+    CHECK(served.token->access_token.reveal() == "tok");
+    auto stale = cache.acquire(slot, t0 + 45min);
+    CHECK(stale.what == decision::use_and_refresh);
+    CHECK(cache.acquire(key, t0 + 45min).what == decision::use);
+    cache.clear();
+    CHECK(cache.state(key, t0) == token_state::missing);
+    CHECK(!cache.refreshing(key));
+    CHECK(cache.acquire(slot, t0).what == decision::fetch);
+    CHECK(cache.refreshing(key));
+}

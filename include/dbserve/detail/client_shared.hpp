@@ -91,9 +91,11 @@ public:
             };
         }
         validate();
-        if (configured_endpoint)
+        if (configured_endpoint) {
             for (bool streaming : {false, true})
                 configured_invocation_headers[streaming] = make_invocation_headers(*configured_endpoint, streaming);
+            configured_token_slot = data_tokens.slot_for(configured_endpoint->token_key);
+        }
     }
 
     // ---- set once at construction, read without the lock
@@ -112,6 +114,8 @@ public:
     token_cache data_tokens;
     token_cache control_tokens;
     endpoint_cache endpoints;
+    // The configured endpoint's entry in data_tokens (empty without one): no key lookup per query.
+    token_cache::slot configured_token_slot;
 
     // The current change count, under the lock.
     std::uint64_t version_locked() const noexcept { return version_; }
