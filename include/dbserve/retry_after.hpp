@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/http.hpp>  // detail::iequals
 
 #include <chrono>
 #include <cstddef>
@@ -56,15 +57,6 @@ constexpr bool is_leap(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 
 constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept {
     constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
 }
 
 inline std::string_view trim_ows(std::string_view s) noexcept {

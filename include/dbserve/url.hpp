@@ -6,6 +6,7 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/http.hpp>  // detail::iequals, detail::ascii_lower
 #include <dbserve/result.hpp>
 
 #include <array>
@@ -102,19 +103,12 @@ constexpr bool is_hex(char c) noexcept {
 constexpr int hex_value(char c) noexcept {
     return is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : c - 'A' + 10;
 }
-constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 constexpr bool is_unreserved(char c) noexcept {
     return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 constexpr bool is_space_or_control(char c) noexcept {
     const auto u = static_cast<unsigned char>(c);
     return u <= 0x20 || u == 0x7f;
-}
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
 }
 inline bool ends_with(std::string_view s, std::string_view suffix) noexcept {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -275,7 +269,7 @@ inline result<void> check_host_name(std::string_view host, std::string& out) {
             return unexpected(errc::invalid_argument, "the host name " + quote(host) + " has " + describe_char(c) +
                                                           " at " + position(i) +
                                                           "; only letters, digits, '-', '_' and '.' are allowed");
-        out += lower(c);
+        out += ascii_lower(c);
     }
     return {};
 }
@@ -426,7 +420,7 @@ inline result<parsed_url> parse_absolute(std::string_view url, std::size_t added
             port_text = rest.substr(1);
         }
         out.host.reserve(host_text.size());
-        for (char c : host_text) out.host += lower(c);
+        for (char c : host_text) out.host += ascii_lower(c);
     } else {
         const std::size_t colon = authority.find(':');
         host_text = authority.substr(0, colon);
@@ -470,7 +464,7 @@ inline result<parsed_url> parse_url(std::string_view url) { return detail::urls:
 
 inline bool is_loopback_host(std::string_view host) noexcept {
     using namespace detail::urls;
-    if (iequals(host, "localhost")) return true;
+    if (detail::iequals(host, "localhost")) return true;
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     std::array<std::uint8_t, 4> v4{};
     if (parse_ipv4(host, v4)) return v4[0] == 127;
@@ -501,8 +495,8 @@ inline result<std::string> normalize_workspace_host(std::string_view configured)
     std::string with_scheme;
     if (scheme_end(configured) == std::string_view::npos) {
         const std::size_t colon = configured.find(':');
-        if (colon != std::string_view::npos &&
-            (iequals(configured.substr(0, colon), "https") || iequals(configured.substr(0, colon), "http")))
+        if (colon != std::string_view::npos && (detail::iequals(configured.substr(0, colon), "https") ||
+                                                detail::iequals(configured.substr(0, colon), "http")))
             return unexpected(errc::invalid_argument, prefix + "the scheme must be followed by '://'");
         with_scheme = "https://";
     }
