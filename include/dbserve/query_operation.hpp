@@ -719,7 +719,8 @@ private:
     lane_action send_invocation(lane& l) {
         if (invoke_attempts_ == 0) {
             http_request& request = l.request;
-            request = http_request{};
+            // The slot may still hold the token request that got this query its token.
+            if (!request.url.empty()) request = http_request{};
             request.method = http_method::post;
             request.url = endpoint_->url;
             if (endpoint_ == shared_->configured_endpoint.get()) {
