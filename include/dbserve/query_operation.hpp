@@ -699,11 +699,8 @@ private:
     }
 
     void set_bearer(const cached_token& token) {
-        const std::string_view value = token.access_token.reveal();
-        bearer_.clear();
-        bearer_.reserve(7 + value.size());
-        bearer_ += "Bearer ";
-        bearer_.append(value.data(), value.size());
+        const std::string_view value = token.authorization.reveal();
+        bearer_.assign(value.data(), value.size());
         token_serial_ = token.serial;
     }
 

@@ -56,6 +56,8 @@ constexpr std::string_view to_string(token_state s) noexcept {
 struct cached_token {
     using time_point = std::chrono::steady_clock::time_point;
     secret_string access_token;
+    // "Bearer " + access_token: the Authorization header value, built once per token.
+    secret_string authorization;
     time_point received_at{};
     time_point stale_at{};
     time_point expired_at{};
@@ -70,6 +72,16 @@ struct cached_token {
         return token_state::fresh;
     }
 };
+
+// "Bearer " + token, the Authorization header value; the scratch copy is zeroed.
+inline secret_string bearer_authorization(std::string_view token) {
+    std::string value;
+    value.reserve(7 + token.size());
+    value.append("Bearer ").append(token.data(), token.size());
+    secret_string out(value);
+    detail::secure_zero(&value[0], value.size());
+    return out;
+}
 
 // Fills in the lifecycle times of a token received at `received` that lives `ttl`.
 inline void set_token_times(cached_token& token, const token_lifecycle& lifecycle,
@@ -141,6 +153,7 @@ public:
         entry& e = entry_for(key);
         if (e.claim == claim) e.claim = 0;
         cached_token t;
+        t.authorization = bearer_authorization(access_token.reveal());
         t.access_token = std::move(access_token);
         t.serial = ++serials_;
         set_token_times(t, lifecycle_, received, ttl);

@@ -155,6 +155,7 @@ TEST_CASE("acquiring through a slot decides exactly as through its key, also aft
     auto served = cache.acquire(slot, t0 + 1min);
     REQUIRE(served.what == decision::use);
     CHECK(served.token->access_token.reveal() == "tok");
+    CHECK(served.token->authorization.reveal() == "Bearer tok");
     auto stale = cache.acquire(slot, t0 + 45min);
     CHECK(stale.what == decision::use_and_refresh);
     CHECK(cache.acquire(key, t0 + 45min).what == decision::use);
