@@ -6,6 +6,7 @@
 
 #include <dbserve/authorization_details.hpp>
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/single_flight.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
@@ -246,20 +247,7 @@ public:
             out.endpoint = e.endpoint;
             return out;
         }
-        if (waited != 0 && e.failure && e.failure_generation > waited - 1) {
-            out.what = decision::fail;
-            out.failure = &*e.failure;
-            return out;
-        }
-        if (e.claim != 0) {
-            out.what = decision::wait;
-            out.ticket = e.generation + 1;
-            return out;
-        }
-        e.claim = ++claims_;
-        out.what = decision::fetch;
-        out.ticket = e.claim;
-        return out;
+        return detail::fail_wait_or_claim(e, waited, claims_, out);
     }
 
     std::shared_ptr<const resolved_endpoint> complete(std::string_view name, std::uint64_t claim,

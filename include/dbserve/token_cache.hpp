@@ -14,6 +14,7 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/single_flight.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/secret.hpp>
 
@@ -257,21 +258,7 @@ private:
                 return out;
             }
         }
-        if (waited != 0 && e.failure && e.failure_generation > waited - 1) {
-            out.what = decision::fail;
-            out.failure = &*e.failure;
-            return out;
-        }
-        if (e.claim != 0) {
-            out.what = decision::wait;
-            // Tickets are generation + 1 so that 0 can mean "not waiting".
-            out.ticket = e.generation + 1;
-            return out;
-        }
-        e.claim = ++claims_;
-        out.what = decision::fetch;
-        out.ticket = e.claim;
-        return out;
+        return detail::fail_wait_or_claim(e, waited, claims_, out);
     }
 
     entry& entry_for(std::string_view key) {
