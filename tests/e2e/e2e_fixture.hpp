@@ -174,18 +174,7 @@ public:
         if (stdout_ >= 0) ::close(stdout_);
         stdin_ = stdout_ = -1;
         if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        for (int i = 0; i < 100; ++i) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return;
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        ::kill(pid_, SIGKILL);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
+        dbserve_emulator::terminate_child(pid_);
         pid_ = -1;
     }
 

@@ -30,6 +30,19 @@
 
 namespace dbserve_emulator {
 
+// Ends a child process: SIGTERM, up to 5 s for it to exit, then SIGKILL; always reaps it.
+inline void terminate_child(pid_t pid) noexcept {
+    ::kill(pid, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+}
+
 class process {
 public:
     // extra_arguments go to the emulator as they are (e.g. {"--token-lifetime", "5"}).
@@ -125,18 +138,7 @@ public:
             stdin_ = -1;
         }
         if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        for (int i = 0; i < 100; ++i) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        ::kill(pid_, SIGKILL);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
+        terminate_child(pid_);
         pid_ = -1;
     }
 
