@@ -199,11 +199,13 @@ private:
                 }
             }
             const char* eol = find_line_end(p, end);
+            // The cap applies to every line, whole or split across chunks, so whether a long
+            // line is refused never depends on where the chunk boundaries fell.
+            if (line_.size() + static_cast<std::size_t>(eol - p) > max_event_bytes_) {
+                too_large_ = true;
+                return;
+            }
             if (eol == end) {
-                if (line_.size() + static_cast<std::size_t>(end - p) > max_event_bytes_) {
-                    too_large_ = true;
-                    return;
-                }
                 line_.append(p, end);
                 return;
             }

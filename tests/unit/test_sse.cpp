@@ -194,6 +194,22 @@ TEST_CASE("an event over the size cap is refused instead of buffered without bou
     CHECK(many_lines.outcome().error().code == dbserve::errc::response_too_large);
 }
 
+TEST_CASE("a line over the size cap is refused the same way however the bytes are chunked") {
+    // A long line of an unknown field never reaches the data buffer; it must still be refused
+    // when it arrives whole, exactly as it is when it arrives in pieces and has to be buffered.
+    const std::string stream = "data: first\n\nx-padding: " + std::string(100, 'y') + "\ndata: second\n\n";
+    for (std::size_t chunk : {0u, 1u, 5u, 64u}) {
+        CAPTURE(chunk);
+        sse_parser parser(64);
+        auto events = parse_in_chunks(parser, stream, chunk);
+        REQUIRE(events.size() == 1);
+        CHECK(events[0].data == "first");
+        auto outcome = parser.outcome();
+        REQUIRE_FALSE(outcome.has_value());
+        CHECK(outcome.error().code == dbserve::errc::response_too_large);
+    }
+}
+
 TEST_CASE("the retry field is read and an id holding NUL is ignored") {
     sse_parser parser;
     std::string stream = "retry: 1500\nid: a\ndata: 1\n\nid: b";
