@@ -35,8 +35,9 @@ struct sse_event {
 
 class sse_parser {
 public:
-    // A single event (or a non-stream body) larger than this is refused rather than
-    // buffered without bound; outcome() then reports errc::response_too_large.
+    // A single event, a single line of any field, or a non-stream body larger than this is
+    // refused rather than buffered without bound; outcome() then reports
+    // errc::response_too_large.
     static constexpr std::size_t default_max_event_bytes = 16u * 1024u * 1024u;
 
     explicit sse_parser(std::size_t max_event_bytes = default_max_event_bytes) noexcept
