@@ -143,14 +143,15 @@ private:
         while (i < sniff_.size() &&
                (sniff_[i] == ' ' || sniff_[i] == '\t' || sniff_[i] == '\r' || sniff_[i] == '\n'))
             ++i;
-        if (i == sniff_.size()) {
-            if (sniff_.size() > max_event_bytes_) {
-                too_large_ = true;
-                mode_ = mode::stream;  // parse() ignores everything once too_large_ is set
-                sniff_.clear();
-            }
+        // Judged by where the first significant byte is, not by how much has arrived, so the
+        // verdict on a long run of leading whitespace never depends on the chunking.
+        if (i > max_event_bytes_) {
+            too_large_ = true;
+            mode_ = mode::stream;  // parse() ignores everything once too_large_ is set
+            sniff_.clear();
             return false;
         }
+        if (i == sniff_.size()) return false;
         char first = sniff_[i];
         if (first == '{' || first == '[' || first == '<') {
             mode_ = mode::not_a_stream;

@@ -210,6 +210,21 @@ TEST_CASE("a line over the size cap is refused the same way however the bytes ar
     }
 }
 
+TEST_CASE("leading whitespace over the size cap is refused the same way however the bytes are chunked") {
+    // Whether the body turns out to be an error object must not decide the verdict: the
+    // parser would otherwise have to buffer whitespace without bound to find out.
+    const std::string body = std::string(100, '\n') + R"({"error_code":"BAD_REQUEST","message":"no"})";
+    for (std::size_t chunk : {0u, 1u, 7u, 64u}) {
+        CAPTURE(chunk);
+        sse_parser parser(64);
+        CHECK(parse_in_chunks(parser, body, chunk).empty());
+        CHECK_FALSE(parser.is_not_a_stream());
+        auto outcome = parser.outcome();
+        REQUIRE_FALSE(outcome.has_value());
+        CHECK(outcome.error().code == dbserve::errc::response_too_large);
+    }
+}
+
 TEST_CASE("the retry field is read and an id holding NUL is ignored") {
     sse_parser parser;
     std::string stream = "retry: 1500\nid: a\ndata: 1\n\nid: b";
