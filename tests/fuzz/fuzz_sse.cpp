@@ -1,5 +1,6 @@
 // sse_parser: no crash on any bytes, and the events do not depend on how the bytes are
-// split into chunks (the first input byte picks the chunk sizes).
+// split into chunks (the first input byte picks the chunk sizes: pieces of 1 to 7 bytes, or,
+// with its high bit set, of 1 to 1,500 bytes so that pieces also straddle the 1,024-byte cap).
 #include "fuzz_check.hpp"
 
 #include <dbserve/sse.hpp>
@@ -20,7 +21,7 @@ struct run {
     bool ok = false;
 };
 
-run parse(std::string_view input, std::size_t seed) {
+run parse(std::string_view input, std::size_t seed, std::size_t max_piece) {
     run out;
     sse_parser parser(1024);
     auto on_event = [&](const sse_event& e) {
@@ -35,7 +36,7 @@ run parse(std::string_view input, std::size_t seed) {
     } else {
         std::size_t i = 0, step = seed;
         while (i < input.size()) {
-            std::size_t n = step % 7 + 1;
+            std::size_t n = step % max_piece + 1;
             parser.feed(input.substr(i, n), on_event);
             i += n;
             step = step * 31 + 7;
@@ -55,9 +56,10 @@ run parse(std::string_view input, std::size_t seed) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const std::size_t seed = data[0] + 1u;
+    const std::size_t max_piece = (data[0] & 0x80) ? 1500 : 7;
     const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-    run whole = parse(input, 0);
-    run pieces = parse(input, seed);
+    run whole = parse(input, 0, max_piece);
+    run pieces = parse(input, seed, max_piece);
     FUZZ_CHECK(whole.done == pieces.done);
     FUZZ_CHECK(whole.ok == pieces.ok);
     FUZZ_CHECK(whole.not_a_stream == pieces.not_a_stream);
