@@ -97,6 +97,14 @@ one_error_line() {  # NAME REGEX
     if [ -s "$out/$1.out" ]; then fail "$1: printed something on stdout"; fi
 }
 
+# refused_csv NAME CONTENT REGEX: --csv with a file holding CONTENT (printf %b escapes) is
+# refused with exit 2 and one error line matching REGEX; the file stays as $files/NAME.csv.
+refused_csv() {
+    printf '%b' "$2" >"$files/$1.csv"
+    run "$1" 2 "${U[@]}" --csv "$files/$1.csv"
+    one_error_line "$1" "$3"
+}
+
 # run_terminal NAME EXPECTED_EXIT ARGS...: the tool on a pseudo-terminal (stdout and stderr
 # both), through util-linux script; skipped when script is missing.
 run_terminal() {
@@ -495,29 +503,17 @@ group_bad_input() {
     printf '' >"$files/empty"
     run_stdin data_empty_stdin 2 "$files/empty" "${U[@]}" --data @-
     one_error_line data_empty_stdin 'standard input.*is empty'
-    printf 'a,b\n1,2\n3\n' >"$files/ragged.csv"
-    run csv_ragged 2 "${U[@]}" --csv "$files/ragged.csv"
-    one_error_line csv_ragged 'CSV line 3 \(data row 2\) has 1 fields but the header has 2'
-    printf 'a,b\n"1,2\n' >"$files/open-quote.csv"
-    run csv_open_quote 2 "${U[@]}" --csv "$files/open-quote.csv"
-    one_error_line csv_open_quote 'CSV line 2: a quoted field is never closed'
-    printf 'a,b\n1"x",2\n' >"$files/inner-quote.csv"
-    run csv_inner_quote 2 "${U[@]}" --csv "$files/inner-quote.csv"
-    one_error_line csv_inner_quote 'CSV line 2: a quote inside an unquoted field'
-    printf 'a,b\n"1"x,2\n' >"$files/after-quote.csv"
-    run csv_after_quote 2 "${U[@]}" --csv "$files/after-quote.csv"
-    one_error_line csv_after_quote 'CSV line 2: unexpected character after a closing quote'
-    printf 'a,b\n' >"$files/header-only.csv"
-    run csv_header_only 2 "${U[@]}" --csv "$files/header-only.csv"
-    one_error_line csv_header_only 'no data rows'
-    printf 'a,,c\n1,2,3\n' >"$files/empty-name.csv"
-    run csv_empty_column_name 2 "${U[@]}" --csv "$files/empty-name.csv"
-    one_error_line csv_empty_column_name 'column name in the header row is empty'
+    refused_csv csv_ragged 'a,b\n1,2\n3\n' 'CSV line 3 \(data row 2\) has 1 fields but the header has 2'
+    refused_csv csv_open_quote 'a,b\n"1,2\n' 'CSV line 2: a quoted field is never closed'
+    refused_csv csv_inner_quote 'a,b\n1"x",2\n' 'CSV line 2: a quote inside an unquoted field'
+    refused_csv csv_after_quote 'a,b\n"1"x,2\n' 'CSV line 2: unexpected character after a closing quote'
+    refused_csv csv_header_only 'a,b\n' 'no data rows'
+    refused_csv csv_empty_column_name 'a,,c\n1,2,3\n' 'column name in the header row is empty'
     run csv_missing 2 "${U[@]}" --csv "$files/nope.csv"
     one_error_line csv_missing "--csv: cannot open"
     run format_without_csv 2 "${U[@]}" --data "$body" --format records
     one_error_line format_without_csv '--format goes with --csv'
-    run format_bad 2 "${U[@]}" --csv "$files/ragged.csv" --format columns
+    run format_bad 2 "${U[@]}" --csv "$files/csv_ragged.csv" --format columns
     one_error_line format_bad '--format expects split or records'
     run params_not_object 2 "${U[@]}" --data "$body" --params '[1]'
     one_error_line params_not_object '--params must be a JSON object'
