@@ -6,6 +6,7 @@
 
 #include <dbserve/authorization_details.hpp>
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/detail/single_flight.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
@@ -151,7 +152,9 @@ inline result<resolved_endpoint> parse_discovery_response(const http_response& r
         return unexpected(errc::bad_response, "looking up serving endpoint '" + name +
                                                   "' returned an HTML page instead of JSON (a login page or a "
                                                   "proxy's error page); check the workspace host");
-    auto doc = nlohmann::json::parse(response.body, nullptr, false);
+    bool too_deep = false;
+    auto doc = detail::parse_lenient_json(response.body, &too_deep);
+    if (too_deep) return detail::too_deep_error("the serving-endpoints response for '" + name + "'");
     if (doc.is_discarded() || !doc.is_object())
         return unexpected(errc::bad_response, "the serving-endpoints response for '" + name + "' is not a JSON object");
 

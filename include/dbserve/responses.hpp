@@ -69,9 +69,11 @@ inline bool to_double(const nlohmann::json& v, double& out) noexcept {
 // An HTML page or text that is not JSON is an errc::bad_response error.
 inline result<nlohmann::json> parse_response_json(std::string_view body) {
     if (detail::starts_like_html(body)) return detail::html_instead_of_json_error();
-    auto parsed = detail::parse_lenient_json(body);
+    bool too_deep = false;
+    auto parsed = detail::parse_lenient_json(body, &too_deep);
     if (parsed.is_discarded()) {
         if (body.empty()) return unexpected(errc::bad_response, "the response body is empty");
+        if (too_deep) return detail::too_deep_error("the response");
         return unexpected(errc::bad_response,
                           "the response is not valid JSON: \"" + detail::snippet(body) + "\"");
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/retry_after.hpp>
@@ -320,7 +321,14 @@ inline dbserve::error parse_service_error(const http_response& response, std::ch
         e.message = status_text(response) + " with an empty body";
         return e;
     }
-    const auto parsed = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    bool too_deep = false;
+    const auto parsed = detail::parse_lenient_json(body, &too_deep);
+    if (too_deep) {
+        e.request_id = request_id_from(response, nullptr);
+        e.message = status_text(response) + " with a JSON body nested more than " +
+                    std::to_string(detail::max_json_depth) + " levels deep (not shown)";
+        return e;
+    }
     if (!parsed.is_discarded()) {
         e.request_id = request_id_from(response, &parsed);
         std::string code, message;

@@ -8,6 +8,7 @@
 
 #include <dbserve/detail/config.hpp>
 #include <dbserve/detail/error_body.hpp>
+#include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/result.hpp>
 
@@ -173,7 +174,7 @@ private:
 
     dbserve::error non_stream_error() const {
         if (detail::starts_like_html(body_)) return detail::html_instead_of_json_error();
-        auto parsed = nlohmann::json::parse(body_, nullptr, false);
+        auto parsed = detail::parse_lenient_json(body_);
         dbserve::error out;
         if (!parsed.is_discarded() && detail::read_json_error_object(parsed, out)) return out;
         return dbserve::error(errc::bad_response,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
@@ -19,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 DBSERVE_BEGIN_NAMESPACE
 
@@ -86,6 +89,108 @@ inline std::string_view hint_for(errc category) noexcept {
     }
 }
 
+// ASCII case-insensitive search.
+inline bool contains_ignoring_case(std::string_view text, std::string_view word) noexcept {
+    for (std::size_t i = 0; i + word.size() <= text.size(); ++i)
+        if (detail::iequals(text.substr(i, word.size()), word)) return true;
+    return false;
+}
+
+constexpr std::string_view credential_words[] = {"token", "secret", "password", "assertion"};
+
+// A key whose value is a credential: access_token, refresh_token, id_token, client_secret
+// and any other key naming a token, secret, password or assertion; not the "*_type" keys
+// (token_type, issued_token_type), which only name a kind of token.
+inline bool is_credential_key(std::string_view key) noexcept {
+    if (key.size() >= 5 && detail::iequals(key.substr(key.size() - 5), "_type")) return false;
+    for (std::string_view word : credential_words)
+        if (contains_ignoring_case(key, word)) return true;
+    return false;
+}
+
+// Every string held under a credential key, at any depth. Keys are compared as parsed, so
+// a key spelt with JSON escapes counts too. Iterative, as the body may nest deeply.
+inline std::vector<std::string*> credential_strings(nlohmann::json& doc) {
+    std::vector<std::string*> found;
+    std::vector<std::pair<nlohmann::json*, bool>> pending{{&doc, false}};
+    while (!pending.empty()) {
+        const auto [node, under_credential] = pending.back();
+        pending.pop_back();
+        if (node->is_string()) {
+            if (under_credential) found.push_back(&node->get_ref<std::string&>());
+        } else if (node->is_object()) {
+            for (auto it = node->begin(); it != node->end(); ++it)
+                pending.emplace_back(&*it, under_credential || is_credential_key(it.key()));
+        } else if (node->is_array()) {
+            for (auto& item : *node) pending.emplace_back(&item, under_credential);
+        }
+    }
+    return found;
+}
+
+// Holds the credentials of a parsed body: wipes them when the parse is over, and takes them
+// out of any message built meanwhile (a server may echo one in error_description).
+class credential_guard {
+public:
+    explicit credential_guard(nlohmann::json& doc) : strings_(credential_strings(doc)) {}
+    ~credential_guard() {
+        for (std::string* s : strings_)
+            if (!s->empty()) secure_zero(&(*s)[0], s->size());
+    }
+    credential_guard(const credential_guard&) = delete;
+    credential_guard& operator=(const credential_guard&) = delete;
+
+    // Credentials under 8 bytes are left alone: blanking them would blank ordinary words,
+    // and the body's own credential fields are never shown anyway.
+    void redact(dbserve::error& e, const http_response& response) const {
+        bool found = false;
+        for (std::string* text : {&e.message, &e.service_code, &e.request_id})
+            for (const std::string* s : strings_)
+                if (s->size() >= min_redacted_bytes) found = redact_runs(*text, *s) || found;
+        if (found)  // a replacement could have joined text around it into a credential again
+            for (const std::string* s : strings_)
+                if (s->size() >= min_redacted_bytes && e.message.find(*s) != std::string::npos)
+                    e.message = "the token endpoint refused the request (HTTP " + std::to_string(response.status) +
+                                "); its message is not shown because it quoted a credential";
+    }
+
+private:
+    static constexpr std::size_t min_redacted_bytes = 8;
+
+    // Replaces each run of the secret's leading bytes, whole or cut short (a quote may stop
+    // part-way), with "(redacted)"; true if there was one.
+    static bool redact_runs(std::string& text, std::string_view secret) {
+        constexpr std::string_view mark = "(redacted)";
+        const std::string_view head = secret.substr(0, min_redacted_bytes);
+        bool found = false;
+        for (std::size_t at = text.find(head); at != std::string::npos; at = text.find(head, at + mark.size())) {
+            std::size_t length = head.size();
+            while (at + length < text.size() && length < secret.size() && text[at + length] == secret[length])
+                ++length;
+            text.replace(at, length, mark.data(), mark.size());
+            found = true;
+        }
+        return found;
+    }
+
+    std::vector<std::string*> strings_;
+};
+
+// Whether a body that is not a JSON object or array could show a credential through the
+// generic error reader: it quotes plain text and JSON strings, and the title of an HTML
+// page. Escapes ('\\', '%') could spell a credential word, so they count too.
+inline bool may_show_credential(const http_response& response, const nlohmann::json& parsed) {
+    auto suspicious = [](std::string_view text) {
+        for (std::string_view word : credential_words)
+            if (contains_ignoring_case(text, word)) return true;
+        return text.find_first_of("\\%") != std::string_view::npos;
+    };
+    if (parsed.is_string()) return suspicious(parsed.get_ref<const std::string&>());
+    if (!parsed.is_discarded()) return false;  // a number, true, false or null
+    if (looks_like_html(response)) return suspicious(service_errors::html_title(response.body));
+    return suspicious(response.body);
+}
+
 inline dbserve::error token_error(const http_response& response, const nlohmann::json& parsed,
                                   std::optional<std::chrono::system_clock::time_point> now) {
     using namespace service_errors;
@@ -101,23 +206,24 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
         }
     }
     // Without an OAuth error the generic reader handles Databricks, HTML and text bodies.
-    // It may quote the body, so a body that could hold a token is cleaned first.
+    // It may quote the body, so it reads a copy with every credential blanked, or, for a
+    // body that is not JSON, only the status when the text could hold a credential.
     const auto when = now ? *now : std::chrono::system_clock::time_point{};
-    const bool mentions_token = response.body.find("token") != std::string::npos;
     dbserve::error e;
-    // An HTML page is summarised by its title alone, so it may mention tokens (a CSRF
-    // field on a login page) without being hidden.
-    if (!mentions_token || (!parsed.is_object() && looks_like_html(response))) {
-        e = parse_service_error(response, when);
-    } else if (parsed.is_object()) {
+    if (parsed.is_object() || parsed.is_array()) {
         nlohmann::json cleaned = parsed;
-        for (const char* key : {"access_token", "refresh_token", "id_token"}) cleaned.erase(key);
+        for (std::string* text : credential_strings(cleaned)) {
+            if (!text->empty()) secure_zero(&(*text)[0], text->size());
+            *text = "(redacted)";
+        }
         http_response copy;
         copy.status = response.status;
         copy.reason = response.reason;
         copy.headers = response.headers;
         copy.body = compact(cleaned);
         e = parse_service_error(copy, when);
+    } else if (!may_show_credential(response, parsed)) {
+        e = parse_service_error(response, when);
     } else {
         http_response head;
         head.status = response.status;
@@ -125,7 +231,7 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
         head.headers = response.headers;
         e = parse_service_error(head, when);
         e.message = status_text(response) + " with a " + std::to_string(response.body.size()) +
-                    "-byte body that is not shown because it may hold a token";
+                    "-byte body that is not shown because it may hold a credential";
     }
     if (!now && e.retry_after) {
         // Only the delta-seconds form can be read without knowing the time.
@@ -153,7 +259,9 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
         if (status >= 300 && status < 400) {
             e.message = "the token endpoint redirected (" + status_text(response) +
                         "); a redirect usually means the workspace host is wrong or a proxy intercepts the request";
-            const std::string_view location = response.headers.get("location");
+            // Without its query and fragment, which can carry a token (the implicit grant).
+            std::string_view location = response.headers.get("location");
+            location = location.substr(0, location.find_first_of("?#"));
             if (!location.empty()) e.message += " (Location: " + clean_text(location, 200) + ")";
             return e;
         }
@@ -210,12 +318,9 @@ inline result<std::chrono::seconds> read_expires_in(const nlohmann::json& value)
     return std::chrono::seconds(seconds);
 }
 
-inline result<token_response> parse(const http_response& response,
+// The token or the error in a parsed body; `parsed` is left unchanged.
+inline result<token_response> read(const http_response& response, const nlohmann::json& parsed,
                                    std::optional<std::chrono::system_clock::time_point> now) {
-    const std::string_view body = service_errors::trim(response.body);
-    nlohmann::json parsed = body.empty() ? nlohmann::json(nlohmann::json::value_t::discarded)
-                                         : nlohmann::json::parse(body.begin(), body.end(), nullptr,
-                                                                 /*allow_exceptions=*/false);
     const bool is_object = parsed.is_object();
     const bool success = response.status >= 200 && response.status < 300;
     // "error": null (some brokers send it beside a token) is not an error.
@@ -223,20 +328,10 @@ inline result<token_response> parse(const http_response& response,
         const auto it = parsed.find(key);
         return it != parsed.end() && !it->is_null();
     };
-    if (!success || (is_object && (present("error") || present("errorCode")))) {
-        auto e = token_error(response, parsed, now);
-        if (is_object) {
-            // The parsed copy of a token (an odd server may send one with an error) is wiped.
-            const auto it = parsed.find("access_token");
-            if (it != parsed.end() && it->is_string()) {
-                auto& text = it->get_ref<std::string&>();
-                if (!text.empty()) secure_zero(&text[0], text.size());
-            }
-        }
-        return e;
-    }
+    if (!success || (is_object && (present("error") || present("errorCode"))))
+        return token_error(response, parsed, now);
     // From here on the body may hold a token: no message quotes the body.
-    if (body.empty()) return bad_token(response, "the body is empty; expected a JSON object with access_token");
+    if (service_errors::trim(response.body).empty()) return bad_token(response, "the body is empty; expected a JSON object with access_token");
     if (!is_object) {
         if (looks_like_html(response))
             return bad_token(response,
@@ -252,12 +347,9 @@ inline result<token_response> parse(const http_response& response,
     if (token == parsed.end() || token->is_null()) return bad_token(response, "it has no access_token");
     if (!token->is_string()) return bad_token(response, std::string("access_token is ") + token->type_name() +
                                                             ", not a string");
-    {
-        auto& text = token->get_ref<std::string&>();
-        if (text.empty()) return bad_token(response, "access_token is empty");
-        out.access_token.assign(text);
-        secure_zero(&text[0], text.size());
-    }
+    const std::string& token_text = token->get_ref<const std::string&>();
+    if (token_text.empty()) return bad_token(response, "access_token is empty");
+    out.access_token.assign(token_text);
     const auto type = parsed.find("token_type");
     if (type == parsed.end() || type->is_null())
         return bad_token(response, "it has no token_type (expected Bearer)");
@@ -281,13 +373,22 @@ inline result<token_response> parse(const http_response& response,
             out.authorization_details = service_errors::compact(*details);
     }
     const auto refresh = parsed.find("refresh_token");
-    if (refresh != parsed.end() && refresh->is_string()) {
-        auto& text = refresh->get_ref<std::string&>();
-        out.has_refresh_token = !text.empty();
-        if (!text.empty()) secure_zero(&text[0], text.size());
-    }
+    out.has_refresh_token = refresh != parsed.end() && refresh->is_string() && !refresh->get_ref<const std::string&>().empty();
     return out;
 }
+
+inline result<token_response> parse(const http_response& response,
+                                    std::optional<std::chrono::system_clock::time_point> now) {
+    const std::string_view body = service_errors::trim(response.body);
+    nlohmann::json parsed = body.empty() ? nlohmann::json(nlohmann::json::value_t::discarded) : parse_lenient_json(body);
+    // Every credential in the body is wiped when this returns, and none is shown in an error.
+    const credential_guard credentials(parsed);
+    auto out = read(response, parsed, now);
+    if (!out) credentials.redact(out.error(), response);
+    return out;
+}
+
+
 
 }  // namespace tokens
 }  // namespace detail

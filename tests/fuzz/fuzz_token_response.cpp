@@ -1,5 +1,5 @@
 // parse_token_response: any status, content type and body gives a token or an error,
-// never a crash; a token is never quoted in an error message.
+// never a crash; no credential of the body is ever quoted in an error.
 #include "fuzz_check.hpp"
 
 #include <dbserve/token_response.hpp>
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 using namespace dbserve;
 
@@ -21,6 +22,23 @@ bool distinctive(std::string_view s) {
         digit = digit || (c >= '0' && c <= '9');
     }
     return letter && digit;
+}
+
+bool names_credential(std::string key) {
+    for (char& c : key) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (key.size() >= 5 && key.compare(key.size() - 5, 5, "_type") == 0) return false;
+    for (const char* word : {"token", "secret", "password", "assertion"})
+        if (key.find(word) != std::string::npos) return true;
+    return false;
+}
+
+void collect_credentials(const nlohmann::json& value, bool credential, std::vector<std::string>& out) {
+    if (value.is_string() && credential) out.push_back(value.get<std::string>());
+    if (value.is_object())
+        for (auto it = value.begin(); it != value.end(); ++it)
+            collect_credentials(*it, credential || names_credential(it.key()), out);
+    if (value.is_array())
+        for (const auto& item : value) collect_credentials(item, credential, out);
 }
 }  // namespace
 
@@ -51,15 +69,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!has_control(e.message) && !has_control(e.service_code) && !has_control(e.request_id));
     FUZZ_CHECK(e.http_status == response.status);
     FUZZ_CHECK(e.code != errc::invalid_argument && e.code != errc::configuration);
-    // If the body names a distinctive access token exactly once, no message may show it.
-    const auto parsed = nlohmann::json::parse(response.body, nullptr, false);
-    if (parsed.is_object()) {
-        const auto token = parsed.find("access_token");
-        if (token != parsed.end() && token->is_string()) {
-            const std::string& value = token->get_ref<const std::string&>();
-            if (distinctive(value) && response.body.find(value) == response.body.rfind(value))
-                FUZZ_CHECK(e.message.find(value) == std::string::npos);
+    // No credential the body holds (a string under a key naming a token, secret, password or
+    // assertion, at any depth, however the key is spelt) may appear in the error.
+    const auto parsed = dbserve::detail::parse_lenient_json(response.body);
+    std::vector<std::string> credentials;
+    collect_credentials(parsed, false, credentials);
+    for (const std::string& value : credentials)
+        if (distinctive(value)) {
+            FUZZ_CHECK(e.message.find(value) == std::string::npos);
+            FUZZ_CHECK(e.service_code.find(value) == std::string::npos);
+            FUZZ_CHECK(e.request_id.find(value) == std::string::npos);
         }
-    }
     return 0;
 }

@@ -92,6 +92,28 @@ TEST_CASE("a 200 whose body is an HTML login page is an error, not data") {
     CHECK_FALSE(parse_response_json(response).has_value());
 }
 
+TEST_CASE("nesting is limited: 512 levels parse, deeper is a clear error instead of a stack overflow") {
+    auto nest = [](std::size_t depth, const char* open, const char* close) {
+        std::string text;
+        for (std::size_t i = 0; i < depth; ++i) text += open;
+        text += "1";
+        for (std::size_t i = 0; i < depth; ++i) text += close;
+        return text;
+    };
+    CHECK(parse_response_json(nest(detail::max_json_depth, "[", "]")).has_value());
+    CHECK(parse_response_json(nest(detail::max_json_depth - 1, "{\"a\":", "}")).has_value());
+    // The lenient path (a NaN in the body) is limited the same way.
+    CHECK(parse_response_json("[NaN," + nest(detail::max_json_depth - 1, "[", "]") + "]").has_value());
+    for (const std::string& body :
+         {nest(detail::max_json_depth + 1, "[", "]"), nest(200000, "[", "]"), nest(200000, "{\"a\":", "}"),
+          "[NaN," + nest(200000, "[", "]") + "]", std::string(200000, '[')}) {
+        auto parsed = parse_response_json(body);
+        REQUIRE_FALSE(parsed.has_value());
+        CHECK(parsed.error().code == errc::bad_response);
+        CHECK(parsed.error().message.find("512 levels deep") != std::string::npos);
+    }
+}
+
 TEST_CASE("predictions as a list of numbers") {
     auto r = parse_predictions(R"({"predictions": [0.25, null, NaN]})");
     REQUIRE(r.has_value());

@@ -315,3 +315,14 @@ TEST_CASE("a message cut after a space ends with the word before it and the mark
     const auto e = parse_service_error(reply(500, text, "text/plain"), now);
     CHECK(e.message == std::string(1023, 'w') + "...");
 }
+
+TEST_CASE("an error body nested too deeply is reported by its status, not shown or walked") {
+    http_response r;
+    r.status = 502;
+    r.body = std::string(300000, '[') + std::string(300000, ']');
+    const auto e = parse_service_error(r, {});
+    CHECK(e.code == errc::service);
+    CHECK(e.message.find("HTTP 502") != std::string::npos);
+    CHECK(e.message.find("nested more than 512 levels deep") != std::string::npos);
+    CHECK(e.message.size() < 200);
+}

@@ -382,7 +382,13 @@ TEST_CASE("a throttling code is throttled even on a 5xx") {
     CHECK(parse_token_response(reply(503, R"({"errorCode":"slow_down"})")).error().code == errc::throttled);
 }
 
-TEST_CASE("a non-finite expires_in (possible only in a JSON value built in code) is refused") {
+TEST_CASE("a non-finite expires_in is refused, from the wire or from a JSON value built in code") {
+    for (const char* value : {"NaN", "Infinity", "-Infinity"}) {
+        auto wire = parse_token_response(success("", "\"Bearer\"", value));
+        REQUIRE_FALSE(wire);
+        CHECK(wire.error().code == errc::bad_response);
+        check_no_token(wire.error());
+    }
     auto inf = detail::tokens::read_expires_in(nlohmann::json(std::numeric_limits<double>::infinity()));
     REQUIRE_FALSE(inf);
     CHECK(contains(inf.error().message, "finite"));
@@ -404,4 +410,82 @@ TEST_CASE("a login page that mentions a CSRF token is still summarised by its ti
     REQUIRE_FALSE(r);
     CHECK(contains(r.error().message, "'Sign in'"));
     CHECK_FALSE(contains(r.error().message, "csrf"));
+}
+
+TEST_CASE("a credential under an escaped, differently cased or nested key is never shown") {
+    const std::string bodies[] = {
+        R"({"access_\u0074oken":")" + token + R"("})",
+        R"({"Access_Token":")" + token + R"(","note":"half-broken"})",
+        R"({"data":{"id_token":")" + token + R"("},"note":"half-broken"})",
+        R"([{"refresh_token":")" + token + R"("}])",
+        R"({"client_secret":")" + token + R"(","message":"half-broken"})",
+        R"({"token":{"value":")" + token + R"("}})",
+        R"("access_\u0074oken )" + token + R"(")",                  // a JSON string
+        R"({"access_\u0074oken":")" + token,                         // cut short: not JSON
+        "access_%74oken=" + token,                                   // percent-encoded text
+    };
+    for (int status : {200, 400, 401, 500}) {
+        for (const std::string& body : bodies) {
+            CAPTURE(status);
+            CAPTURE(body.substr(0, 20));
+            auto r = parse_token_response(reply(status, body));
+            REQUIRE_FALSE(r);
+            CHECK_FALSE(r.error().message.empty());
+            check_no_token(r.error());
+        }
+    }
+    // What is not a credential is still shown.
+    auto r = parse_token_response(reply(500, R"({"Access_Token":")" + token + R"(","note":"half-broken"})"));
+    CHECK(contains(r.error().message, "half-broken"));
+    CHECK(contains(r.error().message, "(redacted)"));
+}
+
+TEST_CASE("a token echoed in an error description or code is redacted") {
+    auto r = parse_token_response(reply(400, R"({"error":"invalid_request","error_description":"bad )" + token +
+                                                 R"(","access_token":")" + token + R"("})"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::bad_request);
+    CHECK(contains(r.error().message, "bad (redacted)"));
+    check_no_token(r.error());
+    auto in_code = parse_token_response(reply(401, R"({"error":")" + token + R"(","refresh_token":")" + token + R"("})"));
+    REQUIRE_FALSE(in_code);
+    CHECK_FALSE(contains(in_code.error().service_code, "SECRET-TOKEN-VALUE"));
+    check_no_token(in_code.error());
+    // Escaped differently in the two places, the token is still recognised.
+    auto escaped = parse_token_response(reply(
+        200, R"({"access_token":"eyJhbGciOiJSUzI1NiJ9.SECRET-TOKEN-VALU\u0045.sig","token_type":")" + token + R"("})"));
+    REQUIRE_FALSE(escaped);
+    check_no_token(escaped.error());
+}
+
+TEST_CASE("a redirect's Location is shown without its query and fragment") {
+    auto r = reply(302, "", "");
+    r.headers.add_unchecked("Location", "https://login.example.com/cb#access_token=" + token + "&state=1");
+    auto e = parse_token_response(r);
+    REQUIRE_FALSE(e);
+    CHECK(contains(e.error().message, "(Location: https://login.example.com/cb)"));
+    check_no_token(e.error());
+    auto query = reply(307, "", "");
+    query.headers.add_unchecked("Location", "https://proxy.example.com/auth?token=" + token);
+    check_no_token(parse_token_response(query).error());
+}
+
+TEST_CASE("an HTML page whose title names a credential is not summarised by its title") {
+    auto r = parse_token_response(reply(401, "<html><title>access_token=" + token + "</title></html>", "text/html"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::authentication);
+    CHECK(contains(r.error().message, "not shown"));
+    check_no_token(r.error());
+}
+
+TEST_CASE("a token response nested too deeply is an error, not a stack overflow") {
+    const std::string deep = std::string(300000, '[') + std::string(300000, ']');
+    for (int status : {200, 400}) {
+        auto r = parse_token_response(reply(status, deep));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message.size() < 300);
+    }
+    auto in_object = parse_token_response(reply(400, R"({"access_token":")" + token + R"(","x":)" + deep + "}"));
+    REQUIRE_FALSE(in_object);
+    check_no_token(in_object.error());
 }

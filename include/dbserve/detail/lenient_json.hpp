@@ -7,10 +7,13 @@
 //   3. otherwise the tokens are rewritten to the number 0 in a copy, remembering the ordinal
 //      of each among all number tokens, and a SAX handler wrapping nlohmann's DOM builder puts
 //      NaN/inf into exactly those numbers. Tokens inside strings are never touched.
-// Never throws: nlohmann's non-throwing parse and is_discarded().
+// Nesting is limited to max_json_depth: nlohmann parses iteratively, but dump(), copies and
+// comparisons recurse, so a body of a few hundred KB of '[' would overflow the stack later.
+// Never throws: a SAX parse and is_discarded().
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/error.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +32,9 @@ struct non_finite_token {
     std::size_t number_ordinal;  // index among all number tokens of the document
     double value;
 };
+
+// Far deeper than any response the service sends (a batch of images is 4 or 5 levels).
+constexpr std::size_t max_json_depth = 512;
 
 inline bool is_identifier_char(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -101,12 +107,12 @@ inline bool rewrite_non_finite_tokens(std::string_view text, std::string& rewrit
 }
 
 // Builds the tree with nlohmann's own DOM builder, putting NaN/inf into the numbers that
-// were rewritten (counted in document order). As fast as a plain parse.
-class non_finite_restoring_sax {
+// were rewritten (counted in document order) and stopping at max_json_depth. As fast as a
+// plain parse.
+class bounded_dom_sax {
 public:
     using json = nlohmann::json;
-    non_finite_restoring_sax(json& root, const std::vector<non_finite_token>& tokens)
-        : dom_(root, false), tokens_(tokens) {}
+    bounded_dom_sax(json& root, const std::vector<non_finite_token>& tokens) : dom_(root, false), tokens_(tokens) {}
 
     bool null() { return dom_.null(); }
     bool boolean(bool v) { return dom_.boolean(v); }
@@ -121,19 +127,29 @@ public:
     }
     bool string(json::string_t& v) { return dom_.string(v); }
     bool binary(json::binary_t& v) { return dom_.binary(v); }
-    bool start_object(std::size_t n) { return dom_.start_object(n); }
+    bool start_object(std::size_t n) { return enter() && dom_.start_object(n); }
     bool key(json::string_t& v) { return dom_.key(v); }
-    bool end_object() { return dom_.end_object(); }
-    bool start_array(std::size_t n) { return dom_.start_array(n); }
-    bool end_array() { return dom_.end_array(); }
+    bool end_object() { return leave() && dom_.end_object(); }
+    bool start_array(std::size_t n) { return enter() && dom_.start_array(n); }
+    bool end_array() { return leave() && dom_.end_array(); }
     template <class Exception>
     bool parse_error(std::size_t position, const std::string& token, const Exception& e) {
         failed_ = true;
         return dom_.parse_error(position, token, e);
     }
-    bool failed() const noexcept { return failed_ || dom_.is_errored(); }
+    bool failed() const noexcept { return failed_ || too_deep_ || dom_.is_errored(); }
+    bool too_deep() const noexcept { return too_deep_; }
 
 private:
+    bool enter() noexcept {
+        too_deep_ = ++depth_ > max_json_depth;
+        return !too_deep_;
+    }
+    bool leave() noexcept {
+        --depth_;
+        return true;
+    }
+
     // True when the current number is one of the rewritten tokens; value_ is then its value.
     bool restore() {
         bool hit = next_ < tokens_.size() && tokens_[next_].number_ordinal == ordinal_;
@@ -147,21 +163,31 @@ private:
     std::size_t ordinal_ = 0;
     std::size_t next_ = 0;
     double value_ = 0;
+    std::size_t depth_ = 0;
     bool failed_ = false;
+    bool too_deep_ = false;
 };
 
-// Parses leniently; the result is discarded (is_discarded()) when the text is not JSON.
-inline nlohmann::json parse_lenient_json(std::string_view text) {
-    if (std::memchr(text.data(), 'N', text.size()) == nullptr &&
-        std::memchr(text.data(), 'I', text.size()) == nullptr)
-        return nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+// What a body nested deeper than max_json_depth is reported as; `what` names the body.
+inline dbserve::error too_deep_error(const std::string& what) {
+    return dbserve::error(errc::bad_response, what + " nests JSON arrays or objects more than " +
+                                                  std::to_string(max_json_depth) +
+                                                  " levels deep, which no serving endpoint sends; it was not read");
+}
+
+// Parses leniently; the result is discarded (is_discarded()) when the text is not JSON or
+// nests deeper than max_json_depth, and then *too_deep (when given) says which.
+inline nlohmann::json parse_lenient_json(std::string_view text, bool* too_deep = nullptr) {
     std::string rewritten;
     std::vector<non_finite_token> tokens;
-    if (!rewrite_non_finite_tokens(text, rewritten, tokens))
-        return nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    const bool may_hold_tokens = std::memchr(text.data(), 'N', text.size()) != nullptr ||
+                                 std::memchr(text.data(), 'I', text.size()) != nullptr;
+    const bool rewrote = may_hold_tokens && rewrite_non_finite_tokens(text, rewritten, tokens);
     nlohmann::json root;
-    non_finite_restoring_sax sax(root, tokens);
-    bool ok = nlohmann::json::sax_parse(rewritten, &sax);
+    bounded_dom_sax sax(root, tokens);
+    const bool ok = rewrote ? nlohmann::json::sax_parse(rewritten, &sax)
+                            : nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
+    if (too_deep != nullptr) *too_deep = sax.too_deep();
     if (!ok || sax.failed()) return nlohmann::json(nlohmann::json::value_t::discarded);
     return root;
 }
