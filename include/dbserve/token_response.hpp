@@ -209,6 +209,15 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
     // It may quote the body, so it reads a copy with every credential blanked, or, for a
     // body that is not JSON, only the status when the text could hold a credential.
     const auto when = now ? *now : std::chrono::system_clock::time_point{};
+    // The same status and headers with another body.
+    auto with_body = [&](std::string body) {
+        http_response shown;
+        shown.status = response.status;
+        shown.reason = response.reason;
+        shown.headers = response.headers;
+        shown.body = std::move(body);
+        return shown;
+    };
     dbserve::error e;
     if (parsed.is_object() || parsed.is_array()) {
         nlohmann::json cleaned = parsed;
@@ -216,20 +225,11 @@ inline dbserve::error token_error(const http_response& response, const nlohmann:
             if (!text->empty()) secure_zero(&(*text)[0], text->size());
             *text = "(redacted)";
         }
-        http_response copy;
-        copy.status = response.status;
-        copy.reason = response.reason;
-        copy.headers = response.headers;
-        copy.body = compact(cleaned);
-        e = parse_service_error(copy, when);
+        e = parse_service_error(with_body(compact(cleaned)), when);
     } else if (!may_show_credential(response, parsed)) {
         e = parse_service_error(response, when);
     } else {
-        http_response head;
-        head.status = response.status;
-        head.reason = response.reason;
-        head.headers = response.headers;
-        e = parse_service_error(head, when);
+        e = parse_service_error(with_body({}), when);
         e.message = status_text(response) + " with a " + std::to_string(response.body.size()) +
                     "-byte body that is not shown because it may hold a credential";
     }
