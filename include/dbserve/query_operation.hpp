@@ -817,6 +817,8 @@ private:
             return failure;
         }
         auto token = parse_token_response(*response);
+        // The body held the token, which now lives only in a secret_string.
+        if (!response->body.empty()) detail::secure_zero(&response->body[0], response->body.size());
         if (token) {
             auto text = check_token_text(token->access_token.reveal());
             if (!text) token = std::move(text).error();

@@ -380,7 +380,7 @@ inline result<token_response> read(const http_response& response, const nlohmann
 inline result<token_response> parse(const http_response& response,
                                     std::optional<std::chrono::system_clock::time_point> now) {
     const std::string_view body = service_errors::trim(response.body);
-    nlohmann::json parsed = body.empty() ? nlohmann::json(nlohmann::json::value_t::discarded) : parse_lenient_json(body);
+    nlohmann::json parsed = body.empty() ? nlohmann::json(nlohmann::json::value_t::discarded) : parse_bounded_json(body);
     // Every credential in the body is wiped when this returns, and none is shown in an error.
     const credential_guard credentials(parsed);
     auto out = read(response, parsed, now);

@@ -175,21 +175,32 @@ inline dbserve::error too_deep_error(const std::string& what) {
                                                   " levels deep, which no serving endpoint sends; it was not read");
 }
 
-// Parses leniently; the result is discarded (is_discarded()) when the text is not JSON or
-// nests deeper than max_json_depth, and then *too_deep (when given) says which.
+// Builds the tree of [first, last) with NaN/inf put back per `tokens`; discarded when the text
+// is not JSON or nests deeper than max_json_depth, and then *too_deep (when given) says which.
+inline nlohmann::json build_bounded(const char* first, const char* last, const std::vector<non_finite_token>& tokens,
+                                    bool* too_deep) {
+    nlohmann::json root;
+    bounded_dom_sax sax(root, tokens);
+    const bool ok = nlohmann::json::sax_parse(first, last, &sax);
+    if (too_deep != nullptr) *too_deep = sax.too_deep();
+    if (!ok || sax.failed()) return nlohmann::json(nlohmann::json::value_t::discarded);
+    return root;
+}
+
+// Parses strict JSON, nesting at most max_json_depth deep. Makes no copy of the text, so it
+// suits bodies that hold credentials.
+inline nlohmann::json parse_bounded_json(std::string_view text, bool* too_deep = nullptr) {
+    return build_bounded(text.data(), text.data() + text.size(), {}, too_deep);
+}
+
+// The same, also accepting bare NaN, Infinity and -Infinity.
 inline nlohmann::json parse_lenient_json(std::string_view text, bool* too_deep = nullptr) {
     std::string rewritten;
     std::vector<non_finite_token> tokens;
     const bool may_hold_tokens = std::memchr(text.data(), 'N', text.size()) != nullptr ||
                                  std::memchr(text.data(), 'I', text.size()) != nullptr;
-    const bool rewrote = may_hold_tokens && rewrite_non_finite_tokens(text, rewritten, tokens);
-    nlohmann::json root;
-    bounded_dom_sax sax(root, tokens);
-    const bool ok = rewrote ? nlohmann::json::sax_parse(rewritten, &sax)
-                            : nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
-    if (too_deep != nullptr) *too_deep = sax.too_deep();
-    if (!ok || sax.failed()) return nlohmann::json(nlohmann::json::value_t::discarded);
-    return root;
+    if (!may_hold_tokens || !rewrite_non_finite_tokens(text, rewritten, tokens)) return parse_bounded_json(text, too_deep);
+    return build_bounded(rewritten.data(), rewritten.data() + rewritten.size(), tokens, too_deep);
 }
 
 }  // namespace detail
