@@ -44,11 +44,23 @@ inline std::string string_member(const nlohmann::json& object, const char* key) 
     return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A whole-number member, clamped to the int64 range (converting an out-of-range double is
+// undefined behaviour); 0 when it is missing, not a number, or NaN.
 inline std::int64_t integer_member(const nlohmann::json& object, const char* key) {
+    constexpr std::int64_t largest = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t smallest = std::numeric_limits<std::int64_t>::min();
     auto it = object.find(key);
     if (it == object.end() || !it->is_number()) return 0;
-    return it->is_number_float() ? static_cast<std::int64_t>(it->get<double>())
-                                 : it->get<std::int64_t>();
+    if (it->is_number_unsigned()) {
+        const auto v = it->get<std::uint64_t>();
+        return v > static_cast<std::uint64_t>(largest) ? largest : static_cast<std::int64_t>(v);
+    }
+    if (it->is_number_integer()) return it->get<std::int64_t>();
+    const double v = it->get<double>();
+    if (std::isnan(v)) return 0;
+    if (v >= static_cast<double>(largest)) return largest;  // 2^63, just past the largest
+    if (v <= static_cast<double>(smallest)) return smallest;
+    return static_cast<std::int64_t>(v);
 }
 
 // A number as double; null (a missing value) reads as NaN. False for anything else.

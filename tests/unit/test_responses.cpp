@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 using namespace dbserve;
@@ -256,4 +258,23 @@ TEST_CASE("an error object inside a stream is returned as that error") {
     CHECK_FALSE(parse_chat_chunk("not json").has_value());
     CHECK_FALSE(parse_chat_chunk("[1]").has_value());
     CHECK_FALSE(parse_chat_chunk(R"({"id": "x"})").has_value());
+}
+
+TEST_CASE("counts and timestamps out of the int64 range are clamped, not converted out of range") {
+    const auto largest = std::numeric_limits<std::int64_t>::max();
+    const auto smallest = std::numeric_limits<std::int64_t>::min();
+    auto r = parse_chat_response(R"({"created": 1e300, "choices": [{"message": {"content": "x"}}],
+        "usage": {"prompt_tokens": 18446744073709551615, "completion_tokens": -1e300, "total_tokens": 7.9}})");
+    REQUIRE(r.has_value());
+    CHECK(r->created == largest);
+    REQUIRE(r->usage.has_value());
+    CHECK(r->usage->prompt_tokens == largest);
+    CHECK(r->usage->completion_tokens == smallest);
+    CHECK(r->usage->total_tokens == 7);
+    auto nan = parse_chat_response(R"({"created": NaN, "choices": [{"message": {"content": "x"}}]})");
+    REQUIRE(nan.has_value());
+    CHECK(nan->created == 0);
+    auto huge_index = parse_embeddings_response(R"({"data": [{"index": 3.6e20, "embedding": [1]}]})");
+    REQUIRE(huge_index.has_value());
+    CHECK(huge_index->data[0].index == static_cast<std::size_t>(largest));
 }
