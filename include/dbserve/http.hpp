@@ -35,6 +35,12 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     }
     return true;
 }
+// Whether `word` occurs in `text`, ASCII case folded.
+constexpr bool icontains(std::string_view text, std::string_view word) noexcept {
+    for (std::size_t i = 0; i + word.size() <= text.size(); ++i)
+        if (iequals(text.substr(i, word.size()), word)) return true;
+    return false;
+}
 // RFC 9110 token characters, the only ones allowed in a field name.
 constexpr bool is_token_char(char c) noexcept {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;

@@ -94,9 +94,7 @@ inline result<nlohmann::json> parse_response_json(std::string_view body) {
 
 // The same, also refusing a body whose Content-Type says HTML.
 inline result<nlohmann::json> parse_response_json(const http_response& response) {
-    auto type = response.headers.get("content-type");
-    for (std::size_t i = 0; i + 9 <= type.size(); ++i)
-        if (detail::iequals(type.substr(i, 9), "text/html")) return detail::html_instead_of_json_error();
+    if (detail::icontains(response.headers.get("content-type"), "text/html")) return detail::html_instead_of_json_error();
     return parse_response_json(std::string_view(response.body));
 }
 

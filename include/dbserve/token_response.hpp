@@ -89,13 +89,6 @@ inline std::string_view hint_for(errc category) noexcept {
     }
 }
 
-// ASCII case-insensitive search.
-inline bool contains_ignoring_case(std::string_view text, std::string_view word) noexcept {
-    for (std::size_t i = 0; i + word.size() <= text.size(); ++i)
-        if (detail::iequals(text.substr(i, word.size()), word)) return true;
-    return false;
-}
-
 constexpr std::string_view credential_words[] = {"token", "secret", "password", "assertion"};
 
 // A key whose value is a credential: access_token, refresh_token, id_token, client_secret
@@ -104,7 +97,7 @@ constexpr std::string_view credential_words[] = {"token", "secret", "password", 
 inline bool is_credential_key(std::string_view key) noexcept {
     if (key.size() >= 5 && detail::iequals(key.substr(key.size() - 5), "_type")) return false;
     for (std::string_view word : credential_words)
-        if (contains_ignoring_case(key, word)) return true;
+        if (detail::icontains(key, word)) return true;
     return false;
 }
 
@@ -142,7 +135,7 @@ public:
 
     // Credentials under 8 bytes are left alone: blanking them would blank ordinary words,
     // and the body's own credential fields are never shown anyway.
-    void redact(dbserve::error& e, const http_response& response) const {
+    void redact(dbserve::error& e) const {
         bool found = false;
         for (std::string* text : {&e.message, &e.service_code, &e.request_id})
             for (const std::string* s : strings_)
@@ -150,7 +143,7 @@ public:
         if (found)  // a replacement could have joined text around it into a credential again
             for (const std::string* s : strings_)
                 if (s->size() >= min_redacted_bytes && e.message.find(*s) != std::string::npos)
-                    e.message = "the token endpoint refused the request (HTTP " + std::to_string(response.status) +
+                    e.message = "the token endpoint refused the request (HTTP " + std::to_string(e.http_status) +
                                 "); its message is not shown because it quoted a credential";
     }
 
@@ -182,7 +175,7 @@ private:
 inline bool may_show_credential(const http_response& response, const nlohmann::json& parsed) {
     auto suspicious = [](std::string_view text) {
         for (std::string_view word : credential_words)
-            if (contains_ignoring_case(text, word)) return true;
+            if (detail::icontains(text, word)) return true;
         return text.find_first_of("\\%") != std::string_view::npos;
     };
     if (parsed.is_string()) return suspicious(parsed.get_ref<const std::string&>());
@@ -384,7 +377,7 @@ inline result<token_response> parse(const http_response& response,
     // Every credential in the body is wiped when this returns, and none is shown in an error.
     const credential_guard credentials(parsed);
     auto out = read(response, parsed, now);
-    if (!out) credentials.redact(out.error(), response);
+    if (!out) credentials.redact(out.error());
     return out;
 }
 
