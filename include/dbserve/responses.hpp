@@ -94,7 +94,8 @@ inline result<nlohmann::json> parse_response_json(std::string_view body) {
 
 // The same, also refusing a body whose Content-Type says HTML.
 inline result<nlohmann::json> parse_response_json(const http_response& response) {
-    if (detail::icontains(response.headers.get("content-type"), "text/html")) return detail::html_instead_of_json_error();
+    if (detail::icontains(response.headers.get("content-type"), "text/html"))
+        return detail::html_instead_of_json_error();
     return parse_response_json(std::string_view(response.body));
 }
 

@@ -324,7 +324,8 @@ inline result<token_response> read(const http_response& response, const nlohmann
     if (!success || (is_object && (present("error") || present("errorCode"))))
         return token_error(response, parsed, now);
     // From here on the body may hold a token: no message quotes the body.
-    if (service_errors::trim(response.body).empty()) return bad_token(response, "the body is empty; expected a JSON object with access_token");
+    if (service_errors::trim(response.body).empty())
+        return bad_token(response, "the body is empty; expected a JSON object with access_token");
     if (!is_object) {
         if (looks_like_html(response))
             return bad_token(response,
@@ -366,22 +367,22 @@ inline result<token_response> read(const http_response& response, const nlohmann
             out.authorization_details = service_errors::compact(*details);
     }
     const auto refresh = parsed.find("refresh_token");
-    out.has_refresh_token = refresh != parsed.end() && refresh->is_string() && !refresh->get_ref<const std::string&>().empty();
+    out.has_refresh_token =
+        refresh != parsed.end() && refresh->is_string() && !refresh->get_ref<const std::string&>().empty();
     return out;
 }
 
 inline result<token_response> parse(const http_response& response,
                                     std::optional<std::chrono::system_clock::time_point> now) {
     const std::string_view body = service_errors::trim(response.body);
-    nlohmann::json parsed = body.empty() ? nlohmann::json(nlohmann::json::value_t::discarded) : parse_bounded_json(body);
+    nlohmann::json parsed =
+        body.empty() ? nlohmann::json(nlohmann::json::value_t::discarded) : parse_bounded_json(body);
     // Every credential in the body is wiped when this returns, and none is shown in an error.
     const credential_guard credentials(parsed);
     auto out = read(response, parsed, now);
     if (!out) credentials.redact(out.error());
     return out;
 }
-
-
 
 }  // namespace tokens
 }  // namespace detail

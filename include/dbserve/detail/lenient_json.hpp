@@ -199,7 +199,8 @@ inline nlohmann::json parse_lenient_json(std::string_view text, bool* too_deep =
     std::vector<non_finite_token> tokens;
     const bool may_hold_tokens = std::memchr(text.data(), 'N', text.size()) != nullptr ||
                                  std::memchr(text.data(), 'I', text.size()) != nullptr;
-    if (!may_hold_tokens || !rewrite_non_finite_tokens(text, rewritten, tokens)) return parse_bounded_json(text, too_deep);
+    if (!may_hold_tokens || !rewrite_non_finite_tokens(text, rewritten, tokens))
+        return parse_bounded_json(text, too_deep);
     return build_bounded(rewritten.data(), rewritten.data() + rewritten.size(), tokens, too_deep);
 }
 
