@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs what building and testing dbserve needs on Debian 12. Idempotent: when every
 # package is already there it returns in well under a second.
+#
+# Each test area finds its tools at configure time and drops out without them, so every one
+# of them is here (tests/expected-counts then catches an area that still drops out):
+#   curl            the curl command: tests/tools (dbserve-query), the emulator smoke test
+#   openssl         test certificates: conformance, Beast, e2e, tools, emulator
+#   nodejs, npm     the conformance server (tests/conformance/server.js), e2e peers
+#   nginx-light     the e2e TLS front for the real OAuth server
+#   meson, pkg-config  consumer tests; python3  scripts/test_counts.py
+#   clang, libclang-rt-14-dev  the asan, tsan and fuzz stages
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ clang libclang-rt-14-dev pkg-config meson
+  cmake ninja-build g++ clang libclang-rt-14-dev pkg-config meson python3
   nlohmann-json3-dev doctest-dev libcurl4-openssl-dev libboost1.81-dev libssl-dev openssl
-  libbenchmark-dev rapidjson-dev nginx-light nodejs npm
+  libbenchmark-dev rapidjson-dev nginx-light nodejs npm curl
 )
 
 missing=()
@@ -39,4 +48,15 @@ if [ -f "$peers_dir/package-lock.json" ] && command -v npm >/dev/null; then
     (cd "$peers_dir" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$lock_sum" > "$stamp"
   fi
+fi
+
+# The commands the build and the tests look for, found where they look.
+not_found=()
+for tool in cmake ninja g++ clang++ pkg-config meson python3 openssl curl node npm; do
+  command -v "$tool" >/dev/null || not_found+=("$tool")
+done
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || not_found+=(nginx)
+if [ ${#not_found[@]} -gt 0 ]; then
+  echo "install-deps: still not found after installing: ${not_found[*]}" >&2
+  exit 1
 fi

@@ -1,48 +1,69 @@
 #!/usr/bin/env bash
 # The whole test suite, in stages (each its own build tree under build/):
 #   main   g++, C++17, RelWithDebInfo, both adapters: every test (unit, compile, consumer,
-#          emulator, conformance, ...)
-#   asan   clang, C++17, AddressSanitizer + UndefinedBehaviorSanitizer: tests labelled unit
+#          emulator, conformance, e2e, tools, ...)
+#   asan   clang, AddressSanitizer + UndefinedBehaviorSanitizer, both adapters: tests
+#          labelled unit, conformance and beast (the adapters' asynchronous paths,
+#          cancellation and connection pools against a real TLS server)
 #   cxx20  g++, C++20: tests labelled unit and compile
-#   tsan   clang, ThreadSanitizer (-DDBSERVE_TSAN=ON): tests labelled tsan
-#   fuzz   clang libFuzzer, a short run of each fuzzer (tests labelled fuzz), when
-#          tests/fuzz exists
+#   tsan   clang, ThreadSanitizer on everything it builds, both adapters: tests labelled
+#          tsan, conformance and beast
+#   fuzz   clang libFuzzer, a short run of each fuzzer (tests labelled fuzz)
 # The label stages build only the executables of the tests they run.
 # It installs what is missing first (scripts/install-deps.sh). Each stage prints CTest's
-# summary; the last line is "<N> passed, <N> failed" over all stages, and the exit status
-# is non-zero if anything failed (a build that fails counts as one failure).
+# summary, the tests it skipped, and checks what ran against tests/expected-counts: each
+# stage pins how many tests of each label must run, so an area that drops out (a tool not
+# found at configure time, a test skipped or disabled) fails the run with a message naming
+# it. The last line is "<N> passed, <N> failed, <N> skipped" over all stages: passed counts
+# only tests that ran and passed; a build that fails and each label whose count differs from
+# its pin count as one failure each. The exit status is non-zero if anything failed.
 #
 #   bash scripts/test.sh              all stages
 #   bash scripts/test.sh main cxx20   only those stages
+#   bash scripts/test.sh --pin-counts [stages]
+#                                     configure the stages (no build, no test run) and write
+#                                     the tests they register into tests/expected-counts
 # Environment: DBSERVE_JOBS (default: nproc), DBSERVE_BUILD_ROOT (default: build),
 # DBSERVE_BUILD_DIR (main stage's tree, default: build/test), DBSERVE_FUZZ_SECONDS
 # (per fuzzer, default 20).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+pin=0
+if [ "${1:-}" = --pin-counts ]; then
+  pin=1
+  shift
+fi
+
 bash scripts/install-deps.sh || { echo "installing dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
 
 jobs=${DBSERVE_JOBS:-$(nproc)}
 root=${DBSERVE_BUILD_ROOT:-build}
 fuzz_seconds=${DBSERVE_FUZZ_SECONDS:-20}
+expected_counts=tests/expected-counts
+all_stages=(main asan cxx20 tsan fuzz)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(main asan cxx20 tsan fuzz)
+[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
 total_passed=0
 total_failed=0
+total_skipped=0
 summary=()
+pinned=()
 
 # CPU seconds used so far by this script's waited-for children (user + system).
 child_cpu_seconds() {
   awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d", ($14 + $15) / tck }' "/proc/$$/stat"
 }
 
-# record <stage> <passed> <failed> <seconds> <note>; CPU time counts from stage_cpu_start.
+# record <stage> <passed> <failed> <skipped> <seconds> <note>; CPU time counts from
+# stage_cpu_start.
 record() {
   total_passed=$((total_passed + $2))
   total_failed=$((total_failed + $3))
+  total_skipped=$((total_skipped + $4))
   local cpu=$(( $(child_cpu_seconds) - stage_cpu_start ))
-  summary+=("$(printf '%-6s %4d passed %4d failed %5ds wall %5ds cpu  %s' "$1" "$2" "$3" "$4" "$cpu" "$5")")
+  summary+=("$(printf '%-6s %4d passed %4d failed %4d skipped %5ds wall %5ds cpu  %s' "$1" "$2" "$3" "$4" "$5" "$cpu" "$6")")
 }
 
 # run_stage <stage> <build dir> <label regex|all> -- <cmake args...>
@@ -52,7 +73,8 @@ run_stage() {
   shift  # --
   local ctest_args=()
   [ "$label" = all ] || ctest_args=(-L "$label")
-  local start=$SECONDS log="$build/test-stage.log"
+  local start=$SECONDS log="$build/test-stage.log" junit="$PWD/$build/test-stage.junit.xml"
+  local tests_json="$build/test-stage.tests.json"
   stage_cpu_start=$(child_cpu_seconds)
   echo
   echo "=== stage $stage: $build"
@@ -60,7 +82,20 @@ run_stage() {
   if ! cmake -S . -B "$build" -G Ninja -DDBSERVE_BUILD_TESTS=ON "$@" >"$build/configure.log" 2>&1; then
     cat "$build/configure.log"
     echo "stage $stage: configure failed"
-    record "$stage" 0 1 $((SECONDS - start)) "configure failed"
+    record "$stage" 0 1 0 $((SECONDS - start)) "configure failed"
+    return
+  fi
+  # The tests this stage selects, with their labels (ctest lists them without building).
+  if ! ctest --test-dir "$build" --show-only=json-v1 "${ctest_args[@]}" >"$tests_json" 2>"$build/show-only.log"; then
+    cat "$build/show-only.log"
+    echo "stage $stage: ctest could not list the tests"
+    record "$stage" 0 1 0 $((SECONDS - start)) "listing tests failed"
+    return
+  fi
+  if [ $pin -eq 1 ]; then
+    while read -r l count; do pinned+=("$stage $l $count"); done \
+      < <(python3 scripts/test_counts.py labels --tests "$tests_json")
+    echo "stage $stage: $(python3 scripts/test_counts.py labels --tests "$tests_json" | tr '\n' ' ')"
     return
   fi
   local built=0
@@ -71,21 +106,29 @@ run_stage() {
   fi
   if [ $built -eq 0 ]; then
     echo "stage $stage: build failed"
-    record "$stage" 0 1 $((SECONDS - start)) "build failed"
+    record "$stage" 0 1 0 $((SECONDS - start)) "build failed"
     return
   fi
-  ctest --test-dir "$build" --output-on-failure --timeout 600 -j "$jobs" "${ctest_args[@]}" 2>&1 | tee "$log"
-  local line passed failed total
-  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
-  if [ -z "$line" ]; then
-    echo "stage $stage: CTest ran no tests"
-    record "$stage" 0 1 $((SECONDS - start)) "no tests ran"
+  rm -f "$junit"
+  ctest --test-dir "$build" --output-on-failure --timeout 600 -j "$jobs" --output-junit "$junit" \
+    "${ctest_args[@]}" 2>&1 | tee "$log"
+  if [ ! -s "$junit" ]; then
+    echo "stage $stage: CTest wrote no results"
+    record "$stage" 0 1 0 $((SECONDS - start)) "no results"
     return
   fi
-  failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
-  total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
-  passed=$((total - failed))
-  record "$stage" "$passed" "$failed" $((SECONDS - start)) ""
+  local counts passed failed skipped
+  python3 scripts/test_counts.py result --stage "$stage" --junit "$junit" --tests "$tests_json" \
+    --expected "$expected_counts" --configure-log "$build/configure.log" >"$build/test-stage.counts" 2>&1
+  sed '$d' "$build/test-stage.counts"
+  counts=$(tail -1 "$build/test-stage.counts")
+  if ! [[ $counts =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+    echo "stage $stage: counting the results failed: $counts"
+    record "$stage" 0 1 0 $((SECONDS - start)) "counting failed"
+    return
+  fi
+  read -r passed failed skipped <<<"$counts"
+  record "$stage" "$passed" "$failed" "$skipped" $((SECONDS - start)) ""
 }
 
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
@@ -98,7 +141,7 @@ for stage in "${stages[@]}"; do
     asan)
       ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-      run_stage asan "$root/asan" '^unit$' -- \
+      run_stage asan "$root/asan" '^(unit|conformance|beast)$' -- \
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-O1 $sanitize" \
         -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
@@ -108,14 +151,21 @@ for stage in "${stages[@]}"; do
         -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
     tsan)
-      run_stage tsan "$root/tsan" '^tsan$' -- \
+      # Every program this stage builds is instrumented, the adapters' included; the
+      # suppressions (tests/tsan/tsan.supp) apply to all of them.
+      TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan/tsan.supp} \
+      run_stage tsan "$root/tsan" '^(tsan|conformance|beast)$' -- \
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_TSAN=ON \
-        -DDBSERVE_BUILD_EXAMPLES=OFF
+        -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
+        -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
     fuzz)
+      # Part of every full run: a missing tests/fuzz is a failure, never a silent skip.
       if [ ! -f tests/fuzz/CMakeLists.txt ]; then
         echo
-        echo "=== stage fuzz: skipped (no tests/fuzz)"
+        echo "=== stage fuzz: tests/fuzz/CMakeLists.txt is missing"
+        stage_cpu_start=$(child_cpu_seconds)
+        record fuzz 0 1 0 0 "tests/fuzz missing"
         continue
       fi
       run_stage fuzz "$root/fuzz" '^fuzz$' -- \
@@ -123,15 +173,35 @@ for stage in "${stages[@]}"; do
         -DDBSERVE_FUZZ_SECONDS="$fuzz_seconds" -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
     *)
-      echo "unknown stage '$stage' (stages: main asan cxx20 tsan fuzz)"
+      echo "unknown stage '$stage' (stages: ${all_stages[*]})"
       stage_cpu_start=$(child_cpu_seconds)
-      record "$stage" 0 1 0 "unknown stage"
+      record "$stage" 0 1 0 0 "unknown stage"
       ;;
   esac
 done
 
+if [ $pin -eq 1 ]; then
+  [ "$total_failed" -eq 0 ] || { for line in "${summary[@]}"; do echo "$line"; done; exit 1; }
+  # Keep the header and the other stages' lines; replace the lines of the stages just listed.
+  kept=$(mktemp)
+  grep -E '^#|^$' "$expected_counts" >"$kept" 2>/dev/null || true
+  for stage in "${all_stages[@]}"; do
+    if [[ " ${stages[*]} " == *" $stage "* ]]; then
+      for line in "${pinned[@]}"; do [ "${line%% *}" = "$stage" ] && echo "$line"; done
+    else
+      grep -E "^$stage " "$expected_counts" 2>/dev/null || true
+    fi
+  done >>"$kept"
+  mv "$kept" "$expected_counts"
+  echo
+  echo "wrote $expected_counts:"
+  git --no-pager diff --stat -- "$expected_counts" 2>/dev/null
+  git --no-pager diff -U0 -- "$expected_counts" 2>/dev/null | grep -E '^[-+][a-z]' || echo "(no change)"
+  exit 0
+fi
+
 echo
 echo "=== summary"
 for line in "${summary[@]}"; do echo "$line"; done
-echo "$total_passed passed, $total_failed failed"
+echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
 [ "$total_failed" -eq 0 ]

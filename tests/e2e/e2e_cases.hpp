@@ -23,10 +23,10 @@
 
 namespace e2e {
 
-using sync_client = dbserve::basic_client<
-    dbserve::traits_for<typename kit::blocking, dbserve::system_clock_policy, dbserve::static_secret_source>>;
-using async_client = dbserve::basic_client<
-    dbserve::traits_for<typename kit::async, dbserve::system_clock_policy, dbserve::static_secret_source>>;
+using sync_client =
+    dbserve::basic_client<dbserve::traits_for<typename kit::blocking, shifted_clock, dbserve::static_secret_source>>;
+using async_client =
+    dbserve::basic_client<dbserve::traits_for<typename kit::async, shifted_clock, dbserve::static_secret_source>>;
 using query_result = dbserve::result<dbserve::query_response>;
 
 // Predicts [3, 7] on the emulator's sum-model.
@@ -69,6 +69,12 @@ public:
     json post(const std::string& path, const json& body) { return call(dbserve::http_method::post, path, body.dump()); }
     json counters() { return get("/counters"); }
     void fault(const json& spec) { post("/faults", spec); }
+    // Moves the emulator's clock and then the client's forward by `step`, in that order, so
+    // a token the client fetches afterwards expires at the same instant for both.
+    void advance_clock(const shifted_clock& client_clock, std::chrono::seconds step) {
+        post("/config", json{{"advance_clock_seconds", step.count()}});
+        client_clock.advance(step);
+    }
 
 private:
     json call(dbserve::http_method method, const std::string& path, std::string body) {
@@ -167,8 +173,9 @@ inline dbserve::client_config config_for(const emulator& emu, way w, std::shared
     return config;
 }
 
-inline sync_client make_sync(const emulator& emu, dbserve::client_config config, const std::string& principal = "sp-main") {
-    return sync_client(std::move(config), typename kit::blocking(emu.transport_options()), {},
+inline sync_client make_sync(const emulator& emu, dbserve::client_config config, const std::string& principal = "sp-main",
+                             shifted_clock clock = {}) {
+    return sync_client(std::move(config), typename kit::blocking(emu.transport_options()), std::move(clock),
                        dbserve::static_secret_source{emu.principal(principal)});
 }
 
@@ -177,13 +184,15 @@ struct async_setup {
     typename kit::async_runtime runtime;
     std::unique_ptr<async_client> client;
 
-    async_setup(const dbserve::transport_options& options, dbserve::client_config config, dbserve::credentials credentials) {
-        client = std::make_unique<async_client>(std::move(config), runtime.make(options), dbserve::system_clock_policy{},
+    async_setup(const dbserve::transport_options& options, dbserve::client_config config, dbserve::credentials credentials,
+                shifted_clock clock = {}) {
+        client = std::make_unique<async_client>(std::move(config), runtime.make(options), std::move(clock),
                                                 dbserve::static_secret_source{std::move(credentials)});
         runtime.start(*client);
     }
-    async_setup(const emulator& emu, dbserve::client_config config, const std::string& principal = "sp-main")
-        : async_setup(emu.transport_options(), std::move(config), emu.principal(principal)) {}
+    async_setup(const emulator& emu, dbserve::client_config config, const std::string& principal = "sp-main",
+                shifted_clock clock = {})
+        : async_setup(emu.transport_options(), std::move(config), emu.principal(principal), std::move(clock)) {}
     ~async_setup() {
         runtime.stop(*client);
         client.reset();
@@ -287,22 +296,29 @@ TEST_CASE("the client trusts only the CA it is given, whatever SSL_CERT_FILE and
 // ------------------------------------------------------------------ token lifetime under load
 
 TEST_SUITE("lifetime") {
-// Tokens live 6 s; with stale_window 3 s and expiry_margin 1 s each one is fresh for 3 s,
-// then refreshed once in the background while still served. Over a run of D seconds of
-// continuous queries the lifecycle predicts 1 + floor(D / 3) token requests (a refresh
-// finishing late can move the last one past the end: one fewer).
-TEST_CASE("several threads of continuous queries across token refreshes: no failure, the predicted token requests") {
-    constexpr int ttl_seconds = 6;
-    constexpr auto fresh_for = 3s;
-    constexpr auto run_for = 7500ms;  // 1.5 s away from every refresh point
+// Tokens live 600 s; with stale_window 300 s each one is fresh for 300 s, then refreshed once
+// in the background while still served. Time is the emulator's and the client's clock moved
+// forward together (shifted_clock), never the machine's: each round, `threads` workers query
+// until the client holds a fresh token again and each has had `per_round` answers, then stop;
+// both clocks jump 300 s, which makes the token stale; the next round's concurrent queries
+// must all succeed on it while exactly one of them starts the refresh. So after `rounds`
+// jumps the token endpoint has seen exactly 1 + rounds requests, whatever the machine's speed.
+TEST_CASE("several threads of continuous queries across token refreshes: no failure, one token request per refresh") {
+    constexpr int ttl_seconds = 600;
+    constexpr auto fresh_for = 300s;
     constexpr int threads = 4;
+    constexpr int rounds = 3;
+    constexpr int per_round = 3;
+    // A client that never refreshes would keep the workers going forever: this many answers
+    // per worker and round end the round anyway, and the checks below fail.
+    constexpr int round_limit = 2000;
     for (bool asynchronous : {false, true}) {
         CAPTURE(asynchronous);
         emulator emu({"--token-lifetime", std::to_string(ttl_seconds), "--threads", "2"});
         admin_api admin(emu);
         auto config = config_for(emu, way::client_credentials);
         config.lifecycle.stale_window = fresh_for;
-        config.lifecycle.expiry_margin = 1s;
+        shifted_clock clock;
         std::atomic<int> succeeded{0}, failed{0};
         std::mutex first_error_mutex;
         std::string first_error;
@@ -315,66 +331,89 @@ TEST_CASE("several threads of continuous queries across token refreshes: no fail
             std::lock_guard<std::mutex> lock(first_error_mutex);
             if (first_error.empty()) first_error = describe(r);
         };
-        std::chrono::steady_clock::duration elapsed{};
+        std::vector<std::int64_t> token_requests_after_round;
         dbserve::client_statistics stats;
-        if (!asynchronous) {
-            auto client = make_sync(emu, std::move(config));
-            const auto start = std::chrono::steady_clock::now();
-            const auto end = start + run_for;
-            std::vector<std::thread> workers;
-            for (int t = 0; t < threads; ++t)
-                workers.emplace_back([&] {
-                    while (std::chrono::steady_clock::now() < end) note(client.query(std::string(sum_body)));
-                });
-            for (auto& w : workers) w.join();
-            elapsed = std::chrono::steady_clock::now() - start;
-            stats = client.statistics();
-        } else {
-            async_setup setup(emu, std::move(config));
-            const auto start = std::chrono::steady_clock::now();
-            const auto end = start + run_for;
-            // `threads` chains: each handler starts the next query until the end.
-            auto done = std::make_shared<std::promise<void>>();
-            auto chains_left = std::make_shared<std::atomic<int>>(threads);
-            auto client = setup.client.get();
-            auto chain = std::make_shared<std::function<void()>>();
-            *chain = [&, client, done, chains_left, chain_weak = std::weak_ptr<std::function<void()>>(chain)] {
-                client->async_query(std::string(sum_body), [&, done, chains_left, chain_weak](query_result r) {
-                    note(r);
-                    auto self = chain_weak.lock();
-                    if (self && std::chrono::steady_clock::now() < end) {
-                        (*self)();
-                    } else if (--*chains_left == 0) {
-                        done->set_value();
-                    }
-                });
-            };
-            for (int t = 0; t < threads; ++t) (*chain)();
-            if (done->get_future().wait_for(run_for + query_deadline) != std::future_status::ready) {
-                std::fprintf(stderr, "FATAL: asynchronous query chains did not finish\n");
-                std::_Exit(3);
+        // A worker's round is over once it has its answers and the client's token is fresh.
+        auto round_over = [&](auto& client, int answers) {
+            return answers >= round_limit ||
+                   (answers >= per_round && client.data_token_state() == dbserve::token_state::fresh);
+        };
+        auto run_rounds = [&](auto& client, auto&& run_one_round) {
+            for (int round = 0; round <= rounds; ++round) {
+                if (round > 0) {
+                    REQUIRE(client.data_token_state() == dbserve::token_state::fresh);
+                    admin.advance_clock(clock, fresh_for);
+                    REQUIRE(client.data_token_state() == dbserve::token_state::stale);
+                }
+                run_one_round();
+                token_requests_after_round.push_back(count(admin.counters(), "token_requests", "client_credentials"));
             }
-            elapsed = std::chrono::steady_clock::now() - start;
-            stats = setup.client->statistics();
+            stats = client.statistics();
+        };
+        if (!asynchronous) {
+            auto client = make_sync(emu, std::move(config), "sp-main", clock);
+            run_rounds(client, [&] {
+                std::vector<std::thread> workers;
+                for (int t = 0; t < threads; ++t)
+                    workers.emplace_back([&] {
+                        for (int answers = 0; !round_over(client, answers); ++answers)
+                            note(client.query(std::string(sum_body)));
+                    });
+                for (auto& w : workers) w.join();
+            });
+        } else {
+            async_setup setup(emu, std::move(config), "sp-main", clock);
+            auto& client = *setup.client;
+            run_rounds(client, [&] {
+                // `threads` chains: each handler starts the chain's next query until its
+                // round is over; the last chain to finish ends the round.
+                auto done = std::make_shared<std::promise<void>>();
+                auto chains_left = std::make_shared<std::atomic<int>>(threads);
+                struct chain_state {
+                    std::function<void()> next;
+                    int answers = 0;
+                };
+                std::vector<std::shared_ptr<chain_state>> chains;
+                for (int t = 0; t < threads; ++t) {
+                    auto chain = std::make_shared<chain_state>();
+                    chain->next = [&, done, chains_left, weak = std::weak_ptr<chain_state>(chain)] {
+                        client.async_query(std::string(sum_body), [&, done, chains_left, weak](query_result r) {
+                            note(r);
+                            auto self = weak.lock();
+                            if (self && !round_over(client, ++self->answers)) {
+                                self->next();
+                            } else if (--*chains_left == 0) {
+                                done->set_value();
+                            }
+                        });
+                    };
+                    chains.push_back(chain);
+                }
+                for (auto& chain : chains) chain->next();
+                if (done->get_future().wait_for(query_deadline * per_round) != std::future_status::ready) {
+                    std::fprintf(stderr, "FATAL: asynchronous query chains did not finish\n");
+                    std::_Exit(3);
+                }
+            });
         }
         const json counters = admin.counters();
-        const auto predicted = 1 + static_cast<std::int64_t>(elapsed / fresh_for);
         const auto counted = count(counters, "token_requests", "client_credentials");
         std::ostringstream report;
         report << kit::name << (asynchronous ? " async" : " blocking") << ", " << threads << " in flight: "
-               << succeeded.load() << " queries in "
-               << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
-               << " ms, token requests predicted " << predicted << ", counted by the emulator " << counted
-               << ", by the client " << stats.token_requests;
+               << succeeded.load() << " queries over " << rounds << " refreshes; token requests after each round:";
+        for (auto n : token_requests_after_round) report << ' ' << n;
+        report << ", by the client " << stats.token_requests;
         MESSAGE(report.str());
         CHECK_MESSAGE(failed.load() == 0, first_error);
-        CHECK(succeeded.load() > threads);
+        CHECK(succeeded.load() >= threads * per_round * (rounds + 1));
+        for (int round = 0; round <= rounds; ++round) {
+            CAPTURE(round);
+            CHECK(token_requests_after_round.at(static_cast<std::size_t>(round)) == 1 + round);
+        }
         CHECK(count(counters, "invocations", "200") == succeeded.load());
         CHECK(count(counters, "invocations", "401") == 0);
         CHECK(counted == static_cast<std::int64_t>(stats.token_requests));
         CHECK(count(counters, "tokens_issued", "data_plane") == counted);
-        CHECK(counted <= predicted);
-        CHECK(counted >= predicted - 1);
         CHECK(stats.queries_failed == 0);
     }
 }
@@ -594,26 +633,29 @@ TEST_CASE("the token endpoint answers an HTML page: a clear bad-response error, 
 }
 
 TEST_CASE("a refresh that fails keeps the still-valid token in use and is tried once, until the token expires") {
-    // 6 s tokens: fresh 3 s, stale (served, refreshed once) until 5 s, expired after.
-    emulator emu({"--token-lifetime", "6"});
+    // 600 s tokens: fresh 300 s, stale (served, refreshed once) until 560 s, expired after.
+    // Time moves only when the test moves the emulator's and the client's clocks together.
+    emulator emu({"--token-lifetime", "600"});
     admin_api admin(emu);
     auto config = config_for(emu, way::client_credentials);
-    config.lifecycle.stale_window = 3s;
-    config.lifecycle.expiry_margin = 1s;
-    auto client = make_sync(emu, std::move(config));
+    config.lifecycle.stale_window = 300s;
+    config.lifecycle.expiry_margin = 40s;
+    config.lifecycle.refresh_backoff = 600s;  // no second refresh before the token expires
+    shifted_clock clock;
+    auto client = make_sync(emu, std::move(config), "sp-main", clock);
     auto first = client.query(std::string(sum_body));
     REQUIRE_MESSAGE(predicts_sum(first), describe(first));
-    // The token arrived before this instant: stale from start + 3 s at the latest.
-    const auto start = std::chrono::steady_clock::now();
+    CHECK(client.data_token_state() == dbserve::token_state::fresh);
     admin.fault({{"route", "token"}, {"status", 503}, {"count", -1}});
-    std::this_thread::sleep_until(start + 3300ms);
+    admin.advance_clock(clock, 300s);
     CHECK(client.data_token_state() == dbserve::token_state::stale);
     for (int i = 0; i < 5; ++i) {
         auto r = client.query(std::string(sum_body));
         CHECK_MESSAGE(predicts_sum(r), describe(r));
     }
     CHECK(count(admin.counters(), "token_requests", "client_credentials") == 2);  // one refresh, then backoff
-    std::this_thread::sleep_until(start + 5600ms);
+    admin.advance_clock(clock, 270s);
+    CHECK(client.data_token_state() == dbserve::token_state::expired);
     auto expired = client.query(std::string(sum_body));
     REQUIRE_FALSE(expired);
     CHECK(expired.error().code == dbserve::errc::unavailable);

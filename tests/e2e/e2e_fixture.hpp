@@ -18,14 +18,20 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -51,6 +57,35 @@ inline void write_file(const std::string& path, const std::string& text) {
     out << text;
     if (!out.flush()) throw std::runtime_error("cannot write " + path);
 }
+
+// The clients' clock: real time plus a skip the test controls. Waits, backoff and deadlines
+// run in real time, but a test can move the client's time forward by minutes at once, in
+// step with the emulator's clock (`advance_clock_seconds`, see admin_api::advance_clock), to
+// put a token past its stale or expiry point without waiting for it and without depending
+// on how fast the machine runs. Copies share the skip. Advance only while no query is in
+// flight: a deadline taken before the skip would count the skipped time as spent.
+class shifted_clock {
+public:
+    using wall_clock = std::chrono::system_clock;
+    using monotonic_clock = std::chrono::steady_clock;
+
+    wall_clock::time_point wall_now() const {
+        return wall_clock::now() + std::chrono::duration_cast<wall_clock::duration>(skip());
+    }
+    monotonic_clock::time_point monotonic_now() const { return monotonic_clock::now() + skip(); }
+    void sleep_until(monotonic_clock::time_point deadline) const { std::this_thread::sleep_until(deadline - skip()); }
+    void async_wait_until(monotonic_clock::time_point deadline, std::function<void()> callback) const {
+        dbserve::system_clock_policy{}.async_wait_until(deadline - skip(), std::move(callback));
+    }
+
+    void advance(std::chrono::seconds step) const {
+        skip_->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(step).count());
+    }
+
+private:
+    std::chrono::nanoseconds skip() const { return std::chrono::nanoseconds(skip_->load()); }
+    std::shared_ptr<std::atomic<std::int64_t>> skip_ = std::make_shared<std::atomic<std::int64_t>>(0);
+};
 
 // A fresh directory under the build tree for one test's files.
 inline std::string make_work_dir(const std::string& tag) {
@@ -86,18 +121,6 @@ inline std::uint16_t free_port() {
     }
     ::close(fd);
     return ntohs(address.sin_port);
-}
-
-inline bool port_accepts(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    ::close(fd);
-    return ok;
 }
 
 // A child process with its stdin on a pipe we hold and its stdout on a pipe we read.
@@ -157,6 +180,9 @@ public:
             line += c;
         }
     }
+
+    // Its stdout: readable with end of file (POLLHUP) once the child has exited.
+    int stdout_fd() const noexcept { return stdout_; }
 
     bool running() {
         if (pid_ <= 0) return false;
@@ -273,20 +299,51 @@ public:
                                    "}\n";
         const std::string config_file = dir + "/nginx.conf";
         write_file(config_file, config);
+        // nginx binds and listens on its port before it writes its pid file, so once the file
+        // is written connections queue even before nginx accepts them: wait for that write
+        // (inotify), or for nginx's stdout to close (it exited), not for time to pass.
+        const int watch = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (watch < 0 || ::inotify_add_watch(watch, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+            if (watch >= 0) ::close(watch);
+            throw std::runtime_error("inotify on " + dir + " failed");
+        }
         process_ = std::make_unique<child>(
             std::vector<std::string>{DBSERVE_E2E_NGINX, "-p", dir, "-c", config_file}, dir + "/nginx.stderr");
-        const auto deadline = std::chrono::steady_clock::now() + 20s;
-        while (!port_accepts(port_)) {
+        const bool ready = wait_for_pid_file(watch, dir + "/nginx.pid", *process_, 20s);
+        ::close(watch);
+        if (!ready) {
             if (!process_->running())
                 throw std::runtime_error("nginx exited at start: " + read_file(dir + "/nginx.stderr") +
                                          read_file(dir + "/logs/error.log"));
-            if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("nginx did not listen in time");
-            std::this_thread::sleep_for(20ms);
+            throw std::runtime_error("nginx did not write its pid file in time: " + read_file(dir + "/logs/error.log"));
         }
     }
     std::uint16_t port() const noexcept { return port_; }
 
 private:
+    // True once `pid_file` holds a pid; false when nginx exits first (its stdout hangs up
+    // and it is gone) or `limit` passes.
+    static bool wait_for_pid_file(int watch, const std::string& pid_file, child& nginx, std::chrono::milliseconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        int exited = nginx.stdout_fd();
+        for (;;) {
+            if (!read_file(pid_file).empty()) return true;
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd fds[2] = {{watch, POLLIN, 0}, {exited, POLLIN, 0}};
+            if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) return false;
+            char sink[256];
+            if (fds[1].revents != 0 && ::read(exited, sink, sizeof sink) <= 0) {
+                if (!nginx.running()) return !read_file(pid_file).empty();
+                exited = -1;  // it closed its stdout but runs on: only the pid file tells
+            }
+            char events[4096];
+            while (::read(watch, events, sizeof events) > 0) {
+            }
+        }
+    }
+
     std::uint16_t port_;
     std::unique_ptr<child> process_;
 };
