@@ -152,8 +152,10 @@ for stage in "${stages[@]}"; do
       ;;
     tsan)
       # Every program this stage builds is instrumented, the adapters' included; the
-      # suppressions (tests/tsan/tsan.supp) apply to all of them.
-      TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan/tsan.supp} \
+      # suppressions (tests/tsan/tsan.supp, when there is one) apply to all of them.
+      tsan_options=halt_on_error=1:second_deadlock_stack=1
+      [ ! -f tests/tsan/tsan.supp ] || tsan_options+=:suppressions=$PWD/tests/tsan/tsan.supp
+      TSAN_OPTIONS=${TSAN_OPTIONS:-$tsan_options} \
       run_stage tsan "$root/tsan" '^(tsan|conformance|beast)$' -- \
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_TSAN=ON \
         -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
