@@ -7,6 +7,7 @@
 #include <dbserve/client_config.hpp>
 #include <dbserve/credentials.hpp>
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/known_secrets.hpp>
 #include <dbserve/endpoint.hpp>
 #include <dbserve/token_cache.hpp>
 #include <dbserve/url.hpp>
@@ -108,6 +109,8 @@ public:
     std::shared_ptr<const resolved_endpoint> configured_endpoint;
     token_path path = token_path::client_credentials;  // automatic resolved
     atomic_statistics stats;
+    // Every credential sent or held, blanked from each error an operation returns (own lock).
+    known_secrets secrets;
 
     // ---- guarded by mutex
     mutable std::mutex mutex;
@@ -186,7 +189,11 @@ public:
         out.control_key = "control-plane\n" + out.host;
         out.values = std::move(*loaded);
         std::lock_guard<std::mutex> lock(mutex);
-        if (!credentials_) credentials_ = std::move(out);
+        if (!credentials_) {
+            secrets.add_client_credentials(out.values.client_id, out.values.client_secret.reveal());
+            secrets.add_permanent(out.values.token.reveal());
+            credentials_ = std::move(out);
+        }
         return &*credentials_;
     }
 
