@@ -140,21 +140,33 @@ public:
     }
 
     // Asynchronous drivers: calls `callback` once the change count differs from `seen`.
-    // Returns false (and keeps nothing) when it already differs: the caller goes on at once.
+    // Returns false (and keeps nothing) when it already differs, or the client is closed:
+    // the caller goes on at once.
     bool when_changed(std::uint64_t seen, std::function<void()> callback) {
         std::lock_guard<std::mutex> lock(mutex);
-        if (version_ != seen) return false;
+        if (version_ != seen || closed_) return false;
         waiters_.push_back(std::move(callback));
         return true;
     }
 
-    // Drops waiting callbacks (the client is going away): breaks reference cycles.
-    void drop_waiters() {
-        std::vector<std::function<void()>> dropped;
+    // The client is going away: wakes every waiting callback, here and now, so each
+    // asynchronous query waiting for another one's fetch can end (drivers check closed()).
+    // Also breaks the reference cycles the callbacks hold.
+    void close() {
+        std::vector<std::function<void()>> to_call;
         {
             std::lock_guard<std::mutex> lock(mutex);
-            dropped.swap(waiters_);
+            closed_ = true;
+            ++version_;
+            to_call.swap(waiters_);
         }
+        changed_.notify_all();
+        for (auto& callback : to_call) callback();
+    }
+
+    bool closed() const {
+        std::lock_guard<std::mutex> lock(mutex);
+        return closed_;
     }
 
     // Loads and checks the credentials once; later calls return the stored ones.
@@ -276,6 +288,7 @@ private:
     std::condition_variable changed_;
     std::uint64_t version_ = 0;
     std::vector<std::function<void()>> waiters_;
+    bool closed_ = false;
     std::optional<loaded_credentials> credentials_;
 };
 
