@@ -606,7 +606,9 @@ TEST_CASE("the token endpoint down: a clear error after bounded retries, and rec
     admin_api admin(emu);
     auto config = config_for(emu, way::client_credentials);
     config.retry.max_attempts = 3;
-    auto client = make_sync(emu, std::move(config));
+    const auto refusal_backoff_limit = config.lifecycle.max_refusal_backoff;
+    shifted_clock clock;
+    auto client = make_sync(emu, std::move(config), "sp-main", clock);
     admin.fault({{"route", "token"}, {"status", 503}, {"count", -1}});
     auto r = client.query(std::string(sum_body));
     REQUIRE_FALSE(r);
@@ -617,6 +619,9 @@ TEST_CASE("the token endpoint down: a clear error after bounded retries, and rec
     CHECK(attempts <= 3);
     CHECK(count(admin.counters(), "invocations_total") == 0);
     admin.post("/faults/clear", json::object());
+    // A refused token request is not repeated at once: past the longest refusal backoff the
+    // next query asks again (time moved, not waited for).
+    admin.advance_clock(clock, std::chrono::duration_cast<std::chrono::seconds>(refusal_backoff_limit));
     auto back = client.query(std::string(sum_body));
     CHECK_MESSAGE(predicts_sum(back), describe(back));
 }
