@@ -9,8 +9,11 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -116,7 +119,10 @@ struct settings {
     void apply(option_setter& set, CURLSH* share) const noexcept {
         set(CURLOPT_NOSIGNAL, 1L)(CURLOPT_PROTOCOLS_STR, "http,https")(CURLOPT_USERAGENT, options.user_agent.c_str());
         set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
-        set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_response_bytes));
+        // libcurl refuses a negative size: "no practical cap" stays within curl_off_t.
+        constexpr auto largest = static_cast<std::uint64_t>(std::numeric_limits<curl_off_t>::max());
+        set(CURLOPT_MAXFILESIZE_LARGE,
+            static_cast<curl_off_t>(std::min<std::uint64_t>(options.max_response_bytes, largest)));
         // A blocking handle serves one host at a time (a multi handle ignores this).
         set(CURLOPT_MAXCONNECTS, 1L);
         if (options.max_connection_idle.count() <= 0)
