@@ -720,9 +720,9 @@ group_server_text() {
         console.log(JSON.stringify({route: process.argv[1], status: 400, count: -1, body: d, content_type: "application/json"}));' \
         invocations >"$files/deep-invocations.json"
     admin POST /faults "@$files/deep-token.json" >/dev/null
-    run deep_token 3 "${U[@]}" -v --max-time 20
+    run deep_token 4 "${U[@]}" -v --max-time 20
     err_has deep_token '^< \(200000 bytes of JSON nested more than 512 levels deep, not shown\)$'
-    run deep_token_quiet 3 "${U[@]}" --max-time 20
+    run deep_token_quiet 4 "${U[@]}" --max-time 20
     one_error_line deep_token_quiet 'HTTP 400'
     admin POST /faults/clear >/dev/null
     admin POST /faults "@$files/deep-invocations.json" >/dev/null
