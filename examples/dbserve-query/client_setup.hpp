@@ -2,7 +2,7 @@
 // (environment, profile, --client-secret-file), transport_options (TLS, --resolve,
 // timeouts), and the checks that must pass before anything is sent: credentials present
 // and usable for a route optimized endpoint (no personal access token), host and URLs
-// well formed, CA files readable. --max-time and --duration become deadlines.
+// well formed, CA files readable. --max-time becomes the query deadline.
 #pragma once
 
 #include "cli_options.hpp"
@@ -24,8 +24,6 @@
 #include <chrono>
 #include <cmath>
 #include <string>
-#include <type_traits>
-#include <utility>
 
 namespace dbserve_query {
 
@@ -46,25 +44,6 @@ inline dbserve::unexpected setup_error(std::string message) {
 
 inline std::chrono::milliseconds to_milliseconds(double seconds) {
     return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
-}
-
-// client_config::query_deadline and query_options::deadline, where the library has them.
-template <class Config, class = void>
-struct has_query_deadline : std::false_type {};
-template <class Config>
-struct has_query_deadline<Config, std::void_t<decltype(std::declval<Config&>().query_deadline)>> : std::true_type {};
-template <class Options, class = void>
-struct has_deadline : std::false_type {};
-template <class Options>
-struct has_deadline<Options, std::void_t<decltype(std::declval<Options&>().deadline)>> : std::true_type {};
-
-template <class Config>
-void set_query_deadline(Config& config, std::chrono::milliseconds deadline) {
-    if constexpr (has_query_deadline<Config>::value) config.query_deadline = deadline;
-}
-template <class Options>
-void set_deadline(Options& options, std::chrono::milliseconds deadline) {
-    if constexpr (has_deadline<Options>::value) options.deadline = deadline;
 }
 
 inline dbserve::result<void> check_path(const std::string& path, const char* flag, bool directory) {
@@ -125,21 +104,13 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o, credential_sc
     for (const auto& r : o.resolve) t.resolve.push_back({r.host, r.port, r.address});
     if (o.connect_timeout_s) t.connect_timeout = detail::to_milliseconds(*o.connect_timeout_s);
     if (o.max_time_s) {
-        // Like curl's --max-time: the whole query, retries, token and discovery requests
-        // included (the query deadline); no single request may take longer either.
+        // Like curl's --max-time: the whole query, retries, waits, token and discovery
+        // requests included (the query deadline).
         const auto max_time = detail::to_milliseconds(*o.max_time_s);
         t.request_timeout = max_time;
         c.timeout = max_time;
-        c.auth_timeout = max_time;
         c.retry.max_elapsed = max_time;
-        detail::set_query_deadline(c, max_time);
-    }
-    if (o.duration_s) {
-        // Load mode ends at --duration: no request may outlast the run (each query's
-        // deadline is the time left, see load_runner.hpp).
-        const auto duration = detail::to_milliseconds(*o.duration_s);
-        if (c.auth_timeout > duration) c.auth_timeout = duration;
-        if (c.timeout.count() == 0 || c.timeout > duration) c.timeout = duration;
+        c.query_deadline = max_time;
     }
     t.user_agent = "dbserve-query/" DBSERVE_QUERY_VERSION;
 

@@ -98,7 +98,7 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
                   const credential_scrubber& scrubber) {
     auto run_query = [&client, &body](std::chrono::milliseconds deadline) {
         dbserve::query_options options;
-        detail::set_deadline(options, deadline);
+        options.deadline = deadline;
         return client.query(body, std::move(options));
     };
     auto outcome = run_load(o, run_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose);

@@ -814,6 +814,8 @@ group_deadlines() {
     if [ "${queries:-0}" -ge 2 ] 2>/dev/null; then pass; else fail "duration: $queries queries counted, expected one per worker at least"; fi
     equals "duration: every query failed" "$failures" "$queries"
     equals "duration: successes" "$(json_field "$out/duration_hung_token.out" j.successes)" 0
+    # Each query timed out on its own deadline (the time left), none had to be left behind.
+    equals "duration: timeouts" "$(json_field "$out/duration_hung_token.out" 'j.failures_by_kind.timeout')" "$queries"
     err_has duration_hung_token 'load mode: [0-9]+ queries failed; the first: timeout'
     kill "$silent_pid" 2>/dev/null
     wait "$silent_pid" 2>/dev/null

@@ -208,7 +208,6 @@ TEST_CASE("terminal text: escape sequences, C1 controls and bytes outside UTF-8 
     CHECK(escape_for_terminal("bad \xff\xfe") == "bad \\xff\\xfe");
     CHECK(escape_for_terminal("caf\xc3\xa9 \xe2\x82\xac\ttab") == "caf\xc3\xa9 \xe2\x82\xac\ttab");
     CHECK(escape_for_terminal("two\nlines") == "two\\x0alines");
-    CHECK(escape_for_terminal("two\nlines", true) == "two\nlines");
     CHECK(first_invalid_utf8("ok \xff") == 3);
     CHECK(first_invalid_utf8("\xed\xa0\x80") == 0);  // a UTF-16 surrogate is not UTF-8
     CHECK(first_invalid_utf8("caf\xc3\xa9") == std::string_view::npos);
