@@ -800,11 +800,12 @@ group_deadlines() {
     local silent
     silent=$(cat "$files/silent.port")
     local U=(--url "$SUM_URL" "${NET[@]}" --data "$body" --token-url "https://127.0.0.1:$silent/oidc/v1/token")
-    # timeout 30: the token request used to keep its own 60 s limit.
-    run_bounded 30 max_time_token 5 "${U[@]}" --max-time 2
+    # --max-time bounds the whole query whatever the per-request limits are (the token
+    # request used to keep its own: a 60 s connect timeout here, which timeout 30 would catch).
+    run_bounded 30 max_time_token 5 "${U[@]}" --max-time 2 --connect-timeout 60
     one_error_line max_time_token 'timeout'
     if [ "$has_beast" = 1 ]; then
-        run_bounded 30 max_time_token_beast 5 "${U[@]}" --max-time 2 --transport beast
+        run_bounded 30 max_time_token_beast 5 "${U[@]}" --max-time 2 --connect-timeout 60 --transport beast
         one_error_line max_time_token_beast 'timeout'
     fi
     run_bounded 30 duration_hung_token 5 "${U[@]}" --duration 2 --concurrency 2 --summary json
