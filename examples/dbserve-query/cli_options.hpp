@@ -109,7 +109,7 @@ Output:
 Load mode (one client, many queries; a summary at the end):
   --repeat N  --duration S  --concurrency C  --summary text|json
   --duration S ends the run at S seconds even when a server hangs: queries still running
-  then time out and are counted as failures.
+  then time out and are counted as unfinished (a run where none finished fails).
 Exit codes: 0 success, 2 usage, configuration or input error, 3 authentication or authorization
   failure (token refused, 401, 403), 4 other HTTP error, 5 network failure or timeout,
   6 TLS verification failure. Load mode: 0 only if every query succeeded.

@@ -5,10 +5,12 @@
 // result is a load_report; the caller prints it.
 //
 // --duration is a promise: each query gets the time left as its deadline (or --max-time
-// when that is shorter), so a query in flight when time is up times out and is counted. A
-// worker still busy a grace period after that (a dependency that ignores the deadline) is
-// left behind and counted as unfinished; the caller must then end the process without
-// unwinding (load_outcome::abandoned), since the worker still uses the client.
+// when that is shorter), so a query in flight when time is up times out; it is counted as
+// unfinished, not as a failure (a healthy run always ends with some in flight), unless no
+// query finished at all. A worker still busy a grace period after that (a dependency that
+// ignores the deadline) is left behind and counted as unfinished too; the caller must then
+// end the process without unwinding (load_outcome::abandoned), since the worker still uses
+// the client.
 #pragma once
 
 #include "cli_options.hpp"
@@ -43,9 +45,6 @@ struct load_outcome {
 
 // How long after --duration workers get to return before they are left behind.
 inline constexpr std::chrono::seconds load_grace_period{2};
-
-// The failure kind under which a query left behind at the end of --duration is counted.
-inline constexpr const char* unfinished_kind = "unfinished when --duration ended";
 
 namespace detail {
 
@@ -109,6 +108,7 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
         std::vector<std::optional<clock::time_point>> in_query;  // per worker: when its query began
         long running = 0;
         bool done = false;  // for the progress painter
+        std::string first_unfinished;
         std::atomic<long> issued{0};
         std::atomic<long> finished{0};
         std::atomic<long> failed{0};
@@ -127,11 +127,16 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
                 s->in_query[index] = begin;
             }
             auto result = run_query(detail::query_deadline_at(begin, end, max_time));
-            const double ms = std::chrono::duration<double, std::milli>(clock::now() - begin).count();
+            const auto finished_at = clock::now();
+            const double ms = std::chrono::duration<double, std::milli>(finished_at - begin).count();
             std::lock_guard<std::mutex> lock(s->mutex);
             s->in_query[index].reset();
             if (result) {
                 s->outcome.report.record_success(ms);
+            } else if (end && finished_at >= *end && result.error().code == dbserve::errc::timeout) {
+                // Cut by the end of the run, not by the endpoint.
+                s->outcome.report.record_unfinished();
+                if (s->first_unfinished.empty()) s->first_unfinished = result.error().to_string();
             } else {
                 const dbserve::error& e = result.error();
                 std::string kind(dbserve::to_string(e.code));
@@ -182,18 +187,21 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
         if (end) s->changed.wait_until(lock, *end + load_grace_period, all_returned);
         else s->changed.wait(lock, all_returned);
         if (!all_returned()) {
-            const auto now = clock::now();
             for (const auto& began : s->in_query) {
                 if (!began) continue;
-                s->outcome.report.record_failure(unfinished_kind,
-                                                 std::chrono::duration<double, std::milli>(now - *began).count());
+                s->outcome.report.record_unfinished();
                 ++s->outcome.abandoned;
             }
             if (s->outcome.exit == exit_success) {
                 s->outcome.exit = exit_network;
                 s->outcome.first_failure = "a query was still running " + std::to_string(load_grace_period.count()) +
-                                           " s after --duration ended";
+                                           " s after --duration ended, past its deadline";
             }
+        }
+        if (s->outcome.report.queries == 0 && s->outcome.report.unfinished != 0 && s->outcome.exit == exit_success) {
+            // Nothing finished within the run: that is a failure, whatever cut it.
+            s->outcome.exit = exit_network;
+            s->outcome.first_failure = "no query finished before --duration ended; the first: " + s->first_unfinished;
         }
         s->done = true;
         outcome = s->outcome;

@@ -111,7 +111,9 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
     }
     std::fflush(stdout);
     if (outcome.interrupted) print_error_line("load mode: interrupted; the summary covers the queries made so far");
-    if (outcome.exit != exit_success)
+    if (outcome.exit != exit_success && outcome.report.queries == outcome.report.successes)
+        print_error_line("load mode: " + scrubber.scrub(outcome.first_failure));
+    else if (outcome.exit != exit_success)
         print_error_line("load mode: " + std::to_string(outcome.report.queries - outcome.report.successes) +
                          " queries failed; the first: " + scrubber.scrub(outcome.first_failure));
     if (outcome.abandoned != 0) {
@@ -157,6 +159,8 @@ int run(int argc, char** argv) {
     send_function send;
     if (o.dry_run) {
         recorder.set_token_url(setup->token_url);
+        // Its discovery answer names a placeholder host (".invalid": never resolvable).
+        setup->config.allowed_endpoint_hosts.push_back(dry_run_recorder::discovered_host_name);
         send = recorder.send_function_for();
     } else {
         auto network = make_network_send(o.transport, setup->transport);

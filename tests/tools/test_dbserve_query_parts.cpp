@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 using namespace dbserve_query;
@@ -333,8 +334,8 @@ TEST_CASE("load mode: a query that ignores its deadline is left behind and count
     };
     auto outcome = run_load(*o, hung, false);
     CHECK(outcome.abandoned == 1);
-    CHECK(outcome.report.queries == 1);
-    CHECK(outcome.report.failures_by_kind[unfinished_kind] == 1);
+    CHECK(outcome.report.queries == 0);
+    CHECK(outcome.report.unfinished == 1);
     CHECK(outcome.exit == exit_network);
     {
         std::lock_guard<std::mutex> lock(g->mutex);
@@ -343,4 +344,34 @@ TEST_CASE("load mode: a query that ignores its deadline is left behind and count
         g->open = true;
     }
     g->changed.notify_all();
+}
+
+TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not failed; a run where none finished fails") {
+    auto o = parse_command_line({"--url", "u", "--data", "{}", "--duration", "1", "--concurrency", "2"});
+    REQUIRE(o);
+    // Honours its deadline: succeeds at once when that leaves room, else times out at it.
+    auto honest = [](std::chrono::milliseconds deadline) -> dbserve::result<int> {
+        if (deadline > std::chrono::milliseconds(100)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            return 1;
+        }
+        std::this_thread::sleep_for(deadline);
+        return dbserve::unexpected(dbserve::errc::timeout, "passed its total deadline");
+    };
+    auto healthy = run_load(*o, honest, false);
+    CHECK(healthy.exit == exit_success);
+    CHECK(healthy.report.successes == healthy.report.queries);
+    CHECK(healthy.report.successes > 0);
+    CHECK(healthy.report.unfinished == 2);
+    CHECK(healthy.abandoned == 0);
+
+    auto hung = [](std::chrono::milliseconds deadline) -> dbserve::result<int> {
+        std::this_thread::sleep_for(deadline);
+        return dbserve::unexpected(dbserve::errc::timeout, "passed its total deadline");
+    };
+    auto none = run_load(*o, hung, false);
+    CHECK(none.exit == exit_network);
+    CHECK(none.report.queries == 0);
+    CHECK(none.report.unfinished == 2);
+    CHECK(none.first_failure.find("no query finished before --duration ended; the first: timeout") == 0);
 }
