@@ -94,7 +94,8 @@ public:
                 continue;
             const std::string_view value = h.value;
             const auto space = value.find(' ');
-            const std::string_view scheme = space == std::string_view::npos ? std::string_view() : value.substr(0, space);
+            const std::string_view scheme =
+                space == std::string_view::npos ? std::string_view() : value.substr(0, space);
             const std::string_view credential = space == std::string_view::npos ? value : value.substr(space + 1);
             add(credential);
             if (dbserve::detail::iequals(scheme, "basic")) {

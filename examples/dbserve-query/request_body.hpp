@@ -50,7 +50,14 @@ inline dbserve::result<nlohmann::json> parse_strict_json(const std::string& text
         if (too_deep)
             return body_error(what + " nests arrays or objects more than " +
                               std::to_string(dbserve::detail::max_json_depth) + " levels deep; flatten the input");
-        return body_error(what + " is not valid JSON: parsing stopped at byte " + std::to_string(e.byte) +
+        // nlohmann says why after " - " ("invalid string: ill-formed UTF-8 byte; last read: ...").
+        const std::string_view said = e.what();
+        const auto why = said.find(" - ");
+        const std::string reason =
+            why == std::string_view::npos ? std::string()
+                                          : " (" + std::string(said.substr(why + 3, said.find("; last read", why) -
+                                                                                        why - 3)) + ")";
+        return body_error(what + " is not valid JSON: parsing stopped at byte " + std::to_string(e.byte) + reason +
                           "; fix the JSON (NaN and Infinity are not JSON: use null)");
     } catch (const nlohmann::json::out_of_range& e) {
         if (e.id == 406)

@@ -12,7 +12,9 @@
 
 namespace dbserve_query {
 
-inline std::string escape_for_terminal(std::string_view text) { return dbserve::detail::escape_terminal_controls(text); }
+inline std::string escape_for_terminal(std::string_view text) {
+    return dbserve::detail::escape_terminal_controls(text);
+}
 
 // The offset of the first byte of `text` that is not part of well-formed UTF-8, or npos.
 inline std::size_t first_invalid_utf8(std::string_view text) {

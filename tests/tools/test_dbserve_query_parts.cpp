@@ -304,6 +304,10 @@ TEST_CASE("request body: numbers beyond a double, deep nesting and text that is 
     REQUIRE_FALSE(nested);
     CHECK(nested.error().message.find("more than 512 levels deep") != std::string::npos);
     CHECK(exit_code_for(data.error()) == exit_usage);
+    auto not_utf8 = build_request_body(body_options({"--data", "{\"a\":\"\xff\"}"}));
+    REQUIRE_FALSE(not_utf8);
+    CHECK(not_utf8.error().message.find("--data is not valid JSON: parsing stopped at byte 7 (invalid string: "
+                                        "ill-formed UTF-8 byte)") != std::string::npos);
 }
 
 TEST_CASE("load mode: each query's deadline is the time left, or --max-time when shorter") {
@@ -346,7 +350,8 @@ TEST_CASE("load mode: a query that ignores its deadline is left behind and count
     g->changed.notify_all();
 }
 
-TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not failed; a run where none finished fails") {
+TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not failed; a run where none finishes "
+          "fails") {
     auto o = parse_command_line({"--url", "u", "--data", "{}", "--duration", "1", "--concurrency", "2"});
     REQUIRE(o);
     // Honours its deadline: succeeds at once when that leaves room, else times out at it.
