@@ -8,7 +8,11 @@
 //   dbserve::basic_client<my_traits> client(config, my_transport{...});
 // A client is thread safe: share one between threads (its caches then serve them all);
 // its transport then sees concurrent send() / async_send() calls from those threads.
-// Destroy it only after its asynchronous queries have completed.
+// Destroying it while asynchronous queries run: each one's handler is still called once.
+// A query waiting for another query's token or discovery gets errc::cancelled from inside
+// the destructor; the others end with errc::cancelled (or their answer, when their last
+// request was already in flight) as their transport or timer calls back. Operations from
+// start_query() hold a share of the client's state and run on to their end.
 // Statistics (token requests made, discoveries, retries...): client.statistics().
 #pragma once
 
@@ -104,7 +108,7 @@ public:
     basic_client(basic_client&&) = default;
     basic_client& operator=(basic_client&&) = default;
     ~basic_client() {
-        if (shared_) shared_->drop_waiters();
+        if (shared_) shared_->close();
     }
 
     // ------------------------------------------------------------------ blocking

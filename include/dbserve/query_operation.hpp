@@ -566,6 +566,7 @@ private:
                     l.control_claim = 0;
                     control_token_ = stored.access_token;
                     control_serial_ = stored.serial;
+                    shared_->secrets.add_token(c.control_key, stored.access_token.reveal());
                     shared_->notify(lock);
                     l.at = l.resume;
                     break;
@@ -670,6 +671,7 @@ private:
                         if (auto action = data_fetch_failed(l, std::move(failure))) return *action;
                         break;
                     }
+                    shared_->secrets.add_token(endpoint_->token_key, token->access_token.reveal());
                     lock_type lock(shared_->mutex);
                     shared_->data_tokens.complete(endpoint_->token_key, l.data_claim, std::move(token->access_token),
                                                   token->expires_in, now());
@@ -899,6 +901,7 @@ private:
                               "' from the token supplier: " + failure.message;
             return data_fetch_failed(l, std::move(failure));
         }
+        shared_->secrets.add_token(endpoint_->token_key, supplied->access_token.reveal());
         lock_type lock(shared_->mutex);
         shared_->data_tokens.complete(endpoint_->token_key, l.data_claim, std::move(supplied->access_token),
                                       supplied->expires_at - wall, now());
@@ -1146,6 +1149,7 @@ private:
     // Ends a lane with an error: releases its claims (the callers waiting for them get the
     // same error) and, for the main lane, records the outcome.
     lane_action finish(lane& l, dbserve::error failure) {
+        shared_->secrets.scrub(failure);  // the one way out of an operation for an error
         if (l.data_claim || l.control_claim || l.discovery_claim) {
             lock_type lock(shared_->mutex);
             const auto t = now();
