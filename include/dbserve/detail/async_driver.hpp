@@ -61,7 +61,7 @@ public:
 
 private:
     struct action {
-        enum kind_type { send, timer, wait_change, chunk, finish } kind = send;
+        enum kind_type { send, timer, deadline_wake, wait_change, chunk, finish } kind = send;
         std::uint64_t id = 0;
         http_request request;
         send_options options;
@@ -170,6 +170,17 @@ private:
                         a.version = step.observed_version;
                         actions.push_back(std::move(a));
                     }
+                    if (step.deadline != std::chrono::steady_clock::time_point{}) {
+                        // The query's total deadline: wake for it even if nothing arrives.
+                        std::lock_guard<std::mutex> lock(flags_mutex_);
+                        if (!timer_ || step.deadline < *timer_) {
+                            timer_ = step.deadline;
+                            action a;
+                            a.kind = action::deadline_wake;
+                            a.deadline = step.deadline;
+                            actions.push_back(std::move(a));
+                        }
+                    }
                     return;
                 case operation_step::done: {
                     {
@@ -223,6 +234,22 @@ private:
                         if (self->timer_ && *self->timer_ == deadline) self->timer_.reset();
                     }
                     self->drive();
+                });
+                break;
+            }
+            case action::deadline_wake: {
+                // Whatever the query waits for holds it alive; a query that finished
+                // sooner is not kept until its deadline.
+                const auto deadline = a.deadline;
+                std::weak_ptr<async_runner> weak = self;
+                clock_->async_wait_until(deadline, [weak, deadline] {
+                    auto runner = weak.lock();
+                    if (!runner) return;
+                    {
+                        std::lock_guard<std::mutex> lock(runner->flags_mutex_);
+                        if (runner->timer_ && *runner->timer_ == deadline) runner->timer_.reset();
+                    }
+                    runner->drive();
                 });
                 break;
             }

@@ -133,6 +133,12 @@ public:
         for (auto& callback : to_call) callback();
     }
 
+    // Wakes every waiter without a change (a deadline passed): each looks again.
+    void wake_waiters() {
+        std::unique_lock<std::mutex> lock(mutex);
+        notify(lock);
+    }
+
     // Blocking drivers: returns once the change count differs from `seen`.
     void wait_for_change(std::uint64_t seen) {
         std::unique_lock<std::mutex> lock(mutex);
