@@ -8,7 +8,11 @@
 //   dbserve::basic_client<my_traits> client(config, my_transport{...});
 // A client is thread safe: share one between threads (its caches then serve them all);
 // its transport then sees concurrent send() / async_send() calls from those threads.
-// Destroy it only after its asynchronous queries have completed.
+// Destroying it while asynchronous queries run: each one's handler is still called once.
+// A query waiting for another query's token or discovery gets errc::cancelled from inside
+// the destructor; the others end with errc::cancelled (or their answer, when their last
+// request was already in flight) as their transport or timer calls back. Operations from
+// start_query() hold a share of the client's state and run on to their end.
 // Statistics (token requests made, discoveries, retries...): client.statistics().
 #pragma once
 
@@ -104,7 +108,7 @@ public:
     basic_client(basic_client&&) = default;
     basic_client& operator=(basic_client&&) = default;
     ~basic_client() {
-        if (shared_) shared_->drop_waiters();
+        if (shared_) shared_->close();
     }
 
     // ------------------------------------------------------------------ blocking
@@ -223,6 +227,7 @@ public:
 private:
     template <class OnChunk>
     result<query_response> run_blocking(query_operation& op, OnChunk& on_chunk) {
+        bool deadline_wake_set = false;
         for (;;) {
             operation_step step = op.next();
             switch (step.kind) {
@@ -249,11 +254,27 @@ private:
                     if (!step.waiting_for_others)
                         return unexpected(errc::cancelled,
                                           "the query is waiting for a response the blocking transport never gave");
+                    if (!deadline_wake_set && step.deadline != std::chrono::steady_clock::time_point{}) {
+                        deadline_wake_set = true;
+                        wake_at(step.deadline);
+                    }
                     shared_->wait_for_change(step.observed_version);
                     break;
                 case operation_step::done:
                     return std::move(*step.outcome);
             }
+        }
+    }
+
+    // Wakes the blocking waiters of this client at `deadline`, so a query waiting for
+    // another's token fetch sees its own deadline pass. Needs the clock's async wait;
+    // without one the wait ends with the fetch it waits for.
+    void wake_at(std::chrono::steady_clock::time_point deadline) {
+        if constexpr (detail::has_async_wait_until<clock_type>::value) {
+            std::weak_ptr<detail::client_shared> shared = shared_;
+            clock_->async_wait_until(deadline, [shared] {
+                if (auto alive = shared.lock()) alive->wake_waiters();
+            });
         }
     }
 

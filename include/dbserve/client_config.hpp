@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 DBSERVE_BEGIN_NAMESPACE
 
@@ -70,6 +71,15 @@ struct client_config {
     std::chrono::milliseconds timeout{0};
     // Deadline of each token-endpoint and serving-endpoints API request.
     std::chrono::milliseconds auth_timeout{60'000};
+    // Total time a query may take, every request and wait included (tokens, discovery,
+    // the invocation, retry waits, waiting for another query's token fetch); each request's
+    // timeout is the smaller of its own and the time left. Zero: no total deadline.
+    std::chrono::milliseconds query_deadline{0};
+    // Hosts a discovered endpoint URL may point at besides the serving domain of the
+    // workspace's cloud (*.serving.azuredatabricks.net, *.serving.cloud.databricks.com,
+    // *.serving.gcp.databricks.com): a host name, or a suffix starting with a dot
+    // (".example.net" allows every host under example.net). A token is never sent elsewhere.
+    std::vector<std::string> allowed_endpoint_hosts;
     // Random numbers in [0, 1] for backoff jitter; empty: a built-in generator.
     std::function<double()> jitter;
 };
@@ -79,6 +89,8 @@ struct query_options {
     std::string client_request_id;
     // Overrides client_config::timeout for this query's invocation (zero: keep it).
     std::chrono::milliseconds timeout{0};
+    // Overrides client_config::query_deadline for this query (zero: keep it).
+    std::chrono::milliseconds deadline{0};
 };
 
 // What a client has done so far (all counters since construction).

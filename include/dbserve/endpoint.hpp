@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 DBSERVE_BEGIN_NAMESPACE
 
@@ -63,6 +64,10 @@ inline result<void> check_bearer_url(std::string_view url, std::string_view what
                               " uses plain http: a bearer token or client secret would travel unencrypted. "
                               "Use https (plain http is accepted only for localhost/127.0.0.1/::1)");
     return {};
+}
+
+inline bool ends_with_ignoring_case(std::string_view s, std::string_view suffix) noexcept {
+    return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
 }
 
 inline std::string json_string_member(const nlohmann::json& object, const char* key) {
@@ -227,6 +232,50 @@ inline result<resolved_endpoint> parse_discovery_response(const http_response& r
     }
     out.token_key = detail::token_key_for(out.url, out.authorization_details);
     return out;
+}
+
+// Whether a discovered endpoint URL may receive a data-plane token: its host must be on
+// the serving domain of the workspace's cloud (any of the three when the workspace host
+// names none, as a private link name does), loopback when the workspace is on loopback
+// too (a local emulator), or allowed by the user (a host name, or a ".suffix").
+inline result<void> check_discovered_endpoint_host(std::string_view endpoint_url, std::string_view workspace_host,
+                                                   const std::vector<std::string>& allowed_hosts) {
+    auto endpoint = parse_url(endpoint_url);
+    if (!endpoint) return std::move(endpoint).error();
+    const std::string& host = endpoint->host;
+    for (const std::string& allowed : allowed_hosts) {
+        if (allowed.empty()) continue;
+        if (allowed.front() == '.' ? detail::ends_with_ignoring_case(host, allowed) : detail::iequals(host, allowed))
+            return {};
+    }
+    auto workspace = parse_url(workspace_host);
+    const std::string workspace_name = workspace ? workspace->host : std::string();
+    if (is_loopback_host(host) && is_loopback_host(workspace_name)) return {};
+    struct cloud {
+        std::string_view workspace_suffix, serving_suffix;
+    };
+    static constexpr cloud clouds[] = {
+        {".azuredatabricks.net", ".serving.azuredatabricks.net"},
+        {".cloud.databricks.com", ".serving.cloud.databricks.com"},
+        {".gcp.databricks.com", ".serving.gcp.databricks.com"},
+    };
+    std::string expected;
+    for (const cloud& c : clouds)
+        if (detail::ends_with_ignoring_case(workspace_name, c.workspace_suffix)) expected = std::string(c.serving_suffix);
+    for (const cloud& c : clouds) {
+        if (!expected.empty() && expected != c.serving_suffix) continue;
+        if (detail::ends_with_ignoring_case(host, c.serving_suffix) && host.size() > c.serving_suffix.size())
+            return {};
+    }
+    const std::string domains = expected.empty() ? std::string("*.serving.azuredatabricks.net, "
+                                                               "*.serving.cloud.databricks.com or "
+                                                               "*.serving.gcp.databricks.com")
+                                                  : "*" + expected;
+    return unexpected(errc::configuration,
+                      "the serving-endpoints API gave endpoint URL " + std::string(endpoint_url) + ", whose host " +
+                          host + " is not on the serving domain of workspace " + std::string(workspace_host) +
+                          " (" + domains + "); no token was sent to it. If that host is right (a private link "
+                          "or proxy name), add it to client_config::allowed_endpoint_hosts");
 }
 
 // Discovery results per endpoint name, with the same single-flight rule as token_cache:

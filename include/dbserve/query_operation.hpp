@@ -9,7 +9,9 @@
 //   step::idle        (false in a boolean context) nothing to do until a response
 //                     arrives, or, when step.waiting_for_others, until another operation
 //                     of the same client finishes a token fetch or discovery: a poll loop
-//                     calls next() again after it fed any operation of that client.
+//                     calls next() again after it fed any operation of that client. When
+//                     the query has a total deadline, step.deadline is that deadline: call
+//                     next() again once the clock reaches it, even if nothing arrived.
 //
 // Several requests may be outstanding at once (a background token refresh beside the
 // query itself). The operation is for one thread at a time; the caches it shares with
@@ -23,7 +25,10 @@
 // failure: 401 → drop that token, fetch a new one, retry once; 403 → permission error;
 // 404 or unresolvable data-plane host after discovery → discover again once; 429/503 and
 // connection failures → retry_delay(); a POST whose outcome is unknown is not repeated
-// unless retry_policy says so.
+// unless retry_policy says so. A total deadline (query_options::deadline, else
+// client_config::query_deadline) bounds all of it: each request's timeout is at most the
+// time left, no retry wait ends past it, and once it passes the query ends with
+// errc::timeout (claims on shared fetches are given up, so a waiting query takes over).
 #pragma once
 
 #include <dbserve/client_config.hpp>
@@ -63,7 +68,7 @@ struct operation_step {
     const http_request* request = nullptr;  // owned by the operation, valid until on_response
     std::chrono::milliseconds timeout{0};   // the deadline for this request (send_options::timeout)
     bool streaming = false;                 // deliver the body through on_body_chunk
-    // wait_until
+    // wait_until: when to call next() again; idle: the query's total deadline, if any
     std::chrono::steady_clock::time_point deadline{};
     // idle: waiting for another operation of the client (token fetch, discovery)
     bool waiting_for_others = false;
@@ -125,6 +130,7 @@ struct query_lane {
     std::optional<result<http_response>> response;
     http_request request;
     std::chrono::milliseconds timeout{0};
+    bool timeout_cut_by_deadline = false;  // `timeout` is the time the query had left
     std::uint64_t endpoint_wait = 0, control_wait = 0, data_wait = 0;
     std::uint64_t discovery_claim = 0, control_claim = 0, data_claim = 0;
     int attempts = 0;  // attempts of the current token or discovery request
@@ -171,6 +177,12 @@ public:
             control_token_ = std::move(other.control_token_);
             bearer_ = std::move(other.bearer_);
             token_serial_ = other.token_serial_;
+            token_on_probation_ = other.token_on_probation_;
+            control_serial_ = other.control_serial_;
+            discovery_retried_after_401_ = other.discovery_retried_after_401_;
+            has_deadline_ = other.has_deadline_;
+            deadline_at_ = other.deadline_at_;
+            deadline_total_ = other.deadline_total_;
             request_bearer_serial_ = other.request_bearer_serial_;
             waiting_noted_ = other.waiting_noted_;
             observed_version_ = other.observed_version_;
@@ -203,8 +215,10 @@ public:
         if (!began_) {
             began_ = true;
             started_ = now();
+            start_deadline();
         }
         waiting_noted_ = false;
+        if (has_deadline_ && main_.at != phase::finished && deadline_ends_query()) expire(true);
         lane_action background{lane_action::finished};
         if (background_) {
             background = advance(*background_);
@@ -216,8 +230,13 @@ public:
         }
         lane_action main = advance(main_);
         if (main.kind == lane_action::send) {
-            send_step(main_, step);
-            return step;
+            if (!deadline_passed()) {
+                send_step(main_, step);
+                return step;
+            }
+            // A response came in at the deadline and the query would go on: it ends here.
+            expire(false);
+            main = lane_action{lane_action::finished};
         }
         if (take_chunk(step)) return step;
         if (main.kind == lane_action::finished && !background_) {
@@ -233,9 +252,11 @@ public:
         if (timed) {
             step.kind = operation_step::wait_until;
             step.deadline = timed->deadline;
+            if (has_deadline_ && deadline_at_ < step.deadline) step.deadline = deadline_at_;
             return step;
         }
         step.kind = operation_step::idle;
+        if (has_deadline_) step.deadline = deadline_at_;
         step.waiting_for_others =
             background.kind == lane_action::wait_others || main.kind == lane_action::wait_others;
         step.observed_version = observed_version_;
@@ -417,7 +438,7 @@ private:
                                                           control_token());
                     if (!request) return finish(l, std::move(request).error());
                     set_request(l, std::move(*request));
-                    l.timeout = shared_->config.auth_timeout;
+                    set_timeout(l, shared_->config.auth_timeout);
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.discoveries);
                     return begin_send(l, phase::discovery_response);
@@ -428,6 +449,17 @@ private:
                     l.response.reset();
                     auto creds = shared_->credentials_once();
                     if (!creds) return finish(l, std::move(creds).error());
+                    if (response && response->status == 401 && control_serial_ != 0) {
+                        // The control-plane token was refused: drop it (if still cached) and
+                        // look up once more with a new one, as the data plane does.
+                        refuse_control_token(**creds, *response);
+                        if (!discovery_retried_after_401_) {
+                            discovery_retried_after_401_ = true;
+                            l.at = phase::control;
+                            l.resume = phase::discovery_send;
+                            break;
+                        }
+                    }
                     result<resolved_endpoint> found =
                         response ? parse_discovery_response(*response, shared_->config.endpoint_name, (*creds)->host,
                                                             shared_->wall_now(), shared_->config.served_model)
@@ -444,6 +476,9 @@ private:
                             break;
                         return finish(l, std::move(failure));
                     }
+                    auto allowed = check_discovered_endpoint_host(found->url, (*creds)->host,
+                                                                  shared_->config.allowed_endpoint_hosts);
+                    if (!allowed) return finish(l, std::move(allowed).error());
                     lock_type lock(shared_->mutex);
                     endpoint_owner_ = shared_->endpoints.complete(shared_->config.endpoint_name, l.discovery_claim,
                                                                   std::move(*found));
@@ -459,6 +494,7 @@ private:
                     const detail::loaded_credentials& c = **creds;
                     if (c.method == credential_method::token) {
                         control_token_ = c.values.token;
+                        control_serial_ = 0;  // not from the cache: nothing to refresh after a 401
                         l.at = l.resume;
                         break;
                     }
@@ -468,6 +504,7 @@ private:
                         switch (got.what) {
                             case token_cache::decision::use:
                                 control_token_ = got.token->access_token;
+                                control_serial_ = got.token->serial;
                                 l.control_wait = 0;
                                 l.at = l.resume;
                                 continue;
@@ -491,7 +528,7 @@ private:
                         }
                     }
                     set_request(l, client_credentials_request(c, {}));
-                    l.timeout = shared_->config.auth_timeout;
+                    set_timeout(l, shared_->config.auth_timeout);
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
                     detail::atomic_statistics::bump(shared_->stats.control_plane_token_requests);
@@ -514,6 +551,7 @@ private:
                         const cached_token* still = shared_->control_tokens.find(c.control_key);
                         if (!for_waiters && still) {
                             control_token_ = still->access_token;
+                            control_serial_ = still->serial;
                             shared_->notify(lock);
                             l.at = l.resume;
                             break;
@@ -527,6 +565,8 @@ private:
                                                          token->expires_in, now());
                     l.control_claim = 0;
                     control_token_ = stored.access_token;
+                    control_serial_ = stored.serial;
+                    shared_->secrets.add_token(c.control_key, stored.access_token.reveal());
                     shared_->notify(lock);
                     l.at = l.resume;
                     break;
@@ -540,6 +580,7 @@ private:
                         case token_cache::decision::use:
                         case token_cache::decision::use_and_refresh:
                             set_bearer(*got.token);
+                            token_on_probation_ = got.on_probation;
                             l.data_wait = 0;
                             if (got.what == token_cache::decision::use_and_refresh) {
                                 background_.emplace();
@@ -600,7 +641,7 @@ private:
                         break;
                     }
                     set_request(l, client_credentials_request(c, endpoint_->authorization_details));
-                    l.timeout = shared_->config.auth_timeout;
+                    set_timeout(l, shared_->config.auth_timeout);
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
                     return begin_send(l, phase::fetch_response);
@@ -609,7 +650,7 @@ private:
                     auto creds = shared_->credentials_once();
                     if (!creds) return finish(l, std::move(creds).error());
                     set_request(l, token_exchange_request(**creds));
-                    l.timeout = shared_->config.auth_timeout;
+                    set_timeout(l, shared_->config.auth_timeout);
                     ++l.attempts;
                     detail::atomic_statistics::bump(shared_->stats.token_requests);
                     return begin_send(l, phase::fetch_response);
@@ -630,6 +671,7 @@ private:
                         if (auto action = data_fetch_failed(l, std::move(failure))) return *action;
                         break;
                     }
+                    shared_->secrets.add_token(endpoint_->token_key, token->access_token.reveal());
                     lock_type lock(shared_->mutex);
                     shared_->data_tokens.complete(endpoint_->token_key, l.data_claim, std::move(token->access_token),
                                                   token->expires_in, now());
@@ -754,7 +796,7 @@ private:
             l.request.headers.add_unchecked("Authorization", std::move(bearer_));
             request_bearer_serial_ = token_serial_;
         }
-        l.timeout = options_.timeout.count() > 0 ? options_.timeout : shared_->config.timeout;
+        set_timeout(l, options_.timeout.count() > 0 ? options_.timeout : shared_->config.timeout);
         ++invoke_attempts_;
         if (streaming_) reset_stream();
         detail::atomic_statistics::bump(shared_->stats.invocations);
@@ -859,6 +901,7 @@ private:
                               "' from the token supplier: " + failure.message;
             return data_fetch_failed(l, std::move(failure));
         }
+        shared_->secrets.add_token(endpoint_->token_key, supplied->access_token.reveal());
         lock_type lock(shared_->mutex);
         shared_->data_tokens.complete(endpoint_->token_key, l.data_claim, std::move(supplied->access_token),
                                       supplied->expires_at - wall, now());
@@ -890,9 +933,14 @@ private:
         return finish(l, std::move(failure));
     }
 
-    bool schedule_retry(lane& l, const dbserve::error& failure, http_method method, int attempts, phase resume) {
+    bool schedule_retry(lane& l, dbserve::error& failure, http_method method, int attempts, phase resume) {
         auto delay = retry_delay(shared_->config.retry, failure, method, attempts, elapsed(), shared_->jitter());
         if (!delay) return false;
+        if (has_deadline_ && now() + *delay >= deadline_at_) {
+            failure.message += " (not retried: waiting " + detail::describe_duration(*delay) +
+                               " would pass the query's deadline of " + detail::describe_duration(deadline_total_) + ")";
+            return false;
+        }
         detail::atomic_statistics::bump(shared_->stats.retries);
         l.deadline = now() + *delay;
         l.after_backoff = resume;
@@ -944,16 +992,28 @@ private:
             return finish_success(l, r);
         }
         if (r.status == 401) {
+            dbserve::error failure = parse_service_error(r, shared_->wall_now());
+            failure.code = errc::authentication;
+            {
+                const std::string said = failure.message;
+                auto blocked_failure = [&](std::chrono::milliseconds blocked) {
+                    dbserve::error e = failure;
+                    e.message = endpoint_label() + " refused two freshly issued tokens in a row (HTTP 401): " + said +
+                                ". No new token is requested for it for the next " +
+                                detail::describe_duration(blocked) +
+                                ", as a new one would be refused too. Check that the token is scoped to this "
+                                "endpoint and that the service principal still exists";
+                    return e;
+                };
+                lock_type lock(shared_->mutex);
+                shared_->data_tokens.refused(endpoint_->token_key, token_serial_, now(), blocked_failure);
+                shared_->notify(lock);
+            }
             if (!retried_after_401_) {
                 retried_after_401_ = true;
-                lock_type lock(shared_->mutex);
-                shared_->data_tokens.invalidate(endpoint_->token_key, token_serial_);
-                shared_->notify(lock);
                 l.at = phase::data_token;
                 return std::nullopt;
             }
-            dbserve::error failure = parse_service_error(r, shared_->wall_now());
-            failure.code = errc::authentication;
             failure.message = endpoint_label() +
                               " refused a freshly issued token too (HTTP 401 twice): " + failure.message +
                               ". Check that the token is scoped to this endpoint and that the service principal "
@@ -1027,6 +1087,11 @@ private:
     }
 
     lane_action finish_success(lane& l, http_response& r) {
+        if (token_on_probation_) {
+            // The key had 401s on young tokens: this token worked, so they count anew.
+            lock_type lock(shared_->mutex);
+            shared_->data_tokens.accepted(endpoint_->token_key);
+        }
         outcome_.emplace(query_response());
         query_response& out = **outcome_;
         out.raw = std::move(r);
@@ -1084,6 +1149,7 @@ private:
     // Ends a lane with an error: releases its claims (the callers waiting for them get the
     // same error) and, for the main lane, records the outcome.
     lane_action finish(lane& l, dbserve::error failure) {
+        shared_->secrets.scrub(failure);  // the one way out of an operation for an error
         if (l.data_claim || l.control_claim || l.discovery_claim) {
             lock_type lock(shared_->mutex);
             const auto t = now();
@@ -1124,6 +1190,106 @@ private:
         shared_->notify(lock);
     }
 
+    // ---------------------------------------------------------------- the total deadline
+
+    void start_deadline() {
+        deadline_total_ = options_.deadline.count() > 0 ? options_.deadline : shared_->config.query_deadline;
+        has_deadline_ = deadline_total_.count() > 0;
+        if (has_deadline_) deadline_at_ = started_ + deadline_total_;
+    }
+
+    bool deadline_passed() const { return has_deadline_ && now() >= deadline_at_; }
+
+    // Whether the deadline ends the query now: it has passed (unless a response that
+    // arrived in time is waiting to be read), or the request it cut short timed out.
+    bool deadline_ends_query() const {
+        if (main_.response) {
+            const bool cut_short = !*main_.response && main_.response->error().code == errc::timeout &&
+                                   main_.timeout_cut_by_deadline;
+            return cut_short;
+        }
+        return deadline_passed();
+    }
+
+    // Each request's timeout: its own (zero: the transport's), at most the time left.
+    void set_timeout(lane& l, std::chrono::milliseconds per_attempt) {
+        l.timeout = per_attempt;
+        l.timeout_cut_by_deadline = false;
+        if (!has_deadline_) return;
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_at_ - now());
+        if (left < std::chrono::milliseconds{1}) left = std::chrono::milliseconds{1};
+        if (per_attempt.count() <= 0 || left < per_attempt) {
+            l.timeout = left;
+            l.timeout_cut_by_deadline = true;
+        }
+    }
+
+    // What the query was doing, for the deadline's error.
+    std::string activity() const {
+        const std::string name = endpoint_ ? endpoint_->name : shared_->config.endpoint_name;
+        const std::string endpoint = "serving endpoint '" + name + "'";
+        switch (main_.at) {
+            case phase::endpoint: return "waiting for another query's lookup of " + endpoint;
+            case phase::discovery_send:
+            case phase::discovery_response: return "looking up " + endpoint + " (serving-endpoints API)";
+            case phase::control:
+                if (main_.control_wait) return "waiting for another query's control-plane token request";
+                return "getting a control-plane token from the token endpoint";
+            case phase::control_response: return "getting a control-plane token from the token endpoint";
+            case phase::data_token:
+                if (main_.data_wait) return "waiting for another query's token request for " + endpoint;
+                return "getting a token for " + endpoint;
+            case phase::fetch:
+                if (shared_->path == token_path::supplied) return "getting a token for " + endpoint + " from the token supplier";
+                return "getting a token for " + endpoint + " from the token endpoint";
+            case phase::fetch_exchange_send:
+            case phase::fetch_response: return "getting a token for " + endpoint + " from the token endpoint";
+            case phase::invoke_send: return "about to query " + endpoint;
+            case phase::invoke_response: return "waiting for the response of " + endpoint;
+            case phase::backoff: return "waiting to retry";
+            case phase::start:
+            case phase::finished: break;
+        }
+        return "starting";
+    }
+
+    // Ends the query with the deadline's error. Claims are given up, not failed: the
+    // deadline is this query's, so a waiting query fetches in its place. `request_out`:
+    // the main lane's request was handed out.
+    void expire(bool request_out) {
+        bool may_have_run = false;
+        if (main_.at == phase::invoke_response) {
+            if (main_.response && !*main_.response)
+                may_have_run = main_.response->error().request_may_have_been_processed;
+            else
+                may_have_run = request_out;
+        }
+        dbserve::error failure(errc::timeout, "the query passed its total deadline of " +
+                                                  detail::describe_duration(deadline_total_) + " while " + activity());
+        failure.request_may_have_been_processed = may_have_run;
+        release_claims();
+        background_.reset();
+        main_.response.reset();
+        finish(main_, outcome_unknown_note(std::move(failure)));
+    }
+
+    // A 401 from the control plane on the control-plane token in use.
+    void refuse_control_token(const detail::loaded_credentials& c, const http_response& response) {
+        dbserve::error failure = parse_service_error(response, shared_->wall_now());
+        failure.code = errc::authentication;
+        const std::string said = failure.message;
+        auto blocked_failure = [&](std::chrono::milliseconds blocked) {
+            dbserve::error e = failure;
+            e.message = "the serving-endpoints API of workspace " + c.host +
+                        " refused two freshly issued control-plane tokens in a row (HTTP 401): " + said +
+                        ". No new control-plane token is requested for the next " + detail::describe_duration(blocked);
+            return e;
+        };
+        lock_type lock(shared_->mutex);
+        shared_->control_tokens.refused(c.control_key, control_serial_, now(), blocked_failure);
+        shared_->notify(lock);
+    }
+
     detail::client_shared* shared_ = nullptr;
     std::shared_ptr<detail::client_shared> owner_;  // empty when borrowed
     const resolved_endpoint* endpoint_ = nullptr;
@@ -1136,6 +1302,12 @@ private:
     std::optional<secret_string> control_token_;  // set only on paths that need one
     std::string bearer_;
     std::uint64_t token_serial_ = 0;
+    bool token_on_probation_ = false;  // see token_cache::acquisition::on_probation
+    std::uint64_t control_serial_ = 0;  // the control-plane token in use (0: none from the cache)
+    bool discovery_retried_after_401_ = false;
+    bool has_deadline_ = false;
+    mono_time deadline_at_{};
+    std::chrono::milliseconds deadline_total_{0};
     std::uint64_t request_bearer_serial_ = 0;
     bool retried_after_401_ = false;
     bool rediscovered_ = false;

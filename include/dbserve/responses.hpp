@@ -9,6 +9,7 @@
 #include <dbserve/detail/config.hpp>
 #include <dbserve/detail/error_body.hpp>
 #include <dbserve/detail/lenient_json.hpp>
+#include <dbserve/detail/shown_text.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
@@ -35,6 +36,7 @@ inline std::string snippet(std::string_view text) {
         auto u = static_cast<unsigned char>(c);
         out += (u < 0x20 || u == 0x7f) ? ' ' : c;
     }
+    if (has_terminal_controls(out)) out = escape_terminal_controls(out);  // C1 controls, bytes that are not UTF-8
     if (text.size() > max) out += "...";
     return out;
 }

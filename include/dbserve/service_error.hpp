@@ -6,6 +6,7 @@
 
 #include <dbserve/detail/config.hpp>
 #include <dbserve/detail/lenient_json.hpp>
+#include <dbserve/detail/shown_text.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/retry_after.hpp>
@@ -56,16 +57,19 @@ inline std::string_view trim(std::string_view s) noexcept {
 }
 
 // A peer's text made safe for a message or a log line: line breaks and tabs become
-// spaces (runs collapse), other control bytes vanish, and the result stops at `max`
-// bytes on a UTF-8 character boundary, marked with "...".
+// spaces (runs collapse), other terminal controls (C0, DEL, C1) and bytes that are not UTF-8
+// are escaped (detail::escape_terminal_controls), and the result stops at `max` bytes on a
+// UTF-8 character boundary, marked with "...".
 inline std::string clean_text(std::string_view text, std::size_t max = max_message_bytes) {
     text = trim(text);
     std::string out;
     out.reserve(text.size() < max ? text.size() : max + 3);
     bool truncated = false;
-    for (char c : text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const char c = text[i];
         const auto u = static_cast<unsigned char>(c);
         if (c == '\r' || c == '\n' || c == '\t' || c == '\f' || c == '\v' || c == ' ') {
+            ++i;
             if (!out.empty() && out.back() != ' ') {
                 if (out.size() >= max) {
                     truncated = true;
@@ -75,25 +79,25 @@ inline std::string clean_text(std::string_view text, std::size_t max = max_messa
             }
             continue;
         }
-        if (u < 0x20 || u == 0x7f) continue;
-        if (out.size() >= max) {
+        // One character: an ASCII byte, a UTF-8 sequence, or a byte that is neither.
+        std::size_t length = 1;
+        if (u >= 0x80) {
+            length = utf8_sequence_length(text, i);
+            if (length == 0) length = 1;
+        }
+        const std::string_view character = text.substr(i, length);
+        i += length;
+        // Whole characters (or whole escapes) only, so a cut never splits one.
+        const std::string escaped =
+            has_terminal_controls(character) ? escape_terminal_controls(character) : std::string();
+        const std::string_view piece = escaped.empty() ? character : std::string_view(escaped);
+        if (out.size() + piece.size() > max) {
             truncated = true;
             break;
         }
-        out += c;
+        out.append(piece.data(), piece.size());
     }
     if (truncated) {
-        std::size_t cut = out.size();
-        // Step back over continuation bytes, then drop the lead byte whose sequence
-        // they belonged to if it was cut short.
-        std::size_t lead = cut;
-        while (lead > 0 && (static_cast<unsigned char>(out[lead - 1]) & 0xC0) == 0x80) --lead;
-        if (lead > 0 && static_cast<unsigned char>(out[lead - 1]) >= 0xC0) {
-            const auto b = static_cast<unsigned char>(out[lead - 1]);
-            const std::size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
-            if (cut - (lead - 1) < need) cut = lead - 1;
-        }
-        out.resize(cut);
         while (!out.empty() && out.back() == ' ') out.pop_back();
         out += "...";
     }

@@ -4,9 +4,12 @@
 // - script: scripted replies per URL (FIFO, then a repeated reply), recording every
 //   request. Replies are responses or transport errors.
 // - fake_transport: a blocking Transport over a script; can deliver bodies in random
-//   chunk sizes (streaming) and hold requests until released (concurrency tests).
+//   chunk sizes (streaming), hold requests until released (concurrency tests), and let
+//   requests to a server that never answers time out on a manual clock (time_out).
 // - fake_async_transport: an asynchronous Transport over a script; requests wait until
-//   the test completes them (complete_next / complete_all), or complete at once.
+//   the test completes them (complete_next / complete_all), or complete at once; some
+//   may time out on a manual clock (time_out) or never be answered (never_answer).
+// Both record the timeout each request was sent with (timeouts()).
 // - manual_clock (from clock.hpp) and static_secret_source (from secret_sources.hpp).
 // - traits / async_traits: basic_client traits made of these.
 // Copies of a script or a fake share one state, so a test keeps a copy to script and
@@ -263,6 +266,31 @@ inline result<http_response> deliver_in_chunks(result<http_response> outcome, co
 }
 }  // namespace detail
 
+namespace detail {
+// What a transport that honours send_options::timeout reports when the server never
+// answers: a timeout, after which a POST may have been processed.
+inline dbserve::error never_answered(const http_request& request, std::chrono::milliseconds timeout) {
+    if (timeout.count() <= 0)
+        return dbserve::error(errc::cancelled, "fake transport: " + request.url +
+                                                   " never answers and the request had no timeout: it would hang");
+    dbserve::error e(errc::timeout, "fake transport: no answer within " + std::to_string(timeout.count()) + " ms");
+    e.request_may_have_been_processed = request.method == http_method::post;
+    return e;
+}
+
+inline bool url_matches(const std::vector<std::string>& parts, const std::string& url) {
+    for (const auto& part : parts)
+        if (url.find(part) != std::string::npos) return true;
+    return false;
+}
+}  // namespace detail
+
+// A request and the timeout it was sent with.
+struct sent_timeout {
+    std::string url;
+    std::chrono::milliseconds timeout{0};
+};
+
 // ---------------------------------------------------------------- fake_transport
 
 class fake_transport {
@@ -299,7 +327,36 @@ public:
         state_->changed.wait(lock, [&] { return state_->held >= n; });
     }
 
+    // Requests whose URL contains `url_part` go to a server that never answers: send()
+    // moves `clock` forward by the request's timeout and reports errc::timeout.
+    fake_transport& time_out(std::string url_part, manual_clock clock) {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        state_->silent.push_back(std::move(url_part));
+        state_->clock.emplace(std::move(clock));
+        return *this;
+    }
+    // Whether requests to `url` time out (see time_out).
+    bool times_out(const std::string& url) const {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        return detail::url_matches(state_->silent, url);
+    }
+    std::vector<sent_timeout> timeouts() const {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        return state_->timeouts;
+    }
+
     result<http_response> send(const http_request& request, const send_options& options) {
+        std::optional<manual_clock> silent_for;
+        {
+            std::lock_guard<std::mutex> lock(state_->mutex);
+            state_->timeouts.push_back({request.url, options.timeout});
+            if (detail::url_matches(state_->silent, request.url)) silent_for = state_->clock;
+        }
+        if (silent_for) {
+            auto failure = detail::never_answered(request, options.timeout);
+            if (failure.code == errc::timeout) silent_for->advance(options.timeout);
+            return failure;
+        }
         {
             std::unique_lock<std::mutex> lock(state_->mutex);
             if (!state_->hold.empty() && request.url.find(state_->hold) != std::string::npos) {
@@ -324,6 +381,9 @@ private:
         std::string hold;
         bool released = true;
         std::size_t held = 0;
+        std::vector<std::string> silent;
+        std::optional<manual_clock> clock;
+        std::vector<sent_timeout> timeouts;
     };
     script script_;
     std::shared_ptr<state> state_;
@@ -349,9 +409,50 @@ public:
         return *this;
     }
 
+    // Requests whose URL contains `url_part` time out on `clock`: their handler gets
+    // errc::timeout once the clock passes the request's timeout.
+    fake_async_transport& time_out(std::string url_part, manual_clock clock) {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        state_->silent.push_back(std::move(url_part));
+        state_->clock.emplace(std::move(clock));
+        return *this;
+    }
+    // Requests whose URL contains `url_part` are never answered: their handler is kept
+    // and never called, as by a transport that ignores its timeout.
+    fake_async_transport& never_answer(std::string url_part) {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        state_->ignored.push_back(std::move(url_part));
+        return *this;
+    }
+    // How many requests were never answered (see never_answer).
+    std::size_t unanswered() const {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        return state_->unanswered.size();
+    }
+    std::vector<sent_timeout> timeouts() const {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        return state_->timeouts;
+    }
+
     void async_send(http_request request, send_options options, completion_handler handler) {
         {
             std::lock_guard<std::mutex> lock(state_->mutex);
+            state_->timeouts.push_back({request.url, options.timeout});
+            if (detail::url_matches(state_->ignored, request.url)) {
+                state_->unanswered.push_back(std::move(handler));
+                return;
+            }
+            if (detail::url_matches(state_->silent, request.url)) {
+                auto failure = detail::never_answered(request, options.timeout);
+                if (failure.code != errc::timeout) {
+                    state_->pending_failures.push_back({std::move(handler), std::move(failure)});
+                    return;
+                }
+                auto shared_handler = std::make_shared<completion_handler>(std::move(handler));
+                const auto at = state_->clock->monotonic_now() + options.timeout;
+                state_->clock->async_wait_until(at, [shared_handler, failure] { (*shared_handler)(failure); });
+                return;
+            }
             if (state_->how == mode::deferred) {
                 state_->pending.push_back(pending_request{std::move(request), std::move(options), std::move(handler)});
                 return;
@@ -376,7 +477,14 @@ public:
     bool complete_next() {
         std::optional<pending_request> next;
         {
-            std::lock_guard<std::mutex> lock(state_->mutex);
+            std::unique_lock<std::mutex> lock(state_->mutex);
+            if (!state_->pending_failures.empty()) {
+                auto failed = std::move(state_->pending_failures.front());
+                state_->pending_failures.pop_front();
+                lock.unlock();
+                failed.first(std::move(failed.second));
+                return true;
+            }
             if (state_->pending.empty()) return false;
             next.emplace(std::move(state_->pending.front()));
             state_->pending.pop_front();
@@ -403,6 +511,11 @@ private:
         std::deque<pending_request> pending;
         std::minstd_rand engine{1};
         std::size_t max_chunk = 0;
+        std::vector<std::string> silent, ignored;
+        std::optional<manual_clock> clock;
+        std::vector<completion_handler> unanswered;
+        std::deque<std::pair<completion_handler, dbserve::error>> pending_failures;
+        std::vector<sent_timeout> timeouts;
     };
 
     void complete(pending_request p) {

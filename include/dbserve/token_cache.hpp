@@ -11,6 +11,14 @@
 //   expired afterwards.
 // Capping the margin at TTL/2 means every token is usable for at least half its life, so
 // a short-lived token can never make the cache refresh in a loop.
+//
+// Refusals block new fetches for a while, so a service that refuses every token cannot
+// draw a storm of token requests: after a fetch fails with no valid token to fall back
+// on, or after the second 401 in a row on a token younger than young_token_window (the
+// first may be a token revoked right after it was issued), callers of that key fail at
+// once with that error for refusal_backoff, doubled on each repeat up to
+// max_refusal_backoff. One fetch per period goes through; a fetched token (after a fetch
+// failure) or an accepted one (after 401s) ends it.
 #pragma once
 
 #include <dbserve/detail/config.hpp>
@@ -30,6 +38,14 @@
 
 DBSERVE_BEGIN_NAMESPACE
 
+namespace detail {
+// "1500 ms", or "2 s" for whole seconds: durations in error messages.
+inline std::string describe_duration(std::chrono::milliseconds d) {
+    if (d.count() != 0 && d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+    return std::to_string(d.count()) + " ms";
+}
+}  // namespace detail
+
 struct token_lifecycle {
     // A token turns stale (refreshed in the background, still served) this long before it
     // expires, or half its lifetime before when that is shorter: the last 20 minutes of a
@@ -40,6 +56,11 @@ struct token_lifecycle {
     std::chrono::seconds expiry_margin{40};
     // After a failed refresh of a still-valid token, the next refresh waits this long.
     std::chrono::milliseconds refresh_backoff{60'000};
+    // A 401 on a token received less than this long ago says a new token will not help.
+    std::chrono::milliseconds young_token_window{30'000};
+    // How long new fetches of a key stay blocked after a refusal, doubled per repeat.
+    std::chrono::milliseconds refusal_backoff{1'000};
+    std::chrono::milliseconds max_refusal_backoff{60'000};
 };
 
 enum class token_state { missing, fresh, stale, expired };
@@ -123,7 +144,7 @@ public:
         use_and_refresh,  // serve `token`, and this caller refreshes it in the background (`ticket` = claim)
         fetch,            // no usable token: this caller fetches one (`ticket` = claim), others wait
         wait,             // another caller is fetching: ask again after it reports (`ticket` = wait ticket)
-        fail,             // the fetch this caller waited for failed: `failure`
+        fail,             // the fetch this caller waited for failed, or fetches are blocked: `failure`
     };
 
     struct acquisition {
@@ -131,6 +152,8 @@ public:
         const cached_token* token = nullptr;
         std::uint64_t ticket = 0;
         const dbserve::error* failure = nullptr;
+        // The key has had 401s on young tokens: report the token's acceptance (accepted()).
+        bool on_probation = false;
     };
 
     explicit token_cache(token_lifecycle lifecycle = {}) : lifecycle_(lifecycle) {}
@@ -161,13 +184,15 @@ public:
         e.token = std::move(t);
         e.failure.reset();
         e.next_background_try = time_point{};
+        e.fetch_backoff = std::chrono::milliseconds{0};
         ++e.generation;
         return *e.token;
     }
 
     // Records a failed fetch. While the cached token is still valid it keeps being served
     // and the next refresh waits refresh_backoff; otherwise the callers waiting for this
-    // fetch get `failure`. Returns true when the failure is for waiting callers.
+    // fetch get `failure`, and new fetches are blocked for the refusal backoff (callers
+    // get `failure` at once meanwhile). Returns true when the failure is for waiting callers.
     bool fail(std::string_view key, std::uint64_t claim, const dbserve::error& failure, time_point now) {
         entry& e = entry_for(key);
         if (e.claim == claim) e.claim = 0;
@@ -178,7 +203,40 @@ public:
         ++e.generation;
         e.failure = failure;
         e.failure_generation = e.generation;
+        e.fetch_backoff = grown(e.fetch_backoff);
+        dbserve::error blocked = failure;
+        blocked.message += "; no new token is requested for the next " + detail::describe_duration(e.fetch_backoff) +
+                           " (a refused token request is not repeated at once)";
+        block(e, blocked, e.fetch_backoff, now);
         return true;
+    }
+
+    // A 401 on the token with this serial: drops it unless it was replaced meanwhile.
+    // When it was younger than young_token_window and it is the second such 401 in a row,
+    // new fetches are blocked; make_failure(blocked_for) builds the error callers get
+    // meanwhile. Returns how long fetches are blocked (zero: fetch again at once).
+    template <class MakeFailure>
+    std::chrono::milliseconds refused(std::string_view key, std::uint64_t serial, time_point now,
+                                      MakeFailure&& make_failure) {
+        auto it = entries_.find(key);
+        if (it == entries_.end() || !it->second.token || it->second.token->serial != serial)
+            return std::chrono::milliseconds{0};
+        entry& e = it->second;
+        const bool young = now - e.token->received_at < lifecycle_.young_token_window;
+        e.token.reset();
+        if (!young) return std::chrono::milliseconds{0};
+        if (++e.young_refusals < 2) return std::chrono::milliseconds{0};
+        e.refusal_step = grown(e.refusal_step);
+        block(e, make_failure(e.refusal_step), e.refusal_step, now);
+        return e.refusal_step;
+    }
+
+    // The data plane accepted a token of this key: 401s on young tokens start counting anew.
+    void accepted(std::string_view key) {
+        auto it = entries_.find(key);
+        if (it == entries_.end()) return;
+        it->second.young_refusals = 0;
+        it->second.refusal_step = std::chrono::milliseconds{0};
     }
 
     // Gives up a claim without a result (the operation holding it was dropped): a waiting
@@ -222,6 +280,11 @@ public:
         auto it = entries_.find(key);
         return it == entries_.end() ? time_point{} : it->second.next_background_try;
     }
+    // Until when new fetches of `key` are blocked (a past time when they are not).
+    time_point blocked_until(std::string_view key) const {
+        auto it = entries_.find(key);
+        return it == entries_.end() ? time_point{} : it->second.blocked_until;
+    }
     // Forgets every token, claim and failure. The entries stay: slots point at them.
     void clear() {
         for (auto& kv : entries_) kv.second = entry{};
@@ -235,10 +298,29 @@ private:
         std::uint64_t generation = 0;  // bumped whenever a fetch ends
         std::optional<dbserve::error> failure;
         std::uint64_t failure_generation = 0;
+        // Refusal backoff: no new fetch before blocked_until; callers get `refusal` at once.
+        time_point blocked_until{};
+        std::optional<dbserve::error> refusal;
+        std::chrono::milliseconds fetch_backoff{0};  // the last period after a failed fetch
+        std::chrono::milliseconds refusal_step{0};   // the last period after young-token 401s
+        int young_refusals = 0;                      // 401s on young tokens since one was accepted
     };
+
+    std::chrono::milliseconds grown(std::chrono::milliseconds last) const {
+        const std::chrono::milliseconds cap = std::max(lifecycle_.max_refusal_backoff, std::chrono::milliseconds{0});
+        if (last.count() <= 0) return std::min(std::max(lifecycle_.refusal_backoff, std::chrono::milliseconds{0}), cap);
+        return last >= cap / 2 ? cap : last * 2;
+    }
+
+    static void block(entry& e, const dbserve::error& failure, std::chrono::milliseconds period, time_point now) {
+        if (period.count() <= 0) return;
+        e.blocked_until = now + period;
+        e.refusal = failure;
+    }
 
     acquisition acquire(entry& e, time_point now, std::uint64_t waited) {
         acquisition out;
+        out.on_probation = e.young_refusals != 0;
         if (e.token) {
             const token_state s = e.token->state_at(now);
             if (s == token_state::fresh) {
@@ -257,6 +339,11 @@ private:
                 }
                 return out;
             }
+        }
+        if (waited == 0 && e.claim == 0 && e.refusal && now < e.blocked_until) {
+            out.what = decision::fail;
+            out.failure = &*e.refusal;
+            return out;
         }
         return detail::fail_wait_or_claim(e, waited, claims_, out);
     }

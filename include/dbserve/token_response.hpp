@@ -5,6 +5,7 @@
 
 #include <dbserve/detail/config.hpp>
 #include <dbserve/detail/lenient_json.hpp>
+#include <dbserve/detail/shown_text.hpp>
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
@@ -136,35 +137,16 @@ public:
     // Credentials under 8 bytes are left alone: blanking them would blank ordinary words,
     // and the body's own credential fields are never shown anyway.
     void redact(dbserve::error& e) const {
-        bool found = false;
-        for (std::string* text : {&e.message, &e.service_code, &e.request_id})
-            for (const std::string* s : strings_)
-                if (s->size() >= min_redacted_bytes) found = redact_runs(*text, *s) || found;
-        if (found)  // a replacement could have joined text around it into a credential again
-            for (const std::string* s : strings_)
-                if (s->size() >= min_redacted_bytes && e.message.find(*s) != std::string::npos)
-                    e.message = "the token endpoint refused the request (HTTP " + std::to_string(e.http_status) +
-                                "); its message is not shown because it quoted a credential";
+        std::vector<std::string_view> shown;
+        for (const std::string* s : strings_)
+            if (s->size() >= min_redacted_bytes) shown.emplace_back(*s);
+        if (detail::redact_secrets(e, shown.begin(), shown.end(), min_redacted_bytes))
+            e.message = "the token endpoint refused the request (HTTP " + std::to_string(e.http_status) +
+                        "); its message is not shown because it quoted a credential";
     }
 
 private:
     static constexpr std::size_t min_redacted_bytes = 8;
-
-    // Replaces each run of the secret's leading bytes, whole or cut short (a quote may stop
-    // part-way), with "(redacted)"; true if there was one.
-    static bool redact_runs(std::string& text, std::string_view secret) {
-        constexpr std::string_view mark = "(redacted)";
-        const std::string_view head = secret.substr(0, min_redacted_bytes);
-        bool found = false;
-        for (std::size_t at = text.find(head); at != std::string::npos; at = text.find(head, at + mark.size())) {
-            std::size_t length = head.size();
-            while (at + length < text.size() && length < secret.size() && text[at + length] == secret[length])
-                ++length;
-            text.replace(at, length, mark.data(), mark.size());
-            found = true;
-        }
-        return found;
-    }
 
     std::vector<std::string*> strings_;
 };

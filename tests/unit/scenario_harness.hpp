@@ -76,6 +76,15 @@ public:
     std::unique_ptr<basic_client<testing::poll_traits>> poll;
 
     void build() {
+        if (!timing_out.empty()) {
+            sync_transport.time_out(timing_out, clock);
+            async_transport.time_out(timing_out, clock);
+        }
+        if (!never_answered.empty()) {
+            // A blocking transport cannot be left hanging: it honours the timeout instead.
+            sync_transport.time_out(never_answered, clock);
+            async_transport.never_answer(never_answered);
+        }
         blocking = std::make_unique<basic_client<testing::traits>>(config, sync_transport, clock, secrets);
         callback = std::make_unique<basic_client<testing::async_traits>>(config, async_transport, clock, secrets);
         poll = std::make_unique<basic_client<testing::poll_traits>>(config, no_transport{}, clock, secrets);
@@ -99,6 +108,13 @@ public:
             return testing::token_reply("t" + std::to_string(++*counter), 3600);
         });
         replies.on("/invocations").always(testing::json_response(200, "{\"predictions\":[1]}", {{"served-model-name", "model-a"}}));
+    }
+
+    // The timeout each request was sent with, by the driver in use.
+    std::vector<testing::sent_timeout> timeouts() const {
+        if (how == driver::callback) return async_transport.timeouts();
+        if (how == driver::poll) return poll_timeouts;
+        return sync_transport.timeouts();
     }
 
     // Runs `n` queries started together and returns their results.
@@ -238,12 +254,19 @@ private:
                     auto step = ops[i].next();
                     if (step.kind == operation_step::send) {
                         sent.push_back(*step.request);
+                        poll_timeouts.push_back({step.request->url, step.timeout});
+                        if (!never_answered.empty() && step.request->url.find(never_answered) != std::string::npos)
+                            continue;  // the caller's network never answers it
                         queue.push_back({i, step.request_id});
                         pending_requests.push_back(*step.request);
+                        pending_options.push_back(step.options());
                         continue;
                     }
                     if (step.kind == operation_step::chunk) continue;
-                    if (step.kind == operation_step::wait_until) {
+                    const bool timed = step.kind == operation_step::wait_until ||
+                                       (step.kind == operation_step::idle &&
+                                        step.deadline != std::chrono::steady_clock::time_point{});
+                    if (timed) {
                         if (!earliest || step.deadline < *earliest) earliest = step.deadline;
                     } else if (step.kind == operation_step::done) {
                         slots[i].emplace(std::move(*step.outcome));
@@ -255,10 +278,11 @@ private:
             if (!queue.empty()) {
                 // The caller's own networking: answered in the order sent.
                 for (std::size_t q = 0; q < queue.size(); ++q) {
-                    auto response = sync_transport.send(pending_requests[q], send_options{});
+                    auto response = sync_transport.send(pending_requests[q], pending_options[q]);
                     ops[queue[q].op].on_response(queue[q].id, std::move(response));
                 }
                 pending_requests.clear();
+                pending_options.clear();
                 continue;
             }
             if (remaining == 0) break;
@@ -283,9 +307,17 @@ private:
     }
 
     std::vector<http_request> pending_requests;
+    std::vector<send_options> pending_options;
 
 public:
+    // Requests whose URL contains this time out at the transport (after their timeout, on
+    // the clock); set before the first run.
+    std::string timing_out;
+    // Requests whose URL contains this are never answered (callback and poll drivers; the
+    // blocking driver's transport times them out instead); set before the first run.
+    std::string never_answered;
     std::vector<http_request> sent;
+    std::vector<testing::sent_timeout> poll_timeouts;  // poll driver: each request's step.timeout
     // Blocking driver: hold the first token request until every thread waits for it.
     bool hold_first_token = false;
 };

@@ -3,7 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <type_traits>
+#include <vector>
 
 using namespace dbserve;
 using namespace std::chrono_literals;
@@ -96,9 +98,10 @@ TEST_CASE("the client-credentials token request follows RFC 6749 with authorizat
     auto r = transport.replies().requests().front();
     CHECK(r.url == "https://adb-1234567890123456.7.azuredatabricks.net/oidc/v1/token");
     CHECK(r.headers.get("Content-Type") == "application/x-www-form-urlencoded");
-    CHECK(r.headers.get("Authorization") == basic_authorization("id with space", "s&cr:t"));
+    // base64("id+with+space:s%26cr%3At"): each part form-encoded before base64 (RFC 6749 section 2.3.1).
+    CHECK(r.headers.get("Authorization") == "Basic aWQrd2l0aCtzcGFjZTpzJTI2Y3IlM0F0");
     CHECK(r.body.rfind("grant_type=client_credentials&scope=all-apis&authorization_details=", 0) == 0);
-    CHECK(r.body.find(form_urlencode("\"object_path\":\"/serving-endpoints/abc123\"")) != std::string::npos);
+    CHECK(r.body.find("%22object_path%22%3A%22%2Fserving-endpoints%2Fabc123%22") != std::string::npos);
 }
 
 TEST_CASE("a client request id is added to the body as client_request_id") {
@@ -250,4 +253,82 @@ TEST_CASE("an async query completes inside async_send when the transport answers
         ++called;
     });
     CHECK(called == 1);
+}
+
+// ---------------------------------------------------------------- the client goes away
+
+namespace {
+struct async_fixture {
+    testing::fake_async_transport transport;  // deferred: the test completes each request
+    std::unique_ptr<basic_client<testing::async_traits>> client;
+    std::vector<result<query_response>> outcomes[3];
+
+    async_fixture() {
+        transport.replies().on("/oidc/v1/token").always(testing::token_reply("tok"));
+        transport.replies().on("/invocations").always(testing::json_response(200, "{}"));
+        client = std::make_unique<basic_client<testing::async_traits>>(
+            configured(), transport, manual_clock{}, static_secret_source{testing::service_principal()});
+    }
+    void start(int i) {
+        client->async_query(std::string("{}"), [this, i](result<query_response> r) { outcomes[i].push_back(std::move(r)); });
+    }
+};
+}  // namespace
+
+TEST_CASE("destroying a client calls the handler of each async query waiting for another's token, with cancelled") {
+    async_fixture f;
+    for (int i = 0; i < 3; ++i) f.start(i);
+    // Query 0 fetches the token; 1 and 2 wait for it.
+    REQUIRE(f.transport.pending_urls() == std::vector<std::string>{"https://adb-1234567890123456.7.azuredatabricks.net/oidc/v1/token"});
+    f.client.reset();
+    for (int i : {1, 2}) {
+        REQUIRE(f.outcomes[i].size() == 1);
+        REQUIRE_FALSE(f.outcomes[i][0].has_value());
+        CHECK(f.outcomes[i][0].error().code == errc::cancelled);
+        CHECK(f.outcomes[i][0].error().message.find("client was destroyed") != std::string::npos);
+    }
+    CHECK(f.outcomes[0].empty());  // its request is still in flight
+    // The token arrives: query 0 does not go on to send its query, it is cancelled.
+    CHECK(f.transport.complete_all() == 1);
+    REQUIRE(f.outcomes[0].size() == 1);
+    REQUIRE_FALSE(f.outcomes[0][0].has_value());
+    CHECK(f.outcomes[0][0].error().code == errc::cancelled);
+    CHECK(f.transport.replies().count("/invocations") == 0);
+    for (auto& o : f.outcomes) CHECK(o.size() == 1);
+}
+
+TEST_CASE("an async query whose request is in flight when the client goes away still gets its answer") {
+    async_fixture f;
+    f.start(0);
+    REQUIRE(f.transport.complete_next());  // the token; the query is sent
+    REQUIRE(f.transport.pending() == 1);
+    f.client.reset();
+    CHECK(f.outcomes[0].empty());
+    REQUIRE(f.transport.complete_next());
+    REQUIRE(f.outcomes[0].size() == 1);
+    CHECK(f.outcomes[0][0].has_value());
+}
+
+TEST_CASE("poll operations hold the client's state and run to their end after the client is gone") {
+    manual_clock clock;
+    auto client = std::make_unique<basic_client<testing::poll_traits>>(configured(), no_transport{}, clock,
+                                                                      static_secret_source{testing::service_principal()});
+    auto a = client->start_query(std::string("{}"));
+    auto b = client->start_query(std::string("{}"));
+    auto token = a.next();
+    REQUIRE(token.kind == operation_step::send);
+    auto waiting = b.next();
+    REQUIRE(waiting.kind == operation_step::idle);
+    REQUIRE(waiting.waiting_for_others);
+    client.reset();
+    a.on_response(token.request_id, testing::token_reply("tok"));
+    for (query_operation* op : {&a, &b}) {
+        auto query = op->next();
+        REQUIRE(query.kind == operation_step::send);
+        CHECK(query.request->headers.get("Authorization") == "Bearer tok");
+        op->on_response(query.request_id, testing::json_response(200, "{}"));
+        auto done = op->next();
+        REQUIRE(done.kind == operation_step::done);
+        CHECK(done.outcome->has_value());
+    }
 }

@@ -248,7 +248,7 @@ TEST_CASE("the request id comes from x-request-id, x-databricks-request-id or a 
     CHECK(parse_service_error(reply(500, "", ""), now).request_id.empty());
     auto d = reply(500, "");
     d.headers.add_unchecked("x-request-id", "bad\x01id\nx");
-    CHECK(parse_service_error(d, now).request_id == "badid x");
+    CHECK(parse_service_error(d, now).request_id == "bad\\x01id x");
 }
 
 TEST_CASE("a huge body never becomes a huge message") {
@@ -278,17 +278,27 @@ TEST_CASE("a cut message never ends inside a UTF-8 character") {
     }
 }
 
-TEST_CASE("line breaks and control characters in a service message are neutralised") {
+TEST_CASE("line breaks become spaces and terminal controls in a service message are escaped") {
     const auto e = parse_service_error(
         reply(400, "{\"error_code\":\"BAD_REQUEST\",\"message\":\"line one\\r\\nINJECTED: yes\\u0000\\u001b[31m  end\"}"), now);
-    CHECK(e.message == "line one INJECTED: yes[31m end");
+    CHECK(e.message == "line one INJECTED: yes\\x00\\x1b[31m end");
     const auto text = parse_service_error(reply(400, "A\nB\tC\x07", "text/plain"), now);
-    CHECK(text.message == "A B C");
+    CHECK(text.message == "A B C\\x07");
 }
 
-TEST_CASE("a body of only control characters still gives a readable message") {
+TEST_CASE("C1 controls, DEL and bytes that are not UTF-8 are escaped; other characters stay") {
+    // OSC 0 (set the window title) in its 7-bit and C1 forms, a C1 CSI, DEL, a lone byte.
+    const auto e = parse_service_error(
+        reply(400, "\x1b]0;owned\x07 \xc2\x9d" "0;t\xc2\x9c \xc2\x9b" "31m \x7f \x9b \xff caf\xc3\xa9 \xe2\x82\xac", "text/plain"), now);
+    CHECK(e.message == "\\x1b]0;owned\\x07 \\u009d0;t\\u009c \\u009b31m \\x7f \\x9b \\xff caf\xc3\xa9 \xe2\x82\xac");
+    const auto json = parse_service_error(reply(400, R"({"error_code":"X\u009b1m","message":"a\u009bb"})"), now);
+    CHECK(json.message == "a\\u009bb");
+    CHECK(json.service_code == "X\\u009b1m");
+}
+
+TEST_CASE("a body of only control characters is shown escaped") {
     const auto e = parse_service_error(reply(500, "\x01\x02\x03", "text/plain"), now);
-    CHECK(contains(e.message, "HTTP 500"));
+    CHECK(e.message == "\\x01\\x02\\x03");
 }
 
 TEST_CASE("an error_code without a message takes the message from an \"error\" string beside it") {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <vector>
+
 using namespace dbserve;
 using namespace std::chrono_literals;
 using time_point = std::chrono::steady_clock::time_point;
@@ -110,8 +112,75 @@ TEST_CASE("a failed fetch of an expired token fails exactly the callers that wai
     auto b2 = cache.acquire(key, t0, b.ticket);
     REQUIRE(b2.what == decision::fail);
     CHECK(b2.failure->code == errc::connection);
-    // A newcomer starts a new fetch rather than inheriting the old failure.
-    CHECK(cache.acquire(key, t0).what == decision::fetch);
+    // A newcomer fails at once during the refusal backoff (1 s by default), with the
+    // failure and when the next request may go out; afterwards it fetches again.
+    auto c = cache.acquire(key, t0 + 999ms);
+    REQUIRE(c.what == decision::fail);
+    CHECK(c.failure->code == errc::connection);
+    CHECK(c.failure->message.find("no new token is requested for the next 1 s") != std::string::npos);
+    CHECK(cache.acquire(key, t0 + 1s).what == decision::fetch);
+}
+
+TEST_CASE("a token endpoint that keeps refusing gets one request per backoff period, doubling to the cap") {
+    token_lifecycle lifecycle;
+    lifecycle.refusal_backoff = 1s;
+    lifecycle.max_refusal_backoff = 5s;
+    token_cache cache(lifecycle);
+    const dbserve::error refused(errc::authentication, "invalid_client");
+    auto t = t0;
+    std::vector<std::chrono::milliseconds> periods;
+    for (int round = 0; round < 5; ++round) {
+        auto claim = cache.acquire(key, t);
+        REQUIRE(claim.what == decision::fetch);
+        cache.fail(key, claim.ticket, refused, t);
+        periods.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(cache.blocked_until(key) - t));
+        // Every caller until the period ends fails at once, without a claim.
+        CHECK(cache.acquire(key, cache.blocked_until(key) - 1ms).what == decision::fail);
+        CHECK_FALSE(cache.refreshing(key));
+        t = cache.blocked_until(key);
+    }
+    CHECK(periods == std::vector<std::chrono::milliseconds>{1s, 2s, 4s, 5s, 5s});
+    // A fetched token ends it: the next failure starts again at one second.
+    auto claim = cache.acquire(key, t);
+    cache.complete(key, claim.ticket, secret_string("tok"), 1h, t);
+    cache.clear();
+    claim = cache.acquire(key, t);
+    cache.fail(key, claim.ticket, refused, t);
+    CHECK(cache.blocked_until(key) - t == 1s);
+}
+
+TEST_CASE("the second 401 in a row on a young token blocks fetches; an accepted token ends it") {
+    token_cache cache;  // young: under 30 s; backoff 1 s doubling to 60 s
+    auto make = [](std::chrono::milliseconds blocked) {
+        return dbserve::error(errc::authentication, "blocked for " + std::to_string(blocked.count()));
+    };
+    auto fetch = [&](std::chrono::steady_clock::time_point at) {
+        auto claim = cache.acquire(key, at);
+        REQUIRE(claim.what == decision::fetch);
+        return cache.complete(key, claim.ticket, secret_string("tok"), 1h, at).serial;
+    };
+    // An old token's 401 (revoked): dropped, fetched again at once, nothing blocked.
+    auto s1 = fetch(t0);
+    CHECK(cache.refused(key, s1, t0 + 31s, make) == 0ms);
+    // The first 401 on a young token may be a revocation: a new token is fetched at once.
+    auto s2 = fetch(t0 + 31s);
+    CHECK(cache.refused(key, s2, t0 + 32s, make) == 0ms);
+    // The second in a row: blocked, and callers fail with the error made for it.
+    auto s3 = fetch(t0 + 32s);
+    CHECK(cache.refused(key, s3, t0 + 32s, make) == 1s);
+    auto blocked = cache.acquire(key, t0 + 32s);
+    REQUIRE(blocked.what == decision::fail);
+    CHECK(blocked.failure->message == "blocked for 1000");
+    CHECK(blocked.on_probation);
+    // A 401 on a token already replaced counts nothing.
+    CHECK(cache.refused(key, s3, t0 + 33s, make) == 0ms);
+    auto s4 = fetch(t0 + 33s);
+    CHECK(cache.refused(key, s4, t0 + 33s, make) == 2s);
+    // Accepted: the count starts over.
+    auto s5 = fetch(t0 + 35s);
+    cache.accepted(key);
+    CHECK(cache.refused(key, s5, t0 + 35s, make) == 0ms);
+    CHECK(cache.acquire(key, t0 + 35s).on_probation);  // one young refusal since
 }
 
 TEST_CASE("an abandoned fetch lets a waiting caller claim the next one") {

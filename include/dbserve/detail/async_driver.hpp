@@ -2,6 +2,16 @@
 // clock's async_wait_until. Every response, timer and cache change re-enters drive(); one
 // thread drives at a time and a re-entry that finds it busy only asks it to loop again,
 // so a transport that completes inside async_send() cannot deadlock it.
+//
+// The thread that set `driving_` owns the operation: only it touches op_. A response or a
+// streamed piece that arrives meanwhile is queued for it under state_mutex_, which is never
+// held while calling out. So waking another runner (a cache change) holds no lock of this
+// one, and two runners never wait for each other's locks.
+//
+// Once the client is gone (client_shared::closed()), a runner does not wait for other
+// queries, wait out a backoff nor start another request: it finishes with errc::cancelled.
+// A request already in flight is waited for, so a query whose answer arrives still gets
+// it; a runner in a backoff is cancelled when its timer fires.
 #pragma once
 
 #include <dbserve/detail/client_shared.hpp>
@@ -14,6 +24,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,36 +49,19 @@ public:
 
     void drive() {
         {
-            std::lock_guard<std::mutex> lock(flags_mutex_);
+            std::lock_guard<std::mutex> lock(state_mutex_);
             if (driving_) {
                 again_ = true;
                 return;
             }
             driving_ = true;
         }
-        auto self = this->shared_from_this();
-        for (;;) {
-            std::vector<action> actions;
-            {
-                std::lock_guard<std::mutex> lock(flags_mutex_);
-                again_ = false;
-            }
-            {
-                std::lock_guard<std::mutex> lock(op_mutex_);
-                collect(actions);
-            }
-            for (auto& a : actions) perform(self, a);
-            std::lock_guard<std::mutex> lock(flags_mutex_);
-            if (!again_ || finished_) {
-                driving_ = false;
-                return;
-            }
-        }
+        drive_owned();
     }
 
 private:
     struct action {
-        enum kind_type { send, timer, wait_change, chunk, finish } kind = send;
+        enum kind_type { send, timer, deadline_wake, wait_change, chunk, finish } kind = send;
         std::uint64_t id = 0;
         http_request request;
         send_options options;
@@ -77,15 +72,68 @@ private:
         std::optional<result<query_response>> outcome;
     };
 
-    // Called with op_mutex_ held. The operation may wake other runners (a cache change):
-    // their drive() only takes flags_mutex_, and ours, re-entered, only asks to loop again.
+    struct arrival {
+        std::uint64_t id = 0;
+        std::optional<result<http_response>> response;  // else a streamed piece:
+        http_response head;
+        std::string bytes;
+    };
+
+    // Loops while anything asked for another pass. The caller set driving_.
+    void drive_owned() {
+        auto self = this->shared_from_this();
+        for (;;) {
+            std::vector<arrival> arrived;
+            {
+                std::lock_guard<std::mutex> lock(state_mutex_);
+                again_ = false;
+                arrived.swap(arrivals_);
+            }
+            std::vector<action> actions;
+            take(arrived, actions);
+            collect(actions);
+            for (auto& a : actions) perform(self, a);
+            std::lock_guard<std::mutex> lock(state_mutex_);
+            if (!again_ || finished_) {
+                driving_ = false;
+                return;
+            }
+        }
+    }
+
+    // Feeds what arrived to the operation, in order; streamed chunks become actions.
+    void take(std::vector<arrival>& arrived, std::vector<action>& actions) {
+        for (auto& a : arrived) {
+            if (a.response) {
+                op_.on_response(a.id, std::move(*a.response));
+                continue;
+            }
+            op_.on_body_chunk(a.id, a.head, a.bytes);
+            while (auto chunk = op_.pop_chunk()) {
+                action c;
+                c.kind = action::chunk;
+                c.stream_chunk.emplace(std::move(*chunk));
+                actions.push_back(std::move(c));
+            }
+        }
+    }
+
+    // Only the driving thread calls this. The operation may wake other runners (a cache
+    // change): their drive() takes only their own state_mutex_, briefly.
     void collect(std::vector<action>& actions) {
         {
-            std::lock_guard<std::mutex> lock(flags_mutex_);
+            std::lock_guard<std::mutex> lock(state_mutex_);
             if (finished_) return;
         }
         for (;;) {
             operation_step step = op_.next();
+            const bool would_wait_or_send = step.kind == operation_step::send ||
+                                            step.kind == operation_step::wait_until ||
+                                            (step.kind == operation_step::idle && step.waiting_for_others);
+            if (would_wait_or_send && shared_->closed()) {
+                cancel(actions);
+                return;
+            }
             switch (step.kind) {
                 case operation_step::send: {
                     action a;
@@ -105,7 +153,7 @@ private:
                     continue;
                 }
                 case operation_step::wait_until: {
-                    std::lock_guard<std::mutex> lock(flags_mutex_);
+                    std::lock_guard<std::mutex> lock(state_mutex_);
                     if (!timer_ || step.deadline < *timer_) {
                         timer_ = step.deadline;
                         action a;
@@ -122,10 +170,21 @@ private:
                         a.version = step.observed_version;
                         actions.push_back(std::move(a));
                     }
+                    if (step.deadline != std::chrono::steady_clock::time_point{}) {
+                        // The query's total deadline: wake for it even if nothing arrives.
+                        std::lock_guard<std::mutex> lock(flags_mutex_);
+                        if (!timer_ || step.deadline < *timer_) {
+                            timer_ = step.deadline;
+                            action a;
+                            a.kind = action::deadline_wake;
+                            a.deadline = step.deadline;
+                            actions.push_back(std::move(a));
+                        }
+                    }
                     return;
                 case operation_step::done: {
                     {
-                        std::lock_guard<std::mutex> lock(flags_mutex_);
+                        std::lock_guard<std::mutex> lock(state_mutex_);
                         finished_ = true;
                     }
                     action a;
@@ -136,6 +195,20 @@ private:
                 }
             }
         }
+    }
+
+    // The client went away: the query ends here, its claims released with the operation.
+    void cancel(std::vector<action>& actions) {
+        {
+            std::lock_guard<std::mutex> lock(state_mutex_);
+            finished_ = true;
+        }
+        action a;
+        a.kind = action::finish;
+        a.outcome.emplace(unexpected(errc::cancelled,
+                                     "the query was cancelled because its client was destroyed before it finished; "
+                                     "keep the client alive until every asynchronous query has called its handler"));
+        actions.push_back(std::move(a));
     }
 
     void perform(const std::shared_ptr<async_runner>& self, action& a) {
@@ -157,16 +230,32 @@ private:
                 const auto deadline = a.deadline;
                 clock_->async_wait_until(deadline, [self, deadline] {
                     {
-                        std::lock_guard<std::mutex> lock(self->flags_mutex_);
+                        std::lock_guard<std::mutex> lock(self->state_mutex_);
                         if (self->timer_ && *self->timer_ == deadline) self->timer_.reset();
                     }
                     self->drive();
                 });
                 break;
             }
+            case action::deadline_wake: {
+                // Whatever the query waits for holds it alive; a query that finished
+                // sooner is not kept until its deadline.
+                const auto deadline = a.deadline;
+                std::weak_ptr<async_runner> weak = self;
+                clock_->async_wait_until(deadline, [weak, deadline] {
+                    auto runner = weak.lock();
+                    if (!runner) return;
+                    {
+                        std::lock_guard<std::mutex> lock(runner->flags_mutex_);
+                        if (runner->timer_ && *runner->timer_ == deadline) runner->timer_.reset();
+                    }
+                    runner->drive();
+                });
+                break;
+            }
             case action::wait_change:
                 if (!shared_->when_changed(a.version, [self] { self->drive(); })) {
-                    std::lock_guard<std::mutex> lock(flags_mutex_);
+                    std::lock_guard<std::mutex> lock(state_mutex_);
                     again_ = true;
                 }
                 break;
@@ -186,25 +275,50 @@ private:
 
     void on_response(std::uint64_t id, result<http_response> response) {
         {
-            std::lock_guard<std::mutex> lock(op_mutex_);
-            op_.on_response(id, std::move(response));
+            std::lock_guard<std::mutex> lock(state_mutex_);
+            arrival a;
+            a.id = id;
+            a.response.emplace(std::move(response));
+            arrivals_.push_back(std::move(a));
         }
         drive();
     }
 
+    // A streamed piece: handed to the operation at once when no other thread drives it (the
+    // common case, no copy), so chunks reach the caller as they arrive; queued otherwise.
     void on_body_chunk(std::uint64_t id, const http_response& head, std::string_view bytes) {
-        std::vector<chat_chunk> ready;
         {
-            std::lock_guard<std::mutex> lock(op_mutex_);
-            op_.on_body_chunk(id, head, bytes);
-            while (auto chunk = op_.pop_chunk()) ready.push_back(std::move(*chunk));
+            std::lock_guard<std::mutex> lock(state_mutex_);
+            if (driving_) {
+                arrival a;
+                a.id = id;
+                a.head.status = head.status;
+                a.head.reason = head.reason;
+                a.head.headers = head.headers;
+                a.bytes.assign(bytes.data(), bytes.size());
+                arrivals_.push_back(std::move(a));
+                again_ = true;
+                return;
+            }
+            driving_ = true;
         }
+        std::vector<chat_chunk> ready;
+        op_.on_body_chunk(id, head, bytes);
+        while (auto chunk = op_.pop_chunk()) ready.push_back(std::move(*chunk));
         if (on_chunk_)
             for (const auto& chunk : ready) on_chunk_(chunk);
+        {
+            std::lock_guard<std::mutex> lock(state_mutex_);
+            if (!again_ && arrivals_.empty()) {
+                driving_ = false;
+                return;
+            }
+        }
+        drive_owned();
     }
 
-    std::mutex op_mutex_;     // guards op_
-    std::mutex flags_mutex_;  // guards driving_, again_, finished_, timer_; never held while taking op_mutex_
+    // Guards driving_, again_, finished_, timer_ and arrivals_; never held while calling out.
+    std::mutex state_mutex_;
     query_operation op_;
     std::shared_ptr<Transport> transport_;
     std::shared_ptr<const Clock> clock_;
@@ -215,6 +329,7 @@ private:
     bool again_ = false;
     bool finished_ = false;
     std::optional<std::chrono::steady_clock::time_point> timer_;
+    std::vector<arrival> arrivals_;  // for the driving thread, in order of arrival
 };
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <dbserve/client_config.hpp>
 #include <dbserve/credentials.hpp>
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/known_secrets.hpp>
 #include <dbserve/endpoint.hpp>
 #include <dbserve/token_cache.hpp>
 #include <dbserve/url.hpp>
@@ -108,6 +109,8 @@ public:
     std::shared_ptr<const resolved_endpoint> configured_endpoint;
     token_path path = token_path::client_credentials;  // automatic resolved
     atomic_statistics stats;
+    // Every credential sent or held, blanked from each error an operation returns (own lock).
+    known_secrets secrets;
 
     // ---- guarded by mutex
     mutable std::mutex mutex;
@@ -130,6 +133,12 @@ public:
         for (auto& callback : to_call) callback();
     }
 
+    // Wakes every waiter without a change (a deadline passed): each looks again.
+    void wake_waiters() {
+        std::unique_lock<std::mutex> lock(mutex);
+        notify(lock);
+    }
+
     // Blocking drivers: returns once the change count differs from `seen`.
     void wait_for_change(std::uint64_t seen) {
         std::unique_lock<std::mutex> lock(mutex);
@@ -137,21 +146,33 @@ public:
     }
 
     // Asynchronous drivers: calls `callback` once the change count differs from `seen`.
-    // Returns false (and keeps nothing) when it already differs: the caller goes on at once.
+    // Returns false (and keeps nothing) when it already differs, or the client is closed:
+    // the caller goes on at once.
     bool when_changed(std::uint64_t seen, std::function<void()> callback) {
         std::lock_guard<std::mutex> lock(mutex);
-        if (version_ != seen) return false;
+        if (version_ != seen || closed_) return false;
         waiters_.push_back(std::move(callback));
         return true;
     }
 
-    // Drops waiting callbacks (the client is going away): breaks reference cycles.
-    void drop_waiters() {
-        std::vector<std::function<void()>> dropped;
+    // The client is going away: wakes every waiting callback, here and now, so each
+    // asynchronous query waiting for another one's fetch can end (drivers check closed()).
+    // Also breaks the reference cycles the callbacks hold.
+    void close() {
+        std::vector<std::function<void()>> to_call;
         {
             std::lock_guard<std::mutex> lock(mutex);
-            dropped.swap(waiters_);
+            closed_ = true;
+            ++version_;
+            to_call.swap(waiters_);
         }
+        changed_.notify_all();
+        for (auto& callback : to_call) callback();
+    }
+
+    bool closed() const {
+        std::lock_guard<std::mutex> lock(mutex);
+        return closed_;
     }
 
     // Loads and checks the credentials once; later calls return the stored ones.
@@ -186,7 +207,11 @@ public:
         out.control_key = "control-plane\n" + out.host;
         out.values = std::move(*loaded);
         std::lock_guard<std::mutex> lock(mutex);
-        if (!credentials_) credentials_ = std::move(out);
+        if (!credentials_) {
+            secrets.add_client_credentials(out.values.client_id, out.values.client_secret.reveal());
+            secrets.add_permanent(out.values.token.reveal());
+            credentials_ = std::move(out);
+        }
         return &*credentials_;
     }
 
@@ -269,6 +294,7 @@ private:
     std::condition_variable changed_;
     std::uint64_t version_ = 0;
     std::vector<std::function<void()>> waiters_;
+    bool closed_ = false;
     std::optional<loaded_credentials> credentials_;
 };
 

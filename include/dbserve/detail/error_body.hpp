@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dbserve/detail/config.hpp>
+#include <dbserve/detail/shown_text.hpp>
 #include <dbserve/error.hpp>
 
 #include <nlohmann/json.hpp>
@@ -56,6 +57,7 @@ inline bool read_json_error_object(const nlohmann::json& body, dbserve::error& o
     if (message.empty()) message = "the service returned an error without a message";
     out = dbserve::error(errc_for_service_code(code), std::move(message));
     out.service_code = std::move(code);
+    escape_terminal_controls(out);  // the server's own words
     return true;
 }
 
