@@ -518,9 +518,10 @@ const cases = [
             ctx.done();
         }],
         extra: ['--duration', '3', '--concurrency', '4', '--summary', 'json'], exit: 3,
-        check: (r, l, fail) => {
+        check: (r, l, fail, note) => {
             const n = l.token.requests.length;
             if (n > 20) fail(`${n} token requests in 3 s (${l.data.posts()} POSTs): a token storm`);
+            note(`${n} token requests`);
         },
     },
     {
@@ -533,9 +534,10 @@ const cases = [
             ctx.done();
         }],
         extra: ['--duration', '3', '--concurrency', '4', '--summary', 'json'], exit: 3,
-        check: (r, l, fail) => {
+        check: (r, l, fail, note) => {
             const n = l.token.requests.length;
             if (n > 20) fail(`${n} token requests in 3 s: a token storm`);
+            note(`${n} token requests`);
         },
     },
 
@@ -611,7 +613,8 @@ async function runCase(c, transport) {
         if (secret.length >= 8 && output.includes(secret))
             fail(`a credential is printed: ${secret.slice(0, 4)}... (${secret.length} characters)`);
     }
-    if (c.check && !r.hung) c.check(r, listeners, fail);
+    const notes = [];
+    if (c.check && !r.hung) c.check(r, listeners, fail, (text) => notes.push(text));
     await token.close();
     await data.close();
 
@@ -620,7 +623,7 @@ async function runCase(c, transport) {
     fs.writeFileSync(path.join(work, 'out', `${slug}.out`), r.stdout);
     fs.writeFileSync(path.join(work, 'out', `${slug}.err`), r.stderr);
     if (problems.length === 0) {
-        console.log(`ok    ${label} (exit ${r.code}, ${r.seconds.toFixed(1)} s)`);
+        console.log(`ok    ${label} (exit ${r.code}, ${r.seconds.toFixed(1)} s${notes.map((n) => `; ${n}`).join('')})`);
         return true;
     }
     console.log(`FAIL  ${label}\n      promise: ${c.promise}`);
