@@ -66,9 +66,11 @@ public:
 
 private:
     result<http_response> perform(CURL* easy, const http_request& request, const send_options& options) {
+        const bool closed_while_idle = detail::kept_connection_closed(easy);
         detail::exchange x(request, options);
         auto prepared = x.prepare(easy, state_->settings, state_->caches.get());
         if (!prepared) return std::move(prepared).error();
+        if (closed_while_idle) curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
         auto outcome = x.finish(curl_easy_perform(easy));
 #if DBSERVE_HAS_EXCEPTIONS
         if (x.callback_exception) std::rethrow_exception(x.callback_exception);

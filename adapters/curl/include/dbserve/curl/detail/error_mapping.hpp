@@ -26,6 +26,9 @@ struct failure_context {
     // libcurl was about to send the request again after the connection died, and some
     // of it had already gone out: stopped, the outcome is unknown.
     bool resend_refused = false;
+    // Some of the request went out: a reply libcurl cannot read is the server's fault,
+    // not the URL's (libcurl reports both as CURLE_UNSUPPORTED_PROTOCOL).
+    bool request_sent = false;
     const char* error_buffer = "";
 };
 
@@ -158,8 +161,13 @@ inline dbserve::error map_error(CURLcode code, CURL* easy, const failure_context
         case CURLE_ABORTED_BY_CALLBACK:
             e = dbserve::error(errc::cancelled, "the request to " + host + " was cancelled");
             break;
-        case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
+            if (c.request_sent) {  // HTTP/0.9, an unknown HTTP version or a status that is no number
+                e = dbserve::error(errc::bad_response, "the reply from " + host + " is not valid HTTP: " + native);
+                break;
+            }
+            [[fallthrough]];
+        case CURLE_URL_MALFORMAT:
             e = dbserve::error(errc::invalid_argument, "the request URL cannot be used: " + native);
             break;
         case CURLE_WEIRD_SERVER_REPLY:

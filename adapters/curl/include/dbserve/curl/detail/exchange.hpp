@@ -144,6 +144,7 @@ public:
         context.max_response_bytes = max_body_;
         context.response_too_large = too_large_;
         context.resend_refused = resend_refused_;
+        context.request_sent = request_bytes_sent();
         context.error_buffer = error_buffer_;
         auto e = map_error(code, easy_, context);
         e.request_may_have_been_processed = resend_refused_ || request_bytes_sent();
