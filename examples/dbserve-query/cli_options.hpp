@@ -97,13 +97,20 @@ Body:
   --dry-run                   print the request that would be sent; send nothing, fetch no token
 TLS and network:
   --cacert FILE  --capath DIR  --resolve HOST:PORT:ADDRESS (repeatable)
-  --connect-timeout S  --max-time S (the whole query, retries included)  --transport curl|beast
+  --connect-timeout S  --transport curl|beast
+  --max-time S                the whole query: token and discovery requests, retries and
+                              waits included
 Output:
   the response body on stdout (pretty-printed on a terminal, as is otherwise)
-  -v, --verbose               requests, responses and token events on stderr (secrets redacted)
+  -v, --verbose               requests, responses and token events on stderr
+  Errors and -v never show a credential (the client secret in any encoding, the Basic
+  value, any token sent or received), even when a server quotes one; control characters
+  from a server are shown escaped (\x1b).
 Load mode (one client, many queries; a summary at the end):
   --repeat N  --duration S  --concurrency C  --summary text|json
-Exit codes: 0 success, 2 usage or configuration error, 3 authentication or authorization
+  --duration S ends the run at S seconds even when a server hangs: queries still running
+  then time out and are counted as unfinished (a run where none finished fails).
+Exit codes: 0 success, 2 usage, configuration or input error, 3 authentication or authorization
   failure (token refused, 401, 403), 4 other HTTP error, 5 network failure or timeout,
   6 TLS verification failure. Load mode: 0 only if every query succeeded.
 )";

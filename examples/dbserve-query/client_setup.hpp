@@ -2,10 +2,11 @@
 // (environment, profile, --client-secret-file), transport_options (TLS, --resolve,
 // timeouts), and the checks that must pass before anything is sent: credentials present
 // and usable for a route optimized endpoint (no personal access token), host and URLs
-// well formed, CA files readable.
+// well formed, CA files readable. --max-time becomes the query deadline.
 #pragma once
 
 #include "cli_options.hpp"
+#include "credential_scrubber.hpp"
 #include "input_files.hpp"
 #include "token_file.hpp"
 
@@ -58,7 +59,8 @@ inline dbserve::result<void> check_path(const std::string& path, const char* fla
 
 }  // namespace detail
 
-inline dbserve::result<cli_setup> make_setup(const cli_options& o) {
+// Every credential found is also given to `scrubber`, so no output can show it.
+inline dbserve::result<cli_setup> make_setup(const cli_options& o, credential_scrubber& scrubber) {
     cli_setup s;
     auto& c = s.config;
 
@@ -102,10 +104,13 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o) {
     for (const auto& r : o.resolve) t.resolve.push_back({r.host, r.port, r.address});
     if (o.connect_timeout_s) t.connect_timeout = detail::to_milliseconds(*o.connect_timeout_s);
     if (o.max_time_s) {
-        // Like curl's --max-time: the whole query, retries included.
-        t.request_timeout = detail::to_milliseconds(*o.max_time_s);
-        c.timeout = t.request_timeout;
-        c.retry.max_elapsed = t.request_timeout;
+        // Like curl's --max-time: the whole query, retries, waits, token and discovery
+        // requests included (the query deadline).
+        const auto max_time = detail::to_milliseconds(*o.max_time_s);
+        t.request_timeout = max_time;
+        c.timeout = max_time;
+        c.retry.max_elapsed = max_time;
+        c.query_deadline = max_time;
     }
     t.user_agent = "dbserve-query/" DBSERVE_QUERY_VERSION;
 
@@ -137,6 +142,7 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o) {
         // Read once now so a bad file stops the tool before anything is sent.
         auto first = read_token_file(o.token_file, std::chrono::system_clock::now());
         if (!first) return std::move(first).error();
+        scrubber.add(first->access_token.reveal());
         const std::string path = o.token_file;
         c.supply_token = [path]() { return read_token_file(path, std::chrono::system_clock::now()); };
         s.token_path_note = "token path: a token from --token-file " + path + " (read again when it nears expiry)";
@@ -148,6 +154,8 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o) {
 
     auto loaded = s.secrets.load();
     if (!loaded) return std::move(loaded).error();
+    scrubber.add_client_credentials(loaded->client_id, loaded->client_secret.reveal());
+    scrubber.add(loaded->token.reveal());
     s.credentials_note = "credentials: " + dbserve::describe(*loaded);
     auto method = dbserve::select_credential_method(*loaded);
     if (!method) return std::move(method).error();

@@ -26,6 +26,7 @@ class dry_run_recorder {
 public:
     // The host put into the placeholder discovery answer; printed as what it stands for.
     static constexpr const char* discovered_host = "https://endpoint-url-from-discovery.invalid";
+    static constexpr const char* discovered_host_name = "endpoint-url-from-discovery.invalid";
 
     // --token-url, so its requests are recognised as token requests.
     void set_token_url(std::string url) { state_->token_url = std::move(url); }

@@ -2,6 +2,8 @@
 // of the tool's documented interface (README, --help): scripts branch on them.
 #pragma once
 
+#include "terminal_text.hpp"
+
 #include <dbserve/error.hpp>
 
 #include <cstdio>
@@ -46,18 +48,14 @@ inline int exit_code_for(const dbserve::error& e) noexcept {
 }
 
 // One line on stderr: the problem and (in the library's messages) the fix. Line breaks in
-// a message are folded so a script reading stderr line by line sees one line per error.
-inline void print_error_line(const std::string& message) {
-    std::string line = "dbserve-query: " + message;
-    for (char& c : line)
+// a message are folded so a script reading stderr line by line sees one line per error;
+// other control characters (a server's text may carry terminal escapes) are escaped.
+// Credentials are the caller's to scrub first (credential_scrubber).
+inline void print_error_line(std::string message) {
+    for (char& c : message)
         if (c == '\n' || c == '\r') c = ' ';
-    line += '\n';
+    const std::string line = "dbserve-query: " + escape_for_terminal(message) + "\n";
     std::fputs(line.c_str(), stderr);
-}
-
-inline int fail(const dbserve::error& e) {
-    print_error_line(e.to_string());
-    return exit_code_for(e);
 }
 
 }  // namespace dbserve_query

@@ -1,5 +1,7 @@
 // Load mode's summary: counts, failures by kind, throughput and latency percentiles,
-// printed as text for people or as one JSON object for scripts.
+// printed as text for people or as one JSON object for scripts. Queries still running when
+// --duration ended are neither successes nor failures: they are counted apart (unfinished)
+// and left out of the latencies.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -22,6 +24,7 @@ struct load_report {
     std::vector<double> latencies_ms;  // one per finished query
     double elapsed_s = 0;
     std::size_t token_requests = 0;
+    std::size_t unfinished = 0;  // still running when --duration ended
 
     void record_success(double latency_ms) {
         ++queries;
@@ -33,7 +36,9 @@ struct load_report {
         ++failures_by_kind[kind];
         latencies_ms.push_back(latency_ms);
     }
+    void record_unfinished() { ++unfinished; }
     void merge(const load_report& other) {
+        unfinished += other.unfinished;
         queries += other.queries;
         successes += other.successes;
         for (const auto& [k, n] : other.failures_by_kind) failures_by_kind[k] += n;
@@ -65,6 +70,7 @@ struct load_report {
               {"p99", percentile(sorted, 99)},
               {"max", sorted.empty() ? 0.0 : sorted.back()}}},
             {"token_requests", token_requests},
+            {"unfinished", unfinished},
         };
     }
 
@@ -79,6 +85,9 @@ struct load_report {
         std::fprintf(out, "latency (ms):   p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", l["p50"].get<double>(),
                      l["p90"].get<double>(), l["p99"].get<double>(), l["max"].get<double>());
         std::fprintf(out, "token requests: %zu\n", token_requests);
+        if (unfinished != 0)
+            std::fprintf(out, "unfinished:     %zu (still running when --duration ended; not counted above)\n",
+                         unfinished);
     }
 };
 

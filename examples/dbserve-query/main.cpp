@@ -4,6 +4,7 @@
 #include "cli_options.hpp"
 #include "cli_transport.hpp"
 #include "client_setup.hpp"
+#include "credential_scrubber.hpp"
 #include "dry_run.hpp"
 #include "exit_codes.hpp"
 #include "load_report.hpp"
@@ -18,6 +19,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,15 +33,17 @@ using client_type = dbserve::basic_client<
     dbserve::traits_for<cli_transport, dbserve::system_clock_policy, dbserve::default_secret_source>>;
 
 // Usage and configuration errors are the user's to fix: the message alone says it best.
-int report(const dbserve::error& e) {
+// A server's text may quote a credential: every one the tool knows is scrubbed.
+int report(const dbserve::error& e, const credential_scrubber& scrubber) {
     const int code = exit_code_for(e);
-    print_error_line(code == exit_usage ? e.message : e.to_string());
+    print_error_line(scrubber.scrub(code == exit_usage ? e.message : e.to_string()));
     return code;
 }
 
 void print_body(std::string_view body) {
     if (::isatty(STDOUT_FILENO)) {
-        auto doc = nlohmann::json::parse(body, nullptr, false);
+        // Bounded: printing nests as deep as the document does.
+        auto doc = dbserve::detail::parse_bounded_json(body);
         if (!doc.is_discarded()) {
             const std::string pretty = doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
             std::fwrite(pretty.data(), 1, pretty.size(), stdout);
@@ -52,7 +57,8 @@ void print_body(std::string_view body) {
     std::fwrite(body.data(), 1, body.size(), stdout);
 }
 
-int run_dry(client_type& client, const dry_run_recorder& recorder, const cli_options& o, std::string body) {
+int run_dry(client_type& client, const dry_run_recorder& recorder, const cli_options& o, std::string body,
+            const credential_scrubber& scrubber) {
     auto ignore = [](const dbserve::chat_chunk&) {};
     dbserve::error failure;
     if (o.stream) {
@@ -62,12 +68,13 @@ int run_dry(client_type& client, const dry_run_recorder& recorder, const cli_opt
         auto r = client.query(std::move(body));
         if (!r) failure = std::move(r).error();
     }
-    if (!recorder.captured()) return report(failure);
+    if (!recorder.captured()) return report(failure, scrubber);
     recorder.print(stdout);
     return exit_success;
 }
 
-int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std::string body) {
+int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std::string body,
+               const credential_scrubber& scrubber) {
     bool wrote = false;
     auto r = client.stream(std::move(body), [&](const dbserve::chat_chunk& chunk) {
         const std::string_view text = chunk.content();
@@ -78,7 +85,7 @@ int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std
     });
     if (wrote) std::fputc('\n', stdout);
     std::fflush(stdout);
-    if (!r) return report(r.error());
+    if (!r) return report(r.error(), scrubber);
     if (log) {
         std::string note = "stream ended: " + std::to_string(r->summary.chunks) + " chunks";
         if (!r->summary.finish_reason.empty()) note += ", finish_reason " + r->summary.finish_reason;
@@ -87,9 +94,14 @@ int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std
     return exit_success;
 }
 
-int run_load_mode(client_type& client, const cli_options& o, const std::string& body) {
-    auto outcome = run_load(
-        o, [&] { return client.query(body); }, ::isatty(STDERR_FILENO) != 0 && !o.verbose);
+int run_load_mode(client_type& client, const cli_options& o, const std::string& body,
+                  const credential_scrubber& scrubber) {
+    auto run_query = [&client, &body](std::chrono::milliseconds deadline) {
+        dbserve::query_options options;
+        options.deadline = deadline;
+        return client.query(body, std::move(options));
+    };
+    auto outcome = run_load(o, run_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose);
     outcome.report.token_requests = client.statistics().token_requests;
     if (o.summary == summary_format::json) {
         const std::string line = outcome.report.to_json().dump() + "\n";
@@ -99,22 +111,28 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
     }
     std::fflush(stdout);
     if (outcome.interrupted) print_error_line("load mode: interrupted; the summary covers the queries made so far");
-    if (outcome.exit != exit_success)
+    if (outcome.exit != exit_success && outcome.report.queries == outcome.report.successes)
+        print_error_line("load mode: " + scrubber.scrub(outcome.first_failure));
+    else if (outcome.exit != exit_success)
         print_error_line("load mode: " + std::to_string(outcome.report.queries - outcome.report.successes) +
-                         " queries failed; the first: " + outcome.first_failure);
+                         " queries failed; the first: " + scrubber.scrub(outcome.first_failure));
+    if (outcome.abandoned != 0) {
+        // A worker is still inside the client: end here, before anything is destroyed.
+        std::fflush(nullptr);
+        std::_Exit(outcome.exit);
+    }
     return outcome.exit;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     std::vector<std::string_view> args(argv + 1, argv + argc);
     if (args.empty()) {
         std::fputs(std::string(usage_text).c_str(), stderr);
         return exit_usage;
     }
+    auto scrubber = std::make_shared<credential_scrubber>();
     auto parsed = parse_command_line(args);
-    if (!parsed) return report(parsed.error());
+    if (!parsed) return report(parsed.error(), *scrubber);
     const cli_options& o = *parsed;
     if (o.help) {
         std::fputs(std::string(usage_text).c_str(), stdout);
@@ -126,13 +144,13 @@ int main(int argc, char** argv) {
     }
 
     auto body = build_request_body(o);
-    if (!body) return report(body.error());
-    auto setup = make_setup(o);
-    if (!setup) return report(setup.error());
+    if (!body) return report(body.error(), *scrubber);
+    auto setup = make_setup(o, *scrubber);
+    if (!setup) return report(setup.error(), *scrubber);
 
     std::shared_ptr<verbose_log> log;
     if (o.verbose) {
-        log = std::make_shared<verbose_log>();
+        log = std::make_shared<verbose_log>(scrubber);
         if (!setup->credentials_note.empty()) log->note(setup->credentials_note);
         log->note(setup->token_path_note);
     }
@@ -141,10 +159,12 @@ int main(int argc, char** argv) {
     send_function send;
     if (o.dry_run) {
         recorder.set_token_url(setup->token_url);
+        // Its discovery answer names a placeholder host (".invalid": never resolvable).
+        setup->config.allowed_endpoint_hosts.push_back(dry_run_recorder::discovered_host_name);
         send = recorder.send_function_for();
     } else {
         auto network = make_network_send(o.transport, setup->transport);
-        if (!network) return report(network.error());
+        if (!network) return report(network.error(), *scrubber);
         send = std::move(*network);
     }
 
@@ -161,21 +181,21 @@ int main(int argc, char** argv) {
         };
     }
 
-    client_type client(std::move(setup->config), cli_transport(std::move(send), log, setup->token_url),
+    client_type client(std::move(setup->config), cli_transport(std::move(send), log, scrubber, setup->token_url),
                        dbserve::system_clock_policy{}, std::move(setup->secrets));
-    if (auto ok = client.check_configuration(); !ok) return report(ok.error());
+    if (auto ok = client.check_configuration(); !ok) return report(ok.error(), *scrubber);
 
     int code = exit_success;
     if (o.dry_run) {
-        code = run_dry(client, recorder, o, std::move(*body));
+        code = run_dry(client, recorder, o, std::move(*body), *scrubber);
     } else if (o.load_mode()) {
-        code = run_load_mode(client, o, *body);
+        code = run_load_mode(client, o, *body, *scrubber);
     } else if (o.stream) {
-        code = run_stream(client, log, std::move(*body));
+        code = run_stream(client, log, std::move(*body), *scrubber);
     } else {
         auto response = client.query(std::move(*body));
         if (!response) {
-            code = report(response.error());
+            code = report(response.error(), *scrubber);
         } else {
             print_body(response->body());
             std::fflush(stdout);
@@ -184,4 +204,20 @@ int main(int argc, char** argv) {
     if (log && !o.dry_run)
         log->note("token requests made: " + std::to_string(client.statistics().token_requests));
     return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Every input is checked where it enters (request_body.hpp, input_files.hpp...); this
+    // is the backstop for anything a dependency throws that was not foreseen there.
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        print_error_line(std::string("unexpected error: ") + e.what() +
+                         "; check the inputs, and report it if they are valid");
+    } catch (...) {
+        print_error_line("unexpected error; check the inputs, and report it if they are valid");
+    }
+    return exit_usage;
 }

@@ -1,14 +1,18 @@
 // What -v and --dry-run may show of a request or response: header values, form fields and
 // JSON members that carry a secret or a token are replaced by "<redacted>". The rule is an
 // allow list where it can be (form fields), a deny list where it must be (headers, JSON).
+// Credentials quoted elsewhere in a server's text are credential_scrubber's job.
 #pragma once
 
+#include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/http.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace dbserve_query {
 
@@ -31,6 +35,11 @@ inline std::string redact_header_value(std::string_view name, std::string_view v
     return std::string(value);
 }
 
+// The token request fields shown as they are; any other field may carry a credential.
+inline bool is_harmless_form_field(std::string_view name) {
+    return name == "grant_type" || name == "scope" || name == "authorization_details" || name == "client_id";
+}
+
 // A form body (token requests): only fields known to be harmless keep their value.
 inline std::string redact_form_body(std::string_view body) {
     std::string out;
@@ -46,8 +55,7 @@ inline std::string redact_form_body(std::string_view body) {
             out.append(name.data(), name.size());
             if (eq != std::string_view::npos) {
                 out += '=';
-                if (name == "grant_type" || name == "scope" || name == "authorization_details" ||
-                    name == "client_id")
+                if (is_harmless_form_field(name))
                     out.append(field.substr(eq + 1).data(), field.size() - eq - 1);
                 else
                     out += redacted;
@@ -83,32 +91,56 @@ inline std::string form_decode_for_display(std::string_view text) {
     return out;
 }
 
-namespace detail {
-inline bool is_secret_member(const std::string& key) {
-    return key == "access_token" || key == "refresh_token" || key == "id_token" || key == "client_secret" ||
-           key == "assertion" || key == "token" || key == "password";
+// A JSON member whose value is a credential: access_token, refresh_token, id_token,
+// client_secret, assertion, password and any other name holding "token", "secret",
+// "password" or "assertion", except the "*_type" names (token_type), which only name a kind.
+inline bool is_credential_member(std::string_view key) {
+    if (key.size() >= 5 && dbserve::detail::iequals(key.substr(key.size() - 5), "_type")) return false;
+    for (std::string_view word : {"token", "secret", "password", "assertion"})
+        if (dbserve::detail::icontains(key, word)) return true;
+    return false;
 }
-inline void redact_json(nlohmann::json& value) {
-    if (value.is_object()) {
-        for (auto it = value.begin(); it != value.end(); ++it) {
-            if (is_secret_member(it.key()) && !it.value().is_null()) it.value() = std::string(redacted);
-            else redact_json(it.value());
-        }
-    } else if (value.is_array()) {
-        for (auto& item : value) redact_json(item);
-    }
-}
-}  // namespace detail
 
-// A JSON body with every token-like member redacted; text that is not JSON comes back
-// unchanged when `keep_non_json`, else as a byte count.
+// Every string held under a credential member, at any depth. Iterative: a server decides
+// how deep its JSON nests.
+inline std::vector<std::string*> credential_strings(nlohmann::json& doc) {
+    std::vector<std::string*> found;
+    std::vector<std::pair<nlohmann::json*, bool>> pending{{&doc, false}};
+    while (!pending.empty()) {
+        const auto [node, under_credential] = pending.back();
+        pending.pop_back();
+        if (node->is_string()) {
+            if (under_credential) found.push_back(&node->get_ref<std::string&>());
+        } else if (node->is_object()) {
+            for (auto it = node->begin(); it != node->end(); ++it)
+                pending.emplace_back(&*it, under_credential || is_credential_member(it.key()));
+        } else if (node->is_array()) {
+            for (auto& item : *node) pending.emplace_back(&item, under_credential);
+        }
+    }
+    return found;
+}
+
+// Replaces every string under a credential member, at any depth, with "<redacted>" (counts
+// such as "completion_tokens" are numbers and stay).
+inline void redact_json(nlohmann::json& doc) {
+    for (std::string* text : credential_strings(doc)) *text = std::string(redacted);
+}
+
+// A JSON body with every credential member redacted. Text that is not JSON comes back
+// unchanged when `keep_non_json`, else as a byte count; JSON nested deeper than any service
+// sends (dbserve's max_json_depth) is never shown: printing it would mean recursing as deep.
 inline std::string redact_json_body(std::string_view body, bool keep_non_json) {
-    auto doc = nlohmann::json::parse(body, nullptr, false);
+    bool too_deep = false;
+    auto doc = dbserve::detail::parse_bounded_json(body, &too_deep);
+    if (too_deep)
+        return "(" + std::to_string(body.size()) + " bytes of JSON nested more than " +
+               std::to_string(dbserve::detail::max_json_depth) + " levels deep, not shown)";
     if (doc.is_discarded()) {
         if (keep_non_json) return std::string(body);
         return "(" + std::to_string(body.size()) + " bytes, not JSON, not shown)";
     }
-    detail::redact_json(doc);
+    redact_json(doc);
     return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -6,8 +6,10 @@
 #include "cli_options.hpp"
 #include "csv.hpp"
 #include "input_files.hpp"
+#include "terminal_text.hpp"
 
 #include <dbserve/dataframe.hpp>
+#include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/llm_request.hpp>
 #include <dbserve/model_request.hpp>
 #include <dbserve/result.hpp>
@@ -27,15 +29,53 @@ inline dbserve::unexpected body_error(std::string message) {
     return dbserve::unexpected(dbserve::errc::invalid_argument, std::move(message));
 }
 
-// Strict JSON (no NaN, no comments); the error names the byte where parsing stopped.
+// Strict JSON (no NaN, no comments), nesting at most dbserve's max_json_depth; the error
+// names the byte where parsing stopped. nlohmann reports a number beyond a double's range
+// (1e309) as out_of_range, not as a parse error: every exception it has is caught here.
 inline dbserve::result<nlohmann::json> parse_strict_json(const std::string& text, const std::string& what) {
     if (text.find_first_not_of(" \t\r\n") == std::string::npos)
         return body_error(what + " is empty; give a JSON object such as '{\"inputs\": [[1, 2]]}'");
+    bool too_deep = false;
+    const auto bounded = [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (static_cast<std::size_t>(depth) > dbserve::detail::max_json_depth) too_deep = true;
+        return !too_deep;
+    };
     try {
-        return nlohmann::json::parse(text);
+        auto doc = nlohmann::json::parse(text, bounded);
+        if (too_deep)
+            return body_error(what + " nests arrays or objects more than " +
+                              std::to_string(dbserve::detail::max_json_depth) + " levels deep; flatten the input");
+        return doc;
     } catch (const nlohmann::json::parse_error& e) {
-        return body_error(what + " is not valid JSON: parsing stopped at byte " + std::to_string(e.byte) +
+        if (too_deep)
+            return body_error(what + " nests arrays or objects more than " +
+                              std::to_string(dbserve::detail::max_json_depth) + " levels deep; flatten the input");
+        // nlohmann says why after " - " ("invalid string: ill-formed UTF-8 byte; last read: ...").
+        const std::string_view said = e.what();
+        const auto why = said.find(" - ");
+        const std::string reason =
+            why == std::string_view::npos ? std::string()
+                                          : " (" + std::string(said.substr(why + 3, said.find("; last read", why) -
+                                                                                        why - 3)) + ")";
+        return body_error(what + " is not valid JSON: parsing stopped at byte " + std::to_string(e.byte) + reason +
                           "; fix the JSON (NaN and Infinity are not JSON: use null)");
+    } catch (const nlohmann::json::out_of_range& e) {
+        if (e.id == 406)
+            return body_error(what + " holds a number too large for a double (such as 1e309); write it within "
+                              "+-1.7e308, or as a string");
+        return body_error(what + " could not be read: " + std::string(e.what()) + "; fix the JSON");
+    } catch (const nlohmann::json::exception& e) {
+        return body_error(what + " could not be read: " + std::string(e.what()) + "; fix the JSON");
+    }
+}
+
+// The JSON text of a document built here, or an error naming `what` instead of an exception
+// (a string that is not UTF-8 cannot be written as JSON).
+inline dbserve::result<std::string> dump_json(const nlohmann::json& doc, const std::string& what) {
+    try {
+        return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+    } catch (const nlohmann::json::exception&) {
+        return body_error(what + " holds text that is not valid UTF-8; convert it to UTF-8");
     }
 }
 
@@ -111,6 +151,9 @@ inline dbserve::result<std::string> csv_body(const cli_options& o, const nlohman
 }
 
 inline dbserve::result<std::string> chat_body(const cli_options& o, const nlohmann::json& params) {
+    if (const auto bad = first_invalid_utf8(o.chat); bad != std::string::npos)
+        return detail::body_error("--chat is not valid UTF-8 (byte " + std::to_string(bad) +
+                                  " of the message); give the message in UTF-8, e.g. convert it with iconv");
     dbserve::chat_request chat;
     chat.messages.push_back({"user", o.chat});
     if (o.max_tokens) chat.max_tokens = *o.max_tokens;
@@ -125,7 +168,7 @@ inline dbserve::result<std::string> chat_body(const cli_options& o, const nlohma
                                           "conversation");
             (*body)[it.key()] = it.value();
         }
-    return body->dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+    return detail::dump_json(*body, "--chat");
 }
 
 inline dbserve::result<std::string> data_body(const cli_options& o, const nlohmann::json& params) {
@@ -149,7 +192,7 @@ inline dbserve::result<std::string> data_body(const cli_options& o, const nlohma
     if (doc->contains("params"))
         return detail::body_error("--params given but the --data body already has \"params\"; keep one of them");
     (*doc)["params"] = params;
-    return doc->dump();
+    return detail::dump_json(*doc, what);
 }
 
 inline dbserve::result<std::string> build_request_body(const cli_options& o) {

@@ -8,18 +8,21 @@
 
 #include <dbserve/credentials.hpp>
 #include <dbserve/detail/base64.hpp>
+#include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/result.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace dbserve_query {
 
-// The "exp" claim of a JWT-shaped token, if it has one.
+// The "exp" claim of a JWT-shaped token, if it has one that is a whole number of seconds
+// between 1970 and 9999 (anything else could not be a time point, so it is ignored).
 inline std::optional<std::chrono::system_clock::time_point> jwt_expiry(std::string_view token) {
     const auto first = token.find('.');
     if (first == std::string_view::npos) return std::nullopt;
@@ -33,10 +36,14 @@ inline std::optional<std::chrono::system_clock::time_point> jwt_expiry(std::stri
     while (payload.size() % 4 != 0) payload += '=';
     auto decoded = dbserve::detail::base64_decode(payload);
     if (!decoded) return std::nullopt;
-    auto claims = nlohmann::json::parse(*decoded, nullptr, false);
+    auto claims = dbserve::detail::parse_bounded_json(*decoded);
     if (claims.is_discarded() || !claims.is_object()) return std::nullopt;
     auto exp = claims.find("exp");
-    if (exp == claims.end() || !exp->is_number()) return std::nullopt;
+    if (exp == claims.end() || !exp->is_number_integer()) return std::nullopt;
+    constexpr std::int64_t year_9999_ends = 253402300799;
+    const bool in_range = exp->is_number_unsigned() ? exp->get<std::uint64_t>() <= year_9999_ends
+                                                    : exp->get<std::int64_t>() >= 0;
+    if (!in_range) return std::nullopt;
     return std::chrono::system_clock::time_point(std::chrono::seconds(exp->get<std::int64_t>()));
 }
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "cli_options.hpp"
-#include "cli_transport.hpp"
+#include "send_function.hpp"
 
 #include <dbserve/result.hpp>
 #include <dbserve/transport_options.hpp>

@@ -1,9 +1,13 @@
 // -v: every request and response line on stderr, secrets redacted, plus the token events
-// (which way to a token is used, each token fetched and its lifetime). Thread safe: load
-// mode's workers share one log.
+// (which way to a token is used, each token fetched and its lifetime). Whatever a server
+// sent is shown with every credential the tool knows scrubbed and control characters
+// escaped, so an answer can neither quote a secret nor drive the terminal. Thread safe:
+// load mode's workers share one log.
 #pragma once
 
+#include "credential_scrubber.hpp"
 #include "redaction.hpp"
+#include "terminal_text.hpp"
 
 #include <dbserve/error.hpp>
 #include <dbserve/http.hpp>
@@ -13,6 +17,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -21,16 +26,18 @@ namespace dbserve_query {
 
 class verbose_log {
 public:
-    explicit verbose_log(std::FILE* out = stderr) : out_(out) {}
+    explicit verbose_log(std::shared_ptr<const credential_scrubber> scrubber, std::FILE* out = stderr)
+        : scrubber_(std::move(scrubber)), out_(out) {}
 
     // "* ..." lines: what the tool decided (token path, credentials in use).
-    void note(const std::string& text) { write("* " + text + "\n"); }
+    void note(const std::string& text) { write("* " + shown(text) + "\n"); }
 
     void request(const dbserve::http_request& r, bool token_request) {
-        std::string text = "> " + std::string(dbserve::to_string(r.method)) + " " + r.url + "\n";
-        for (const auto& h : r.headers) text += "> " + h.name + ": " + redact_header_value(h.name, h.value) + "\n";
+        std::string text = "> " + std::string(dbserve::to_string(r.method)) + " " + shown(r.url) + "\n";
+        for (const auto& h : r.headers)
+            text += "> " + shown(h.name) + ": " + shown(redact_header_value(h.name, h.value)) + "\n";
         if (!r.body.empty()) {
-            if (token_request) text += "> " + redact_form_body(r.body) + "\n";
+            if (token_request) text += "> " + shown(redact_form_body(r.body)) + "\n";
             else text += "> (body: " + std::to_string(r.body.size()) + " bytes)\n";
         }
         write(text);
@@ -42,20 +49,21 @@ public:
         char timing[48];
         std::snprintf(timing, sizeof timing, " (%.1f ms)", ms);
         if (!response) {
-            write("! " + std::string(dbserve::to_string(r.method)) + " " + r.url + " failed" + timing + ": " +
-                  response.error().to_string() + "\n");
+            write("! " + std::string(dbserve::to_string(r.method)) + " " + shown(r.url) + " failed" + timing + ": " +
+                  shown(response.error().to_string()) + "\n");
             return;
         }
         const auto& resp = *response;
         std::string text = "< HTTP " + std::to_string(resp.status);
-        if (!resp.reason.empty()) text += " " + resp.reason;
+        if (!resp.reason.empty()) text += " " + shown(resp.reason);
         text += timing;
         text += "\n";
-        for (const auto& h : resp.headers) text += "< " + h.name + ": " + redact_header_value(h.name, h.value) + "\n";
+        for (const auto& h : resp.headers)
+            text += "< " + shown(h.name) + ": " + shown(redact_header_value(h.name, h.value)) + "\n";
         const bool ok = resp.status >= 200 && resp.status <= 299;
-        if (token_request && !resp.body.empty()) text += "< " + redact_json_body(resp.body, !ok) + "\n";
-        else if (!ok && !resp.body.empty()) text += "< " + redact_json_body(resp.body, true) + "\n";
-        if (token_request && ok) text += "* " + describe_token(r, resp) + "\n";
+        if (token_request && !resp.body.empty()) text += "< " + shown(redact_json_body(resp.body, !ok)) + "\n";
+        else if (!ok && !resp.body.empty()) text += "< " + shown(redact_json_body(resp.body, true)) + "\n";
+        if (token_request && ok) text += "* " + shown(describe_token(r, resp)) + "\n";
         write(text);
     }
 
@@ -72,7 +80,7 @@ private:
         else
             kind = "a control-plane token (client credentials, for endpoint discovery)";
         std::string text = "fetched " + kind;
-        auto doc = nlohmann::json::parse(resp.body, nullptr, false);
+        auto doc = dbserve::detail::parse_bounded_json(resp.body);
         if (!doc.is_discarded() && doc.is_object()) {
             auto it = doc.find("expires_in");
             if (it != doc.end() && (it->is_number() || it->is_string()))
@@ -81,12 +89,19 @@ private:
         return text;
     }
 
+    // One piece of a line as it may be shown: no credential, no control character.
+    std::string shown(std::string text) const {
+        if (scrubber_) text = scrubber_->scrub(std::move(text));
+        return escape_for_terminal(text);
+    }
+
     void write(const std::string& text) {
         std::lock_guard<std::mutex> lock(mutex_);
         std::fputs(text.c_str(), out_);
         std::fflush(out_);
     }
 
+    std::shared_ptr<const credential_scrubber> scrubber_;
     std::FILE* out_;
     std::mutex mutex_;
 };

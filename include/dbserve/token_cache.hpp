@@ -340,7 +340,10 @@ private:
                 return out;
             }
         }
-        if (waited == 0 && e.claim == 0 && e.refusal && now < e.blocked_until) {
+        // A waiter whose fetch failed gets that failure (below); any other caller, a
+        // waiter whose fetched token was refused meanwhile included, gets the refusal.
+        const bool awaited_fetch_failed = waited != 0 && e.failure && e.failure_generation > waited - 1;
+        if (!awaited_fetch_failed && e.claim == 0 && e.refusal && now < e.blocked_until) {
             out.what = decision::fail;
             out.failure = &*e.refusal;
             return out;

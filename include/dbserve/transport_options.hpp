@@ -48,7 +48,15 @@ struct transport_options {
     std::vector<resolve_override> resolve;
     proxy_options proxy;
     std::size_t max_response_bytes = 64u * 1024u * 1024u;
+    // At most this many connections to one host (host and port) at a time, in use or
+    // idle; a request that finds them all busy waits for one.
     std::size_t max_connections_per_host = 8;
+    // A pooled connection idle longer than this is closed instead of reused. Load
+    // balancers drop idle connections silently (AWS ALB after 60 s by default, Azure's
+    // after 4 minutes), and a POST written to such a connection ends with its outcome
+    // unknown. Keep it below the shortest idle timeout on the way; zero never reuses a
+    // connection.
+    std::chrono::seconds max_connection_idle{50};
     bool enable_http2 = true;
     std::string user_agent = "dbserve/0.1";
 };

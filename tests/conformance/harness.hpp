@@ -8,9 +8,13 @@
 #include <dbserve/transport.hpp>
 #include <dbserve/transport_options.hpp>
 
+#include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,9 +25,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 extern char** environ;
 
@@ -56,6 +63,8 @@ public:
     int http_port = 0;
     int proxy_port = 0;
     int silent_port = 0;
+    int limit_port = 0;    // https_port again, counting its open connections
+    int control_port = 0;  // plain HTTP for the tests' own questions, not counted
     std::string cert_dir = DBSERVE_CONFORMANCE_CERT_DIR;
 
     test_server(const test_server&) = delete;
@@ -102,6 +111,8 @@ private:
         http_port = ports.at("http_port").get<int>();
         proxy_port = ports.at("proxy_port").get<int>();
         silent_port = ports.at("silent_port").get<int>();
+        limit_port = ports.at("limit_port").get<int>();
+        control_port = ports.at("control_port").get<int>();
     }
 
     // Points the variables OpenSSL and the curl tool read at a CA nobody should trust, so
@@ -139,6 +150,63 @@ private:
 
 inline const test_server& server() { return test_server::instance(); }
 
+// Asks the server's control port over a plain socket, so the answer never depends on the
+// transport under test; fails the test if no answer comes within hard_deadline.
+inline nlohmann::json ask_server(const std::string& path) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(server().control_port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string reply;
+    bool complete = false;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+        const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+            const auto deadline = std::chrono::steady_clock::now() + hard_deadline;
+            for (;;) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+                pollfd p{fd, POLLIN, 0};
+                if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+                char buffer[4096];
+                const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+                if (n < 0) break;
+                if (n == 0) {
+                    complete = true;  // HTTP/1.0: the body ends when the server closes
+                    break;
+                }
+                reply.append(buffer, static_cast<std::size_t>(n));
+            }
+        }
+    }
+    ::close(fd);
+    const auto body = reply.find("\r\n\r\n");
+    REQUIRE_MESSAGE((complete && body != std::string::npos), "the test server did not answer " << path);
+    return nlohmann::json::parse(reply.substr(body + 4));
+}
+
+inline nlohmann::json server_stats() { return ask_server("/stats"); }
+
+// How often the server saw `event` (see server.js).
+inline int event_count(const std::string& event) {
+    const auto events = ask_server("/events");
+    return events.contains(event) ? events[event].get<int>() : 0;
+}
+
+// Waits until the server saw `event` `count` times: a wait on the event, not a sleep.
+inline void wait_for_event(const std::string& event, int count = 1) {
+    const auto events = ask_server("/await?event=" + event + "&count=" + std::to_string(count));
+    REQUIRE(events.contains(event));
+    REQUIRE(events[event].get<int>() >= count);
+}
+
+// A name unique within this run, for events and counters of one test.
+inline std::string unique_id(const char* what) {
+    static int next = 0;
+    return std::string(what) + "-" + std::to_string(++next);
+}
+
 inline std::string cert(std::string_view file) { return server().cert_dir + "/" + std::string(file); }
 
 inline std::string read_file(const std::string& path) {
@@ -163,6 +231,7 @@ inline dbserve::transport_options trusting_options() {
         options.resolve.push_back({std::string(host), static_cast<std::uint16_t>(s.h2_port), "127.0.0.1"});
     }
     options.resolve.push_back({std::string(silent_host), static_cast<std::uint16_t>(s.silent_port), "127.0.0.1"});
+    options.resolve.push_back({std::string(good_host), static_cast<std::uint16_t>(s.limit_port), "127.0.0.1"});
     options.proxy.from_environment = false;
     options.connect_timeout = std::chrono::milliseconds(5'000);
     options.request_timeout = normal_timeout;
@@ -174,6 +243,9 @@ inline std::string https_url(std::string_view host, std::string_view path) {
 }
 inline std::string h2_url(std::string_view host, std::string_view path) {
     return "https://" + std::string(host) + ":" + std::to_string(server().h2_port) + std::string(path);
+}
+inline std::string limit_url(std::string_view host, std::string_view path) {
+    return "https://" + std::string(host) + ":" + std::to_string(server().limit_port) + std::string(path);
 }
 inline std::string http_url(std::string_view host, std::string_view path) {
     return "http://" + std::string(host) + ":" + std::to_string(server().http_port) + std::string(path);
@@ -218,6 +290,26 @@ struct blocking_kit {
                                                         const dbserve::send_options& o) {
         return t.send(r, o);
     }
+    // Each request from its own thread, all at once.
+    static std::vector<dbserve::result<dbserve::http_response>> send_all(transport_type& t,
+                                                                         const std::vector<dbserve::http_request>& requests,
+                                                                         const dbserve::send_options& o) {
+        std::vector<std::optional<dbserve::result<dbserve::http_response>>> outcomes(requests.size());
+        std::vector<std::thread> threads;
+        for (std::size_t i = 0; i < requests.size(); ++i)
+            threads.emplace_back([&, i] { outcomes[i].emplace(t.send(requests[i], o)); });
+        for (auto& thread : threads) thread.join();
+        std::vector<dbserve::result<dbserve::http_response>> out;
+        for (auto& outcome : outcomes) out.push_back(std::move(*outcome));
+        return out;
+    }
 };
+
+// Fails the test when an asynchronous transport did not call a handler within
+// hard_deadline: a handler never called is a broken transport, never a made-up result.
+inline void require_called(bool called) {
+    REQUIRE_MESSAGE(called, "the transport did not call the completion handler within "
+                                << std::chrono::duration_cast<std::chrono::seconds>(hard_deadline).count() << " s");
+}
 
 }  // namespace conformance

@@ -3,7 +3,8 @@
 //   node server.js CERT_DIR
 //
 // Listens on loopback (ephemeral ports) and prints one JSON line:
-//   {"https_port":N,"h2_port":N,"http_port":N,"proxy_port":N,"silent_port":N}
+//   {"https_port":N,"h2_port":N,"http_port":N,"proxy_port":N,"silent_port":N,
+//    "limit_port":N,"control_port":N}
 // then serves until stdin closes or SIGTERM.
 //
 // https_port picks a certificate by SNI: expired.*, self-signed.*, unknown-ca.* get the
@@ -12,7 +13,9 @@
 // with HTTP/2 offered by ALPN (HTTP/1.1 still accepted).
 // http_port serves the same routes in plain HTTP. proxy_port is an HTTP CONNECT proxy that
 // sends every tunnel to 127.0.0.1 (the port asked for). silent_port accepts TCP
-// connections and never sends a byte.
+// connections and never sends a byte. limit_port is https_port again, with its own count
+// of open connections (for the per-host connection limit). control_port is plain HTTP
+// for the tests themselves (its connections are not counted): /stats, /events, /await.
 //
 // Routes:
 //   /echo                 JSON {method, path, http_version, headers, body} of the request
@@ -20,11 +23,21 @@
 //   /status/NNN           that status with a Databricks-style error body
 //   /stream?chunks=N&delay_ms=D   chunked body "chunk-0\n" ... one write every D ms
 //   /large?bytes=N[&chunked=1]    N bytes of a-z repeated (Content-Length unless chunked)
-//   /never                reads the request, never answers
+//   /never?id=K           reads the request (event "never:K"), never answers
 //   /close-mid            headers promise 1000 bytes, 100 arrive, then the socket dies
-//   /close-after          a normal keep-alive reply, then the server closes the connection
+//   /close-after?id=K     a normal keep-alive reply, then the server closes the connection
+//                         (event "closed:K" once it is closed)
+//   /drop-if-reused?id=K  reads the whole request (event "received:K"); on a connection
+//                         that served a request before, closes it without answering,
+//                         else answers 200
+//   /slow?ms=M            answers after M ms
 //   /stats                {"connections": TCP connections accepted on https+http,
-//                          "requests": requests seen, "proxy_connects": CONNECTs seen}
+//                          "requests": requests seen, "proxy_connects": CONNECTs seen,
+//                          "limit_open": open connections on limit_port, "limit_peak": most
+//                          open at once since the last /limit-reset}
+//   /limit-reset          forgets the connections open so far on limit_port
+//   /events               {"NAME": times it happened, ...}
+//   /await?event=E&count=N  answers once event E happened N times
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -48,7 +61,19 @@ const contexts = {
   'unknown-ca': context('unknown-ca'),
 };
 
-const stats = { connections: 0, requests: 0, proxy_connects: 0 };
+const stats = { connections: 0, requests: 0, proxy_connects: 0, limit_open: 0, limit_peak: 0 };
+const events = {};
+let awaiting = [];
+function emit(name) {
+  events[name] = (events[name] || 0) + 1;
+  const still = [];
+  for (const w of awaiting) {
+    if ((events[w.name] || 0) >= w.count) w.answer(); else still.push(w);
+  }
+  awaiting = still;
+}
+// The connection (HTTP/1.1) or session (HTTP/2) a request came on.
+const carrier = (req) => (req.httpVersionMajor === 2 ? req.stream.session : req.socket);
 let nextConnectionId = 0;
 const liveSockets = new Set();
 const track = (socket) => {
@@ -62,9 +87,12 @@ function pattern(bytes) {
   return buffer;
 }
 
-function handle(req, res) {
-  stats.requests++;
+function handle(req, res, counted = true) {
+  if (counted) stats.requests++;
   const url = new URL(req.url, 'http://x');
+  const owner = carrier(req);
+  const servedBefore = owner.servedRequests || 0;
+  owner.servedRequests = servedBefore + 1;
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -105,16 +133,52 @@ function handle(req, res) {
       res.end(pattern(bytes));
     } else if (route === '/never') {
       // Keep the request open; the client's deadline must end it.
+      emit('never:' + (url.searchParams.get('id') || ''));
     } else if (route === '/close-mid') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' });
       res.write(pattern(100));
       setTimeout(() => req.socket.destroy(), 50);
     } else if (route === '/close-after') {
+      const id = url.searchParams.get('id') || '';
+      const socket = req.socket;
       res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' });
-      res.end('{"predictions":[0]}', () => setTimeout(() => req.socket.destroy(), 20));
+      res.end('{"predictions":[0]}', () => {
+        socket.once('close', () => emit('closed:' + id));
+        socket.destroy();
+      });
+    } else if (route === '/drop-if-reused') {
+      emit('received:' + (url.searchParams.get('id') || ''));
+      if (servedBefore > 0) {
+        owner.destroy();
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"predictions":[1]}');
+      }
+    } else if (route === '/slow') {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"predictions":[2]}');
+      }, Number(url.searchParams.get('ms') || 100));
     } else if (route === '/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(stats));
+    } else if (route === '/limit-reset') {
+      limitGeneration++;
+      stats.limit_open = 0;
+      stats.limit_peak = 0;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(stats));
+    } else if (route === '/events') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(events));
+    } else if (route === '/await') {
+      const name = url.searchParams.get('event') || '';
+      const count = Number(url.searchParams.get('count') || 1);
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(events));
+      };
+      if ((events[name] || 0) >= count) answer(); else awaiting.push({ name, count, answer });
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('no route ' + route);
@@ -148,6 +212,21 @@ countConnections(h2Server, true);
 const plainServer = http.createServer(handle);
 countConnections(plainServer, false);
 
+const limitServer = https.createServer(tlsOptions, handle);
+limitServer.keepAliveTimeout = 60000;
+// Connections from before the last /limit-reset are not counted.
+let limitGeneration = 0;
+limitServer.on('connection', (socket) => {
+  track(socket);
+  const generation = limitGeneration;
+  stats.limit_open++;
+  stats.limit_peak = Math.max(stats.limit_peak, stats.limit_open);
+  socket.on('close', () => { if (generation === limitGeneration) stats.limit_open--; });
+});
+
+const control = http.createServer((req, res) => handle(req, res, false));
+control.on('connection', track);
+
 const proxy = http.createServer((req, res) => {
   res.writeHead(405);
   res.end();
@@ -169,10 +248,13 @@ proxy.on('connect', (req, client, head) => {
 
 const silent = net.createServer((socket) => track(socket));
 
-const servers = [secureServer, h2Server, plainServer, proxy, silent];
+const servers = [secureServer, h2Server, plainServer, proxy, silent, limitServer, control];
 Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, '127.0.0.1', resolve)))).then(() => {
-  const [httpsPort, h2Port, httpPort, proxyPort, silentPort] = servers.map((s) => s.address().port);
-  process.stdout.write(JSON.stringify({ https_port: httpsPort, h2_port: h2Port, http_port: httpPort, proxy_port: proxyPort, silent_port: silentPort }) + '\n');
+  const [httpsPort, h2Port, httpPort, proxyPort, silentPort, limitPort, controlPort] = servers.map((s) => s.address().port);
+  process.stdout.write(JSON.stringify({
+    https_port: httpsPort, h2_port: h2Port, http_port: httpPort, proxy_port: proxyPort, silent_port: silentPort,
+    limit_port: limitPort, control_port: controlPort,
+  }) + '\n');
 });
 
 function stop() {

@@ -1,16 +1,28 @@
-// The pieces of dbserve-query that need no network: command line, CSV, redaction, the
-// load report, token file expiry and exit codes.
+// The pieces of dbserve-query that need no network: command line, CSV, request bodies,
+// redaction and credential scrubbing, terminal escaping, the -v log, the load report and
+// runner, token file expiry and exit codes.
 #include "cli_options.hpp"
+#include "cli_transport.hpp"
+#include "credential_scrubber.hpp"
 #include "csv.hpp"
 #include "exit_codes.hpp"
 #include "load_report.hpp"
+#include "load_runner.hpp"
 #include "redaction.hpp"
+#include "request_body.hpp"
+#include "terminal_text.hpp"
 #include "token_file.hpp"
+#include "verbose_log.hpp"
 
 #include <doctest/doctest.h>
 
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 using namespace dbserve_query;
@@ -153,4 +165,218 @@ TEST_CASE("exit codes follow the documented table") {
     CHECK(exit_code_for({errc::timeout, ""}) == 5);
     CHECK(exit_code_for({errc::name_resolution, ""}) == 5);
     CHECK(exit_code_for({errc::tls, ""}) == 6);
+}
+
+namespace {
+std::string deep_json(std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+std::string contents(std::FILE* f) {
+    std::string text;
+    std::rewind(f);
+    char buffer[4096];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) text.append(buffer, n);
+    return text;
+}
+
+cli_options body_options(std::vector<std::string_view> args) {
+    args.insert(args.begin(), {"--url", "https://x.example/1/serving-endpoints/e/invocations"});
+    auto o = parse_command_line(args);
+    REQUIRE(o);
+    return *o;
+}
+}  // namespace
+
+TEST_CASE("redaction: a body nested 100,000 levels deep is described, never walked") {
+    const std::string out = redact_json_body(deep_json(100000), true);
+    CHECK(out.find("nested more than 512 levels deep, not shown") != std::string::npos);
+    std::string nested;
+    for (int i = 0; i < 100000; ++i) nested += "{\"a\":";
+    nested += "1" + std::string(100000, '}');
+    CHECK(redact_json_body(nested, false).find("not shown") != std::string::npos);
+}
+
+TEST_CASE("redaction: credential members are found and blanked without recursion, counts stay") {
+    nlohmann::json doc = nlohmann::json::parse(R"({"usage":{"completion_tokens":5},"a":[{"client_secret":"S"}]})");
+    redact_json(doc);
+    CHECK(doc["usage"]["completion_tokens"] == 5);
+    CHECK(doc["a"][0]["client_secret"] == "<redacted>");
+}
+
+TEST_CASE("terminal text: escape sequences, C1 controls and bytes outside UTF-8 are shown, not acted on") {
+    CHECK(escape_for_terminal("\x1b]0;title\x07\x1b[2Jok") == "\\x1b]0;title\\x07\\x1b[2Jok");
+    CHECK(escape_for_terminal("a\rb\bc\x7f") == "a\\x0db\\x08c\\x7f");
+    CHECK(escape_for_terminal("csi \xc2\x9b" "31m") == "csi \\u009b31m");
+    CHECK(escape_for_terminal("bad \xff\xfe") == "bad \\xff\\xfe");
+    CHECK(escape_for_terminal("caf\xc3\xa9 \xe2\x82\xac\ttab") == "caf\xc3\xa9 \xe2\x82\xac\ttab");
+    CHECK(escape_for_terminal("two\nlines") == "two\\x0alines");
+    CHECK(first_invalid_utf8("ok \xff") == 3);
+    CHECK(first_invalid_utf8("\xed\xa0\x80") == 0);  // a UTF-16 surrogate is not UTF-8
+    CHECK(first_invalid_utf8("caf\xc3\xa9") == std::string_view::npos);
+}
+
+TEST_CASE("credential scrubber: the secret, its form-encoded and JSON forms, and cut-short runs are removed") {
+    credential_scrubber s;
+    s.add_client_credentials("emulator:sp+2", "dose:se+cr%t/with space");
+    const std::string text =
+        "raw dose:se+cr%t/with space; form dose%3Ase%2Bcr%25t%2Fwith+space; pct dose%3Ase%2Bcr%25t%2Fwith%20space; "
+        "lower dose%3ase%2bcr%25t%2fwith%20space; json dose:se+cr%t\\/with space; cut dose:se+cr%t/wi; "
+        "basic ZW11bGF0b3IlM0FzcCUyQjI6ZG9zZSUzQXNlJTJCY3IlMjV0JTJGd2l0aCtzcGFjZQ==; "
+        "raw basic ZW11bGF0b3I6c3ArMjpkb3NlOnNlK2NyJXQvd2l0aCBzcGFjZQ==; id emulator:sp+2";
+    const std::string out = s.scrub(text);
+    CHECK(out.find("dose") == std::string::npos);
+    CHECK(out.find("ZW11bGF0b3") == std::string::npos);
+    CHECK(out.find("id emulator:sp+2") != std::string::npos);  // the client id is not a secret
+    CHECK(s.scrub("short words stay") == "short words stay");
+}
+
+TEST_CASE("credential scrubber: tokens are learned from requests and token responses") {
+    credential_scrubber s;
+    dbserve::http_request exchange;
+    exchange.url = "https://w.example/oidc/v1/token";
+    exchange.body = "grant_type=x&assertion=eyJcontrol.plane.token1&authorization_details=%5B%5D";
+    exchange.headers.add_unchecked("Authorization", "Basic aWQ6c2VjcmV0LXNlY3JldA==");  // id:secret-secret
+    s.learn_from_request(exchange, true);
+    s.learn_from_token_response(R"({"access_token":"eyJdata.plane.token2","token_type":"Bearer"})");
+    dbserve::http_request invocation;
+    invocation.headers.add_unchecked("Authorization", "Bearer opaque-token-3");
+    s.learn_from_request(invocation, false);
+    const std::string out = s.scrub(
+        "a eyJcontrol.plane.token1 b eyJdata.plane.token2 c opaque-token-3 d secret-secret e aWQ6c2VjcmV0LXNlY3JldA== "
+        "f authorization_details");
+    CHECK(out == "a <redacted> b <redacted> c <redacted> d <redacted> e <redacted> f authorization_details");
+    s.learn_from_token_response(deep_json(100000));  // nothing to learn, nothing to crash on
+}
+
+TEST_CASE("-v: what a server sends is shown with credentials scrubbed and control characters escaped") {
+    auto scrubber = std::make_shared<credential_scrubber>();
+    std::FILE* out = std::tmpfile();
+    REQUIRE(out != nullptr);
+    auto log = std::make_shared<verbose_log>(scrubber, out);
+    cli_transport transport(
+        [](const dbserve::http_request& r, const dbserve::send_options&) -> dbserve::result<dbserve::http_response> {
+            dbserve::http_response resp;
+            if (r.url.find("/oidc/v1/token") != std::string::npos) {
+                resp.status = 200;
+                resp.body = R"({"access_token":"eyJheld.token.value","expires_in":3600})";
+                return resp;
+            }
+            resp.status = 401;
+            resp.reason = "No\x1b[2J";
+            resp.headers.add_unchecked("X-Note", "\x1b]0;pwned\x07");
+            resp.body = "invalid token eyJheld.token.value for client secret-of-the-client \x1b[31m" + deep_json(3);
+            return resp;
+        },
+        log, scrubber);
+    scrubber->add_client_credentials("id", "secret-of-the-client");
+    dbserve::http_request token;
+    token.method = dbserve::http_method::post;
+    token.url = "https://w.example/oidc/v1/token";
+    token.body = "grant_type=client_credentials";
+    CHECK(transport.send(token, {}));
+    dbserve::http_request query;
+    query.method = dbserve::http_method::post;
+    query.url = "https://e.example/1/serving-endpoints/e/invocations";
+    query.headers.add_unchecked("Authorization", "Bearer eyJheld.token.value");
+    CHECK(transport.send(query, {}));
+    const std::string text = contents(out);
+    std::fclose(out);
+    CHECK(text.find("eyJheld") == std::string::npos);
+    CHECK(text.find("secret-of-the-client") == std::string::npos);
+    CHECK(text.find('\x1b') == std::string::npos);
+    CHECK(text.find('\x07') == std::string::npos);
+    CHECK(text.find("< X-Note: \\x1b]0;pwned\\x07") != std::string::npos);
+    CHECK(text.find("< HTTP 401 No\\x1b[2J") != std::string::npos);
+    CHECK(text.find("invalid token <redacted> for client <redacted> \\x1b[31m") != std::string::npos);
+}
+
+TEST_CASE("request body: numbers beyond a double, deep nesting and text that is not UTF-8 are refused, not thrown") {
+    auto data = build_request_body(body_options({"--data", R"({"inputs":[1e309]})"}));
+    REQUIRE_FALSE(data);
+    CHECK(data.error().message.find("--data holds a number too large for a double") != std::string::npos);
+    auto params = build_request_body(body_options({"--data", R"({"inputs":[1]})", "--params", R"({"scale":1e309})"}));
+    REQUIRE_FALSE(params);
+    CHECK(params.error().message.find("--params holds a number too large") != std::string::npos);
+    auto chat = build_request_body(body_options({"--chat", "\xff\xfe"}));
+    REQUIRE_FALSE(chat);
+    CHECK(chat.error().message.find("--chat is not valid UTF-8 (byte 0") != std::string::npos);
+    const std::string deep = "{\"inputs\":" + deep_json(100000) + "}";
+    auto nested = build_request_body(body_options({"--data", deep, "--params", "{}"}));
+    REQUIRE_FALSE(nested);
+    CHECK(nested.error().message.find("more than 512 levels deep") != std::string::npos);
+    CHECK(exit_code_for(data.error()) == exit_usage);
+    auto not_utf8 = build_request_body(body_options({"--data", "{\"a\":\"\xff\"}"}));
+    REQUIRE_FALSE(not_utf8);
+    CHECK(not_utf8.error().message.find("--data is not valid JSON: parsing stopped at byte 7 (invalid string: "
+                                        "ill-formed UTF-8 byte)") != std::string::npos);
+}
+
+TEST_CASE("load mode: each query's deadline is the time left, or --max-time when shorter") {
+    using namespace std::chrono;
+    const auto now = steady_clock::now();
+    CHECK(detail::query_deadline_at(now, std::nullopt, milliseconds(0)) == milliseconds(0));
+    CHECK(detail::query_deadline_at(now, std::nullopt, milliseconds(3000)) == milliseconds(3000));
+    CHECK(detail::query_deadline_at(now, now + milliseconds(1500), milliseconds(0)) == milliseconds(1500));
+    CHECK(detail::query_deadline_at(now, now + milliseconds(1500), milliseconds(700)) == milliseconds(700));
+    CHECK(detail::query_deadline_at(now, now - milliseconds(5), milliseconds(0)) == milliseconds(1));
+}
+
+TEST_CASE("load mode: a query that ignores its deadline is left behind and counted, the run still ends") {
+    struct gate {
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool open = false;
+        std::chrono::milliseconds deadline{0};
+    };
+    auto g = std::make_shared<gate>();
+    auto o = parse_command_line({"--url", "u", "--data", "{}", "--duration", "1"});
+    REQUIRE(o);
+    auto hung = [g](std::chrono::milliseconds deadline) -> dbserve::result<int> {
+        std::unique_lock<std::mutex> lock(g->mutex);
+        g->deadline = deadline;
+        g->changed.wait(lock, [&] { return g->open; });
+        return dbserve::unexpected(dbserve::errc::timeout, "released");
+    };
+    auto outcome = run_load(*o, hung, false);
+    CHECK(outcome.abandoned == 1);
+    CHECK(outcome.report.queries == 0);
+    CHECK(outcome.report.unfinished == 1);
+    CHECK(outcome.exit == exit_network);
+    {
+        std::lock_guard<std::mutex> lock(g->mutex);
+        CHECK(g->deadline.count() > 0);
+        CHECK(g->deadline <= std::chrono::milliseconds(1000));
+        g->open = true;
+    }
+    g->changed.notify_all();
+}
+
+TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not failed; a run where none finishes "
+          "fails") {
+    auto o = parse_command_line({"--url", "u", "--data", "{}", "--duration", "1", "--concurrency", "2"});
+    REQUIRE(o);
+    // Honours its deadline: succeeds at once when that leaves room, else times out at it.
+    auto honest = [](std::chrono::milliseconds deadline) -> dbserve::result<int> {
+        if (deadline > std::chrono::milliseconds(100)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            return 1;
+        }
+        std::this_thread::sleep_for(deadline);
+        return dbserve::unexpected(dbserve::errc::timeout, "passed its total deadline");
+    };
+    auto healthy = run_load(*o, honest, false);
+    CHECK(healthy.exit == exit_success);
+    CHECK(healthy.report.successes == healthy.report.queries);
+    CHECK(healthy.report.successes > 0);
+    CHECK(healthy.report.unfinished == 2);
+    CHECK(healthy.abandoned == 0);
+
+    auto hung = [](std::chrono::milliseconds deadline) -> dbserve::result<int> {
+        std::this_thread::sleep_for(deadline);
+        return dbserve::unexpected(dbserve::errc::timeout, "passed its total deadline");
+    };
+    auto none = run_load(*o, hung, false);
+    CHECK(none.exit == exit_network);
+    CHECK(none.report.queries == 0);
+    CHECK(none.report.unfinished == 2);
+    CHECK(none.first_failure.find("no query finished before --duration ended; the first: timeout") == 0);
 }

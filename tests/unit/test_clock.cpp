@@ -63,10 +63,19 @@ TEST_CASE("system_clock_policy reads the real wall and monotonic clocks") {
 }
 
 TEST_CASE("system_clock_policy::sleep_until returns at once for a deadline in the past") {
+    // A deadline an hour ago: a sleep that took the distance the wrong way round, or waited
+    // for a wake-up that never comes, would still be asleep when the guard gives up.
     system_clock_policy clock;
     const auto deadline = clock.monotonic_now() - 1h;
-    clock.sleep_until(deadline);
-    CHECK(clock.monotonic_now() > deadline);
+    auto returned = std::make_shared<countdown>();  // outlives a detached sleeper
+    std::thread sleeper([clock, deadline, returned] {
+        clock.sleep_until(deadline);
+        returned->increment();
+    });
+    const bool in_time = returned->wait_for(1);
+    if (!in_time) sleeper.detach();  // still asleep: fail, without waiting an hour for it
+    else sleeper.join();
+    CHECK(in_time);
 }
 
 TEST_CASE("system_clock_policy fires an async wait whose deadline has passed, on another thread") {

@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 using namespace dbserve;
 
 namespace {
@@ -144,4 +147,44 @@ TEST_CASE("a failed discovery fails the callers that waited for it") {
     auto b2 = cache.acquire("my-ep", b.ticket);
     REQUIRE(b2.what == endpoint_cache::decision::fail);
     CHECK(b2.failure->code == errc::not_found);
+}
+
+TEST_CASE("a discovered endpoint host must be on the serving domain of the workspace's cloud") {
+    const std::vector<std::string> none;
+    auto allowed = [&](const std::string& endpoint_host, const std::string& workspace,
+                       const std::vector<std::string>& extra) {
+        return static_cast<bool>(check_discovered_endpoint_host(
+            "https://" + endpoint_host + "/1234567890123456/serving-endpoints/my-ep/invocations", workspace, extra));
+    };
+    const std::string azure = "https://adb-1234567890123456.7.azuredatabricks.net";
+    const std::string aws = "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com";
+    const std::string gcp = "https://1234567890123456.7.gcp.databricks.com";
+    CHECK(allowed("abc123.7.serving.azuredatabricks.net", azure, none));
+    CHECK(allowed("ABC123.7.Serving.AzureDatabricks.NET", azure, none));
+    CHECK(allowed("abc123.serving.cloud.databricks.com", aws, none));
+    CHECK(allowed("abc123.serving.gcp.databricks.com", gcp, none));
+    // Another cloud's serving domain, a look-alike, the bare domain, another host.
+    CHECK_FALSE(allowed("abc123.serving.cloud.databricks.com", azure, none));
+    CHECK_FALSE(allowed("abc123.7.serving.azuredatabricks.net", gcp, none));
+    CHECK_FALSE(allowed("abc123.serving.azuredatabricks.net.evil.com", azure, none));
+    CHECK_FALSE(allowed("evilserving.azuredatabricks.net", azure, none));
+    CHECK_FALSE(allowed("serving.azuredatabricks.net", azure, none));
+    CHECK_FALSE(allowed("adb-1234567890123456.7.azuredatabricks.net", azure, none));
+    // A workspace host that names no cloud (a private link name): any serving domain.
+    CHECK(allowed("abc123.serving.cloud.databricks.com", "https://ws.internal.example", none));
+    CHECK_FALSE(allowed("abc123.example.net", "https://ws.internal.example", none));
+    // Loopback only beside a loopback workspace (a local emulator).
+    CHECK(allowed("127.0.0.1:8443", "https://localhost:8443", none));
+    CHECK_FALSE(allowed("127.0.0.1:8443", azure, none));
+    // The user's list: exact names and dot-suffixes, nothing looser.
+    CHECK(allowed("gw.example.net", azure, {"gw.example.net"}));
+    CHECK(allowed("a.b.example.net", azure, {".example.net"}));
+    CHECK_FALSE(allowed("example.net", azure, {".example.net"}));
+    CHECK_FALSE(allowed("notexample.net", azure, {".example.net", "example"}));
+    auto refused = check_discovered_endpoint_host("https://abc123.example.net/x/invocations", azure, none);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == errc::configuration);
+    CHECK(refused.error().message.find("abc123.example.net") != std::string::npos);
+    CHECK(refused.error().message.find("*.serving.azuredatabricks.net") != std::string::npos);
+    CHECK(refused.error().message.find("allowed_endpoint_hosts") != std::string::npos);
 }

@@ -328,7 +328,9 @@ TEST_CASE_TEMPLATE("discovery by name, then the jwt-bearer exchange with the det
     CHECK_FALSE(requests[2].headers.contains("Authorization"));
     std::string expected = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=cp-token"
                            "&authorization_details=";
-    expected += form_urlencode(discovered_details);
+    expected += "%5B%7B%22type%22%3A%22workspace_permission%22%2C%22object_type%22%3A%22serving-endpoints%22%2C"
+                "%22object_path%22%3A%22%2Fserving-endpoints%2Fabc123%22%2C%22actions%22%3A%5B"
+                "%22query_inference_endpoint%22%5D%7D%5D";
     CHECK(requests[2].body == expected);
     // 4. the query with the data-plane token
     CHECK(requests[3].url == scenario::ro_url);

@@ -234,3 +234,22 @@ TEST_CASE("acquiring through a slot decides exactly as through its key, also aft
     CHECK(cache.acquire(slot, t0).what == decision::fetch);
     CHECK(cache.refreshing(key));
 }
+
+TEST_CASE("a caller that waited for a token refused meanwhile does not start a fetch during the backoff") {
+    token_cache cache;
+    auto make = [](std::chrono::milliseconds) { return dbserve::error(errc::authentication, "blocked"); };
+    auto first = cache.acquire(key, t0);
+    auto s1 = cache.complete(key, first.ticket, secret_string("t1"), 1h, t0).serial;
+    CHECK(cache.refused(key, s1, t0, make) == 0ms);
+    auto fetching = cache.acquire(key, t0);
+    REQUIRE(fetching.what == decision::fetch);
+    auto waiting = cache.acquire(key, t0);
+    REQUIRE(waiting.what == decision::wait);
+    auto s2 = cache.complete(key, fetching.ticket, secret_string("t2"), 1h, t0).serial;
+    // Another caller used t2 and got the second 401 before the waiter looked again.
+    CHECK(cache.refused(key, s2, t0, make) == 1s);
+    auto late = cache.acquire(key, t0, waiting.ticket);
+    REQUIRE(late.what == decision::fail);
+    CHECK(late.failure->message == "blocked");
+    CHECK_FALSE(cache.refreshing(key));
+}

@@ -172,7 +172,7 @@ private:
                     }
                     if (step.deadline != std::chrono::steady_clock::time_point{}) {
                         // The query's total deadline: wake for it even if nothing arrives.
-                        std::lock_guard<std::mutex> lock(flags_mutex_);
+                        std::lock_guard<std::mutex> lock(state_mutex_);
                         if (!timer_ || step.deadline < *timer_) {
                             timer_ = step.deadline;
                             action a;
@@ -246,7 +246,7 @@ private:
                     auto runner = weak.lock();
                     if (!runner) return;
                     {
-                        std::lock_guard<std::mutex> lock(runner->flags_mutex_);
+                        std::lock_guard<std::mutex> lock(runner->state_mutex_);
                         if (runner->timer_ && *runner->timer_ == deadline) runner->timer_.reset();
                     }
                     runner->drive();

@@ -15,6 +15,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -43,34 +44,54 @@ struct beast_async_kit {
     }
     static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
                                                         const dbserve::send_options& o) {
-        return drive(t, r, o, std::nullopt);
+        return std::move(drive(t, {r}, o, {}).front());
     }
     static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
                                                                    const dbserve::send_options& o,
-                                                                   std::chrono::milliseconds after) {
-        return drive(t, r, o, after);
+                                                                   const std::function<bool()>& cancel_when) {
+        return std::move(drive(t, {r}, o, cancel_when).front());
+    }
+    static std::vector<dbserve::result<dbserve::http_response>> send_all(transport_type& t,
+                                                                         const std::vector<dbserve::http_request>& requests,
+                                                                         const dbserve::send_options& o) {
+        return drive(t, requests, o, {});
     }
 
 private:
-    static dbserve::result<dbserve::http_response> drive(transport_type& t, const dbserve::http_request& r,
-                                                         const dbserve::send_options& o,
-                                                         std::optional<std::chrono::milliseconds> cancel_after) {
-        std::optional<dbserve::result<dbserve::http_response>> outcome;
-        auto handle = t.transport.async_send(r, o, dbserve::completion_handler([&outcome](dbserve::result<dbserve::http_response> x) {
-            outcome.emplace(std::move(x));
-        }));
-        const auto started = std::chrono::steady_clock::now();
+    // Starts the requests and runs the io_context until every handler ran, cancelling
+    // the first once `cancel_when` says so.
+    static std::vector<dbserve::result<dbserve::http_response>> drive(transport_type& t,
+                                                                      const std::vector<dbserve::http_request>& requests,
+                                                                      const dbserve::send_options& o,
+                                                                      const std::function<bool()>& cancel_when) {
+        auto outcomes = std::make_shared<std::vector<std::optional<dbserve::result<dbserve::http_response>>>>(requests.size());
+        std::vector<dbserve::beast::request_handle> handles;
+        for (std::size_t i = 0; i < requests.size(); ++i)
+            handles.push_back(t.transport.async_send(
+                requests[i], o, dbserve::completion_handler([outcomes, i](dbserve::result<dbserve::http_response> x) {
+                    (*outcomes)[i].emplace(std::move(x));
+                })));
+        const auto all_done = [&] {
+            for (const auto& outcome : *outcomes)
+                if (!outcome) return false;
+            return true;
+        };
+        const auto deadline = std::chrono::steady_clock::now() + hard_deadline;
         bool cancelled = false;
-        while (!outcome && std::chrono::steady_clock::now() - started < hard_deadline) {
-            if (cancel_after && !cancelled && std::chrono::steady_clock::now() - started >= *cancel_after) {
-                handle.cancel();
+        while (!all_done() && std::chrono::steady_clock::now() < deadline) {
+            if (cancel_when && !cancelled && cancel_when()) {
+                handles.front().cancel();
                 cancelled = true;
             }
             t.io.restart();
             t.io.run_one_for(std::chrono::milliseconds(20));
         }
-        if (!outcome) return dbserve::unexpected(dbserve::errc::timeout, "the transport never completed the request");
-        return std::move(*outcome);
+        std::vector<dbserve::result<dbserve::http_response>> out;
+        for (auto& outcome : *outcomes) {
+            require_called(outcome.has_value());
+            out.push_back(std::move(*outcome));
+        }
+        return out;
     }
 };
 
@@ -106,18 +127,29 @@ struct beast_thread_pool_kit {
     }
     static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
                                                                    const dbserve::send_options& o,
-                                                                   std::chrono::milliseconds after) {
+                                                                   const std::function<bool()>& cancel_when) {
         boost::asio::cancellation_signal signal;
         auto future = t.transport.async_send(r, o, boost::asio::bind_cancellation_slot(signal.slot(), boost::asio::use_future));
-        std::this_thread::sleep_for(after);
+        const auto deadline = std::chrono::steady_clock::now() + hard_deadline;
+        // Checks the condition between short waits for the handler.
+        while (!cancel_when() && std::chrono::steady_clock::now() < deadline)
+            if (future.wait_for(std::chrono::milliseconds(10)) == std::future_status::ready) break;
         signal.emit(boost::asio::cancellation_type::terminal);
         return wait(std::move(future));
+    }
+    static std::vector<dbserve::result<dbserve::http_response>> send_all(transport_type& t,
+                                                                         const std::vector<dbserve::http_request>& requests,
+                                                                         const dbserve::send_options& o) {
+        std::vector<std::future<dbserve::result<dbserve::http_response>>> futures;
+        for (const auto& r : requests) futures.push_back(t.transport.async_send(r, o, boost::asio::use_future));
+        std::vector<dbserve::result<dbserve::http_response>> out;
+        for (auto& f : futures) out.push_back(wait(std::move(f)));
+        return out;
     }
 
 private:
     static dbserve::result<dbserve::http_response> wait(std::future<dbserve::result<dbserve::http_response>> future) {
-        if (future.wait_for(hard_deadline) != std::future_status::ready)
-            return dbserve::unexpected(dbserve::errc::timeout, "the transport never completed the request");
+        require_called(future.wait_for(hard_deadline) == std::future_status::ready);
         return future.get();
     }
 };

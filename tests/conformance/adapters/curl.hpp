@@ -9,6 +9,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -23,33 +24,51 @@ struct curl_blocking_kit : blocking_kit<dbserve::curl::blocking_transport> {
 };
 
 namespace curl_detail {
-using outcome_slot = std::shared_ptr<std::optional<dbserve::result<dbserve::http_response>>>;
+using outcome = dbserve::result<dbserve::http_response>;
+using outcome_slot = std::shared_ptr<std::optional<outcome>>;
 
 inline dbserve::completion_handler fill(const outcome_slot& slot) {
-    return [slot](dbserve::result<dbserve::http_response> r) { slot->emplace(std::move(r)); };
+    return [slot](outcome r) { slot->emplace(std::move(r)); };
 }
-inline dbserve::result<dbserve::http_response> take(const outcome_slot& slot) {
-    if (!*slot) return dbserve::unexpected(dbserve::errc::timeout, "the transport never completed the request");
+inline outcome take(const outcome_slot& slot) {
+    require_called(slot->has_value());
     return std::move(**slot);
 }
 
-// Starts one request, steps the loop until its handler ran, cancelling it after
-// `cancel_after` when given.
+// Starts the requests, steps the loop until every handler ran (or hard_deadline passed),
+// cancelling the first once `cancel_when` says so.
 template <class Transport, class Step>
-dbserve::result<dbserve::http_response> drive(Transport& t, const dbserve::http_request& r, const dbserve::send_options& o,
-                                              std::optional<std::chrono::milliseconds> cancel_after, Step step) {
-    auto slot = std::make_shared<std::optional<dbserve::result<dbserve::http_response>>>();
-    const auto started = std::chrono::steady_clock::now();
-    const auto id = t.start(r, o, fill(slot));
+std::vector<outcome> drive_all(Transport& t, const std::vector<dbserve::http_request>& requests,
+                               const dbserve::send_options& o, const std::function<bool()>& cancel_when, Step step) {
+    std::vector<outcome_slot> slots;
+    std::vector<dbserve::curl::request_id> ids;
+    for (const auto& r : requests) {
+        slots.push_back(std::make_shared<std::optional<outcome>>());
+        ids.push_back(t.start(r, o, fill(slots.back())));
+    }
+    const auto all_done = [&] {
+        for (const auto& slot : slots)
+            if (!*slot) return false;
+        return true;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + hard_deadline;
     bool cancelled = false;
-    while (!*slot && std::chrono::steady_clock::now() - started < hard_deadline) {
-        if (cancel_after && !cancelled && std::chrono::steady_clock::now() - started >= *cancel_after) {
-            t.cancel(id);
+    while (!all_done() && std::chrono::steady_clock::now() < deadline) {
+        if (cancel_when && !cancelled && cancel_when()) {
+            t.cancel(ids.front());
             cancelled = true;
         }
         step();
     }
-    return take(slot);
+    std::vector<outcome> out;
+    for (const auto& slot : slots) out.push_back(take(slot));
+    return out;
+}
+
+template <class Transport, class Step>
+outcome drive(Transport& t, const dbserve::http_request& r, const dbserve::send_options& o,
+              const std::function<bool()>& cancel_when, Step step) {
+    return std::move(drive_all(t, {r}, o, cancel_when, step).front());
 }
 }  // namespace curl_detail
 
@@ -63,12 +82,17 @@ struct curl_async_kit {
     }
     static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
                                                         const dbserve::send_options& o) {
-        return curl_detail::drive(t, r, o, std::nullopt, [&] { t.run_once(std::chrono::milliseconds(50)); });
+        return curl_detail::drive(t, r, o, {}, [&] { t.run_once(std::chrono::milliseconds(50)); });
     }
     static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
                                                                    const dbserve::send_options& o,
-                                                                   std::chrono::milliseconds after) {
-        return curl_detail::drive(t, r, o, after, [&] { t.run_once(std::chrono::milliseconds(20)); });
+                                                                   const std::function<bool()>& cancel_when) {
+        return curl_detail::drive(t, r, o, cancel_when, [&] { t.run_once(std::chrono::milliseconds(20)); });
+    }
+    static std::vector<dbserve::result<dbserve::http_response>> send_all(transport_type& t,
+                                                                         const std::vector<dbserve::http_request>& requests,
+                                                                         const dbserve::send_options& o) {
+        return curl_detail::drive_all(t, requests, o, {}, [&] { t.run_once(std::chrono::milliseconds(50)); });
     }
 };
 
@@ -137,12 +161,17 @@ struct curl_event_hooks_kit {
     }
     static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
                                                         const dbserve::send_options& o) {
-        return curl_detail::drive(t, r, o, std::nullopt, [&] { t.step(); });
+        return curl_detail::drive(t, r, o, {}, [&] { t.step(); });
     }
     static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
                                                                    const dbserve::send_options& o,
-                                                                   std::chrono::milliseconds after) {
-        return curl_detail::drive(t, r, o, after, [&] { t.step(); });
+                                                                   const std::function<bool()>& cancel_when) {
+        return curl_detail::drive(t, r, o, cancel_when, [&] { t.step(); });
+    }
+    static std::vector<dbserve::result<dbserve::http_response>> send_all(transport_type& t,
+                                                                         const std::vector<dbserve::http_request>& requests,
+                                                                         const dbserve::send_options& o) {
+        return curl_detail::drive_all(t, requests, o, {}, [&] { t.step(); });
     }
 };
 
@@ -158,30 +187,40 @@ struct curl_background_thread_kit {
     }
     static dbserve::result<dbserve::http_response> send(transport_type& t, const dbserve::http_request& r,
                                                         const dbserve::send_options& o) {
-        return send_and_maybe_cancel(t, r, o, std::nullopt);
+        return std::move(send_all(t, {r}, o).front());
     }
     static dbserve::result<dbserve::http_response> send_and_cancel(transport_type& t, const dbserve::http_request& r,
                                                                    const dbserve::send_options& o,
-                                                                   std::chrono::milliseconds after) {
-        return send_and_maybe_cancel(t, r, o, after);
-    }
-
-private:
-    static dbserve::result<dbserve::http_response> send_and_maybe_cancel(transport_type& t, const dbserve::http_request& r,
-                                                                         const dbserve::send_options& o,
-                                                                         std::optional<std::chrono::milliseconds> after) {
+                                                                   const std::function<bool()>& cancel_when) {
         auto promise = std::make_shared<std::promise<dbserve::result<dbserve::http_response>>>();
         auto future = promise->get_future();
         const auto id = t.start(r, o, [promise](dbserve::result<dbserve::http_response> result) {
             promise->set_value(std::move(result));
         });
-        if (after) {
-            std::this_thread::sleep_for(*after);
-            t.cancel(id);
-        }
-        if (future.wait_for(hard_deadline) != std::future_status::ready)
-            return dbserve::unexpected(dbserve::errc::timeout, "the transport never completed the request");
+        const auto deadline = std::chrono::steady_clock::now() + hard_deadline;
+        // Checks the condition between short waits for the handler.
+        while (!cancel_when() && std::chrono::steady_clock::now() < deadline)
+            if (future.wait_for(std::chrono::milliseconds(10)) == std::future_status::ready) break;
+        t.cancel(id);
+        require_called(future.wait_until(deadline) == std::future_status::ready);
         return future.get();
+    }
+    static std::vector<dbserve::result<dbserve::http_response>> send_all(transport_type& t,
+                                                                         const std::vector<dbserve::http_request>& requests,
+                                                                         const dbserve::send_options& o) {
+        std::vector<std::future<dbserve::result<dbserve::http_response>>> futures;
+        for (const auto& r : requests) {
+            auto promise = std::make_shared<std::promise<dbserve::result<dbserve::http_response>>>();
+            futures.push_back(promise->get_future());
+            t.start(r, o, [promise](dbserve::result<dbserve::http_response> result) { promise->set_value(std::move(result)); });
+        }
+        const auto deadline = std::chrono::steady_clock::now() + hard_deadline;
+        std::vector<dbserve::result<dbserve::http_response>> out;
+        for (auto& f : futures) {
+            require_called(f.wait_until(deadline) == std::future_status::ready);
+            out.push_back(f.get());
+        }
+        return out;
     }
 };
 

@@ -135,6 +135,28 @@ TEST_CASE("curl: unusable options fail every request with a configuration error"
 }
 
 #if DBSERVE_HAS_EXCEPTIONS
+TEST_CASE("curl: an option libcurl refuses is a configuration error naming the first one refused") {
+    dbserve::curl::detail::easy_handle easy(curl_easy_init());
+    REQUIRE(easy);
+    dbserve::curl::detail::option_setter set(easy.get());
+    set(CURLOPT_NOSIGNAL, 1L);
+    CHECK(set.ok());
+    set(CURLOPT_MAXAGE_CONN, -1L)(CURLOPT_MAXLIFETIME_CONN, -1L);
+    REQUIRE_FALSE(set.ok());
+    const auto e = set.error();
+    CHECK(e.code == errc::configuration);
+    CHECK_MESSAGE(e.message.find("CURLOPT_MAXAGE_CONN") != std::string::npos, e.message);
+    CHECK_MESSAGE(e.message.find("CURLOPT_MAXLIFETIME_CONN") == std::string::npos, e.message);
+    CHECK(e.native_code == CURLE_BAD_FUNCTION_ARGUMENT);
+
+    // A size cap beyond what libcurl takes is a cap it can hold, not a refused option.
+    auto options = trusting_options();
+    options.max_response_bytes = static_cast<std::size_t>(-1);
+    dbserve::curl::blocking_transport t(options);
+    auto r = t.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+    CHECK_MESSAGE(r.has_value(), describe(r));
+}
+
 TEST_CASE("curl: an exception thrown by on_body_chunk reaches the caller and the transport stays usable") {
     dbserve::curl::blocking_transport t(trusting_options());
     auto options = with_timeout(normal_timeout);

@@ -134,9 +134,24 @@ private:
             : settings(std::move(options)), multi(detail::global_init() ? curl_multi_init() : nullptr) {
             if (!multi) return;
             const auto& o = settings.options;
-            curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(o.max_connections_per_host));
-            curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(o.max_connections_per_host * 4));
-            curl_multi_setopt(multi.get(), CURLMOPT_PIPELINING, o.enable_http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+            // libcurl queues a transfer that finds every connection to its host busy.
+            const long per_host = static_cast<long>(std::max<std::size_t>(1, o.max_connections_per_host));
+            set_multi(CURLMOPT_MAX_HOST_CONNECTIONS, per_host, "CURLMOPT_MAX_HOST_CONNECTIONS");
+            set_multi(CURLMOPT_MAXCONNECTS, per_host * 4, "CURLMOPT_MAXCONNECTS");
+            set_multi(CURLMOPT_PIPELINING, o.enable_http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING, "CURLMOPT_PIPELINING");
+        }
+
+        // A multi option libcurl refuses makes every request fail with a configuration
+        // error naming it.
+        template <class Value>
+        void set_multi(CURLMoption option, Value value, const char* name) {
+            const CURLMcode code = curl_multi_setopt(multi.get(), option, value);
+            if (code == CURLM_OK || settings.configuration_error) return;
+            dbserve::error e(errc::configuration, "the installed libcurl " + detail::libcurl_version() + " refused " +
+                                                      name + " (" + curl_multi_strerror(code) +
+                                                      "); dbserve::curl needs libcurl 7.80 or newer");
+            e.native_code = static_cast<int>(code);
+            settings.configuration_error = std::move(e);
         }
 
         request_id enqueue(http_request request, send_options options, completion_handler handler) {
@@ -198,10 +213,10 @@ private:
 
         void install_hooks(event_hooks given) {
             hooks = std::move(given);
-            curl_multi_setopt(multi.get(), CURLMOPT_SOCKETFUNCTION, &on_socket);
-            curl_multi_setopt(multi.get(), CURLMOPT_SOCKETDATA, this);
-            curl_multi_setopt(multi.get(), CURLMOPT_TIMERFUNCTION, &on_timer);
-            curl_multi_setopt(multi.get(), CURLMOPT_TIMERDATA, this);
+            set_multi(CURLMOPT_SOCKETFUNCTION, &on_socket, "CURLMOPT_SOCKETFUNCTION");
+            set_multi(CURLMOPT_SOCKETDATA, this, "CURLMOPT_SOCKETDATA");
+            set_multi(CURLMOPT_TIMERFUNCTION, &on_timer, "CURLMOPT_TIMERFUNCTION");
+            set_multi(CURLMOPT_TIMERDATA, this, "CURLMOPT_TIMERDATA");
         }
 
         void start_thread() {
@@ -282,10 +297,12 @@ private:
             op->x.emplace(op->request, op->options);
             auto prepared = op->x->prepare(op->easy.get(), settings, caches.get());
             if (!prepared) return fail(*op, std::move(prepared).error());
-            curl_easy_setopt(op->easy.get(), CURLOPT_PRIVATE, op.get());
+            detail::option_setter set(op->easy.get());
+            set(CURLOPT_PRIVATE, op.get());
             // A burst of requests waits for the first connection to learn whether it can
             // multiplex (HTTP/2) instead of opening one connection each.
-            if (settings.options.enable_http2) curl_easy_setopt(op->easy.get(), CURLOPT_PIPEWAIT, 1L);
+            if (settings.options.enable_http2) set(CURLOPT_PIPEWAIT, 1L);
+            if (!set.ok()) return fail(*op, set.error());
             if (curl_multi_add_handle(multi.get(), op->easy.get()) != CURLM_OK)
                 return fail(*op, dbserve::error(errc::configuration, "curl_multi_add_handle failed"));
             in_flight.push_back(std::move(op));

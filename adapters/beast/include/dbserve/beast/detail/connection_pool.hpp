@@ -56,11 +56,12 @@ public:
 
     // An idle connection is reusable only if the peer has neither closed it nor sent
     // anything unasked (a TLS close_notify, a stray byte): peek without blocking.
-    bool looks_reusable() noexcept {
+    bool looks_reusable(std::chrono::steady_clock::duration max_idle) noexcept {
         if (!socket().is_open() || buffer.size() != 0) return false;
-        // Like curl's CURLOPT_MAXAGE_CONN: a middlebox may have dropped a connection idle
-        // this long without telling either end, and a request on it would only time out.
-        if (std::chrono::steady_clock::now() - idle_since > max_idle_time) return false;
+        // Like curl's CURLOPT_MAXAGE_CONN: a load balancer may drop a connection idle this
+        // long without telling either end, and a POST sent on it would end with its
+        // outcome unknown.
+        if (max_idle.count() <= 0 || std::chrono::steady_clock::now() - idle_since > max_idle) return false;
         boost::system::error_code ec;
         socket().non_blocking(true, ec);
         if (ec) return false;
@@ -98,8 +99,6 @@ public:
         }));
     }
 
-    static constexpr std::chrono::seconds max_idle_time{118};
-
     boost::beast::flat_buffer buffer;  // bytes read past the last message stay with the connection
     std::chrono::steady_clock::time_point idle_since{};
     verify_outcome verify;             // filled by the certificate verify callback
@@ -124,7 +123,8 @@ public:
         std::uint64_t wait_id = 0;
     };
 
-    explicit connection_pool(std::size_t limit) : limit_(limit == 0 ? 1 : limit) {}
+    connection_pool(std::size_t limit, std::chrono::steady_clock::duration max_idle)
+        : limit_(limit == 0 ? 1 : limit), max_idle_(max_idle) {}
 
     // Takes an idle connection the peer has not closed, or a slot for a new one, or
     // queues `grant` to be called (from another thread, outside the lock) when one frees up.
@@ -137,7 +137,7 @@ public:
             while (!host.idle.empty()) {
                 std::unique_ptr<connection> c = std::move(host.idle.back());
                 host.idle.pop_back();
-                if (c->looks_reusable()) {
+                if (c->looks_reusable(max_idle_)) {
                     out.kind = outcome::reused;
                     out.conn = std::move(c);
                     break;
@@ -233,6 +233,7 @@ private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, host_state> hosts_;
     std::size_t limit_;
+    std::chrono::steady_clock::duration max_idle_;
     std::uint64_t next_wait_id_ = 0;
 };
 

@@ -84,7 +84,7 @@ struct transport_state {
         : executor(std::move(ex)),
           options(std::move(opts)),
           tls(make_tls_context(options.tls)),
-          pool(options.max_connections_per_host) {
+          pool(options.max_connections_per_host, options.max_connection_idle) {
         if (tls.configuration_error) configuration_error = tls.configuration_error;
         for (const auto& entry : options.resolve)
             if (entry.host.empty() || entry.address.empty() || entry.port == 0)
@@ -111,7 +111,7 @@ inline bool is_ip_literal(const std::string& host) {
 }
 
 // The peer closed or reset the connection: on a reused connection before any response
-// byte, that is a stale keep-alive connection and the request is safe to send again.
+// byte, most likely a keep-alive connection the server closed as the request went out.
 inline bool closed_by_peer(const boost::system::error_code& ec) noexcept {
     namespace bhttp = boost::beast::http;
     return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
@@ -149,7 +149,7 @@ public:
     void cancel() {
         boost::asio::post(strand_, [self = shared_from_this()] {
             dbserve::error e(errc::cancelled, "the request to '" + self->target_.host + "' was cancelled");
-            e.request_may_have_been_processed = self->written_;
+            e.request_may_have_been_processed = self->may_have_reached_server_;
             e.native_code = boost::asio::error::operation_aborted;
             e.native_message = "cancelled while " + std::string(self->phase_name());
             self->abort(std::move(e));
@@ -442,29 +442,41 @@ private:
         namespace bhttp = boost::beast::http;
         phase_ = phase::sending;
         if (!request_built_) build_request();
+        // From here on some of the request may be on the wire, until the write says otherwise.
+        may_have_reached_server_ = true;
         conn_->with_stream([&](auto& stream) {
             bhttp::async_write(stream, request_message_,
-                               on_strand([self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                                   self->on_written(ec);
-                               }));
+                               on_strand([self = shared_from_this()](const boost::system::error_code& ec,
+                                                                     std::size_t bytes) { self->on_written(ec, bytes); }));
         });
     }
 
-    void on_written(const boost::system::error_code& ec) {
+    void on_written(const boost::system::error_code& ec, std::size_t bytes) {
         if (finished_) return;
         if (ec) {
-            if (conn_->reused && !retried_) return retry_on_fresh_connection();
+            if (bytes == 0) {
+                may_have_reached_server_ = false;
+                // Nothing of it left this machine: safe to send on a fresh connection.
+                if (conn_->reused && !retried_) return retry_on_fresh_connection();
+            }
             return finish(io_error(ec, "sending the request to " + target_.host_and_port() + " failed"));
         }
-        written_ = true;
         read_header();
     }
 
-    // A kept-alive connection the server had already closed: the request never reached
-    // it, so it goes once more on a new connection (keeping this request's pool slot).
+    // Go net/http's rule: a request that went out on a reused connection and got no
+    // response byte back is sent again only if the server cannot have acted on it twice
+    // (a GET without a body). A POST may have reached the model: its outcome is unknown,
+    // and repeating it is the caller's decision, never the transport's.
+    bool replayable() const noexcept {
+        return request_.method == http_method::get && request_message_.body().empty();
+    }
+
+    // A kept-alive connection the server had closed before this request reached it:
+    // it goes once more on a new connection (keeping this request's pool slot).
     void retry_on_fresh_connection() {
         retried_ = true;
-        written_ = false;
+        may_have_reached_server_ = false;
         conn_->close();
         conn_.reset();
         parser_.reset();
@@ -488,7 +500,7 @@ private:
     void on_header(const boost::system::error_code& ec) {
         if (finished_) return;
         if (ec) {
-            if (conn_->reused && !retried_ && !parser_->got_some() && closed_by_peer(ec))
+            if (conn_->reused && !retried_ && !parser_->got_some() && closed_by_peer(ec) && replayable())
                 return retry_on_fresh_connection();
             return finish(io_error(ec, "no complete response header came from " + target_.host_and_port()));
         }
@@ -571,7 +583,7 @@ private:
         } else {
             e = native_error(errc::connection, what, ec);
         }
-        e.request_may_have_been_processed = written_;
+        e.request_may_have_been_processed = may_have_reached_server_;
         return e;
     }
 
@@ -596,7 +608,7 @@ private:
                       std::to_string(total_timeout_.count()) + " ms (stopped while " + phase_name() + ")";
         }
         dbserve::error e(errc::timeout, std::move(message));
-        e.request_may_have_been_processed = written_;
+        e.request_may_have_been_processed = may_have_reached_server_;
         e.native_code = boost::asio::error::timed_out;
         e.native_message = std::string("deadline expired while ") + phase_name();
         abort(std::move(e));
@@ -667,7 +679,7 @@ private:
     bool finished_ = false;
     bool waiting_ = false;
     bool holds_slot_ = false;
-    bool written_ = false;
+    bool may_have_reached_server_ = false;  // some byte of the request may have been sent
     bool retried_ = false;
     bool request_built_ = false;
 };

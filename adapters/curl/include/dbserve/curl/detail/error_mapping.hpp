@@ -23,23 +23,14 @@ struct failure_context {
     std::chrono::milliseconds connect_timeout{0};
     std::size_t max_response_bytes = 0;
     bool response_too_large = false;  // the write callback refused a body over the cap
-    std::size_t request_body_size = 0;
+    // libcurl was about to send the request again after the connection died, and some
+    // of it had already gone out: stopped, the outcome is unknown.
+    bool resend_refused = false;
+    // Some of the request went out: a reply libcurl cannot read is the server's fault,
+    // not the URL's (libcurl reports both as CURLE_UNSUPPORTED_PROTOCOL).
+    bool request_sent = false;
     const char* error_buffer = "";
 };
-
-// True once the whole request went out (or any of the reply came back): from then on
-// the server may have acted on it even though no complete response arrived.
-inline bool request_reached_server(CURL* easy, std::size_t body_size) noexcept {
-    if (!easy) return false;
-    long header_bytes = 0;
-    long request_bytes = 0;
-    curl_off_t uploaded = 0;
-    curl_easy_getinfo(easy, CURLINFO_HEADER_SIZE, &header_bytes);
-    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_bytes);
-    curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
-    if (header_bytes > 0) return true;
-    return request_bytes > 0 && static_cast<std::size_t>(uploaded) >= body_size;
-}
 
 // The X509_V_ERR_* values OpenSSL reports through CURLINFO_SSL_VERIFYRESULT. Spelled out
 // here so the adapter does not need OpenSSL's headers.
@@ -99,7 +90,9 @@ inline dbserve::error map_error(CURLcode code, CURL* easy, const failure_context
     const std::string native = (c.error_buffer && c.error_buffer[0]) ? c.error_buffer : curl_easy_strerror(code);
     const std::string host(c.host);
     dbserve::error e;
-    switch (code) {
+    // A refused resend ends in CURLE_ABORTED_BY_CALLBACK; what happened was a connection
+    // that closed without a response.
+    switch (c.resend_refused ? CURLE_GOT_NOTHING : code) {
         case CURLE_COULDNT_RESOLVE_HOST:
             e = dbserve::error(errc::name_resolution,
                                "could not resolve host '" + host +
@@ -156,11 +149,25 @@ inline dbserve::error map_error(CURLcode code, CURL* easy, const failure_context
                 e = dbserve::error(errc::cancelled, "the body callback stopped the response from " + host);
             }
             break;
+        case CURLE_GOT_NOTHING:
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+            e = dbserve::error(errc::connection,
+                               "the connection to " + host + " closed before a response arrived" +
+                                   (c.resend_refused ? "; the request had been sent, so it may have been processed and "
+                                                       "was not sent again"
+                                                     : ": " + native));
+            break;
         case CURLE_ABORTED_BY_CALLBACK:
             e = dbserve::error(errc::cancelled, "the request to " + host + " was cancelled");
             break;
-        case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
+            if (c.request_sent) {  // HTTP/0.9, an unknown HTTP version or a status that is no number
+                e = dbserve::error(errc::bad_response, "the reply from " + host + " is not valid HTTP: " + native);
+                break;
+            }
+            [[fallthrough]];
+        case CURLE_URL_MALFORMAT:
             e = dbserve::error(errc::invalid_argument, "the request URL cannot be used: " + native);
             break;
         case CURLE_WEIRD_SERVER_REPLY:
@@ -179,8 +186,7 @@ inline dbserve::error map_error(CURLcode code, CURL* easy, const failure_context
             break;
     }
     e.native_code = static_cast<int>(code);
-    e.native_message = native;
-    e.request_may_have_been_processed = request_reached_server(easy, c.request_body_size);
+    e.native_message = c.resend_refused ? "libcurl was about to send the request again on a new connection" : native;
     return e;
 }
 

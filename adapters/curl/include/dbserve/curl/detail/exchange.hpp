@@ -55,6 +55,18 @@ inline std::string host_of(const std::string& url) {
     return parts.host.empty() ? url : parts.host;
 }
 
+// What connections to the URL's server are pooled by: scheme and authority as written,
+// in lower case (e.g. "https://adb-1.2.azuredatabricks.net").
+inline std::string connection_key(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return std::string(url);
+    const auto authority_end = url.find_first_of("/?#", scheme_end + 3);
+    std::string key(url.substr(0, authority_end));
+    for (auto& c : key)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return key;
+}
+
 // Refuses what must never be sent: a URL that is not absolute http(s), and a bearer
 // token over plain HTTP to anything but loopback.
 inline result<void> check_request(const http_request& request) {
@@ -91,7 +103,8 @@ public:
         timeout_ = options_.timeout.count() > 0 ? options_.timeout : transport.options.request_timeout;
         connect_timeout_ = transport.options.connect_timeout;
         curl_easy_reset(easy);
-        transport.apply(easy, share);
+        option_setter set(easy);
+        transport.apply(set, share);
 
         for (const auto& h : request_.headers) {
             line_.assign(h.name);
@@ -105,21 +118,18 @@ public:
             return unexpected(errc::configuration, "out of memory");
 
         error_buffer_[0] = '\0';
-        curl_easy_setopt(easy, CURLOPT_URL, request_.url.c_str());
-        curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_.get());
-        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer_);
-        curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-        curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
-        curl_easy_setopt(easy, CURLOPT_HEADERDATA, this);
-        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
-        curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
+        set(CURLOPT_URL, request_.url.c_str())(CURLOPT_HTTPHEADER, headers_.get())(CURLOPT_ERRORBUFFER, error_buffer_);
+        set(CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+        set(CURLOPT_HEADERFUNCTION, &on_header)(CURLOPT_HEADERDATA, this);
+        set(CURLOPT_WRITEFUNCTION, &on_body)(CURLOPT_WRITEDATA, this);
+        set(CURLOPT_PREREQFUNCTION, &on_attempt)(CURLOPT_PREREQDATA, this);
         if (request_.method == http_method::post) {
-            curl_easy_setopt(easy, CURLOPT_POST, 1L);
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_.body.data());
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_.body.size()));
+            set(CURLOPT_POST, 1L)(CURLOPT_POSTFIELDS, request_.body.data());
+            set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_.body.size()));
         } else {
-            curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+            set(CURLOPT_HTTPGET, 1L);
         }
+        if (!set.ok()) return set.error();
         return {};
     }
 
@@ -133,15 +143,18 @@ public:
         context.connect_timeout = connect_timeout_;
         context.max_response_bytes = max_body_;
         context.response_too_large = too_large_;
-        context.request_body_size = request_.body.size();
+        context.resend_refused = resend_refused_;
+        context.request_sent = request_bytes_sent();
         context.error_buffer = error_buffer_;
-        return map_error(code, easy_, context);
+        auto e = map_error(code, easy_, context);
+        e.request_may_have_been_processed = resend_refused_ || request_bytes_sent();
+        return e;
     }
 
     // The outcome for a request taken off the wire by cancellation.
     result<http_response> cancelled() {
         dbserve::error e(errc::cancelled, "the request to " + host_of(request_.url) + " was cancelled");
-        e.request_may_have_been_processed = request_reached_server(easy_, request_.body.size());
+        e.request_may_have_been_processed = resend_refused_ || request_bytes_sent();
         return e;
     }
 
@@ -152,6 +165,36 @@ public:
 #endif
 
 private:
+    // libcurl calls this before each attempt to send the request on a connection,
+    // including the one it makes on its own when a reused connection dies without a
+    // response ("Connection died, retrying a fresh connect"). That second attempt is
+    // allowed, as in Go's net/http, only when nothing of the request went out, or when
+    // the request is a GET without a body: a POST that may have reached the model is
+    // never sent twice by the transport. (An HTTP/2 REFUSED_STREAM, which the server
+    // promises it did not process, is refused too: the caller sees an unknown outcome.)
+    static int on_attempt(void* self, char*, char*, int, int) {
+        auto& x = *static_cast<exchange*>(self);
+        const long sent = request_size(x.easy_);
+        if (x.attempts_++ > 0 && sent > x.sent_before_attempt_ && !x.replayable()) {
+            x.resend_refused_ = true;
+            return CURL_PREREQFUNC_ABORT;
+        }
+        x.sent_before_attempt_ = sent;  // a proxy's CONNECT request counts in it too
+        return CURL_PREREQFUNC_OK;
+    }
+
+    static long request_size(CURL* easy) noexcept {
+        long bytes = 0;
+        if (easy) curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &bytes);
+        return bytes;
+    }
+
+    bool replayable() const noexcept { return request_.method == http_method::get && request_.body.empty(); }
+
+    // True once any byte of the request itself (not of a proxy's CONNECT) was handed to
+    // the connection: from then on the server may act on it whatever happens next.
+    bool request_bytes_sent() const noexcept { return attempts_ > 0 && request_size(easy_) > sent_before_attempt_; }
+
     static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* self) {
         auto& x = *static_cast<exchange*>(self);
         const std::size_t total = size * count;
@@ -224,6 +267,9 @@ private:
     std::size_t max_body_ = 0;
     std::size_t body_bytes_ = 0;
     bool too_large_ = false;
+    unsigned attempts_ = 0;         // times libcurl was about to send the request
+    long sent_before_attempt_ = 0;  // CURLINFO_REQUEST_SIZE as the last attempt began
+    bool resend_refused_ = false;
     std::chrono::milliseconds timeout_{0};
     std::chrono::milliseconds connect_timeout_{0};
     char error_buffer_[CURL_ERROR_SIZE];

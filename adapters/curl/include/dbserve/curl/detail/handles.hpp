@@ -7,6 +7,10 @@
 
 #include <curl/curl.h>
 
+#ifndef _WIN32
+#include <poll.h>
+#endif
+
 #include <array>
 #include <memory>
 #include <mutex>
@@ -36,6 +40,24 @@ inline bool global_init() noexcept {
 }
 
 // Appends one line to a curl_slist, keeping the list owned on every path.
+// True when the connection an easy handle kept from its last transfer has something to
+// read while idle: the server's close_notify, FIN or reset. libcurl's own check before
+// reuse takes a pending TLS alert for a live connection, sends the request on it, and
+// then could only retry it, which a POST must never be; so such a connection is not
+// reused, as Go's net/http drops an idle connection its read loop saw closed.
+inline bool kept_connection_closed(CURL* easy) noexcept {
+#ifdef _WIN32
+    (void)easy;
+    return false;
+#else
+    curl_socket_t socket = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &socket) != CURLE_OK || socket == CURL_SOCKET_BAD)
+        return false;
+    pollfd idle{socket, POLLIN, 0};
+    return ::poll(&idle, 1, 0) > 0;
+#endif
+}
+
 inline bool append(slist_handle& list, const char* line) noexcept {
     curl_slist* grown = curl_slist_append(list.get(), line);
     if (!grown) return false;

@@ -1,0 +1,17 @@
+// The one call every transport of dbserve-query offers: send a request, block for the
+// response. Apart from cli_transport.hpp so the adapters' translation units (heavy to
+// compile) do not depend on the logging and scrubbing around them.
+#pragma once
+
+#include <dbserve/http.hpp>
+#include <dbserve/result.hpp>
+#include <dbserve/transport.hpp>
+
+#include <functional>
+
+namespace dbserve_query {
+
+using send_function =
+    std::function<dbserve::result<dbserve::http_response>(const dbserve::http_request&, const dbserve::send_options&)>;
+
+}  // namespace dbserve_query
