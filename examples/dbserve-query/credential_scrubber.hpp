@@ -177,28 +177,6 @@ public:
     }
 
 private:
-    static std::string form_decode(std::string_view text) {
-        auto hex = [](char c) -> int {
-            if (c >= '0' && c <= '9') return c - '0';
-            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-            return -1;
-        };
-        std::string out;
-        out.reserve(text.size());
-        for (std::size_t i = 0; i < text.size(); ++i) {
-            if (text[i] == '+') {
-                out += ' ';
-            } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-                out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-                i += 2;
-            } else {
-                out += text[i];
-            }
-        }
-        return out;
-    }
-
     mutable std::mutex mutex_;
     std::vector<dbserve::secret_string> known_;
 };

@@ -6,9 +6,11 @@
 
 #include <dbserve/detail/lenient_json.hpp>
 #include <dbserve/http.hpp>
+#include <dbserve/token_response.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,9 +68,8 @@ inline std::string redact_form_body(std::string_view body) {
     return out;
 }
 
-// application/x-www-form-urlencoded text made readable ('+' is a space, %XX a byte), for
-// showing a (redacted) form body to a person.
-inline std::string form_decode_for_display(std::string_view text) {
+// application/x-www-form-urlencoded text decoded: '+' is a space, %XX a byte.
+inline std::string form_decode(std::string_view text) {
     auto hex = [](char c) -> int {
         if (c >= '0' && c <= '9') return c - '0';
         if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -76,50 +77,31 @@ inline std::string form_decode_for_display(std::string_view text) {
         return -1;
     };
     std::string out;
+    out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '+') {
+        if (text[i] == '+') {
             out += ' ';
-        } else if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-            const char decoded = static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-            out += (static_cast<unsigned char>(decoded) < 0x20) ? '?' : decoded;
+        } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+            out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
             i += 2;
         } else {
-            out += c;
+            out += text[i];
         }
     }
     return out;
 }
 
-// A JSON member whose value is a credential: access_token, refresh_token, id_token,
-// client_secret, assertion, password and any other name holding "token", "secret",
-// "password" or "assertion", except the "*_type" names (token_type), which only name a kind.
-inline bool is_credential_member(std::string_view key) {
-    if (key.size() >= 5 && dbserve::detail::iequals(key.substr(key.size() - 5), "_type")) return false;
-    for (std::string_view word : {"token", "secret", "password", "assertion"})
-        if (dbserve::detail::icontains(key, word)) return true;
-    return false;
+// A form body made readable for a person: decoded, control bytes shown as '?'.
+inline std::string form_decode_for_display(std::string_view text) {
+    std::string out = form_decode(text);
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20) c = '?';
+    return out;
 }
 
-// Every string held under a credential member, at any depth. Iterative: a server decides
-// how deep its JSON nests.
-inline std::vector<std::string*> credential_strings(nlohmann::json& doc) {
-    std::vector<std::string*> found;
-    std::vector<std::pair<nlohmann::json*, bool>> pending{{&doc, false}};
-    while (!pending.empty()) {
-        const auto [node, under_credential] = pending.back();
-        pending.pop_back();
-        if (node->is_string()) {
-            if (under_credential) found.push_back(&node->get_ref<std::string&>());
-        } else if (node->is_object()) {
-            for (auto it = node->begin(); it != node->end(); ++it)
-                pending.emplace_back(&*it, under_credential || is_credential_member(it.key()));
-        } else if (node->is_array()) {
-            for (auto& item : *node) pending.emplace_back(&item, under_credential);
-        }
-    }
-    return found;
-}
+// Every string held under a key naming a token, secret, password or assertion, at any
+// depth (not the "*_type" keys): the library's own rule, so the CLI hides what it hides.
+using dbserve::detail::tokens::credential_strings;
 
 // Replaces every string under a credential member, at any depth, with "<redacted>" (counts
 // such as "completion_tokens" are numbers and stay).

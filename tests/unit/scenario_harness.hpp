@@ -339,6 +339,24 @@ inline std::vector<http_request> invocations(const testing::script& s) {
     return out;
 }
 
+// The authorization_details string a discovery reply carries for the endpoint abc123.
+inline constexpr const char* discovered_details =
+    R"([{"type":"workspace_permission","object_type":"serving-endpoints","object_path":"/serving-endpoints/abc123","actions":["query_inference_endpoint"]}])";
+
+// Discovery by name ("my-ep") answered with `url`, both token grants and a 200 from the model.
+inline void script_discovery(harness& h, const std::string& url) {
+    h.config = dbserve::client_config{};
+    h.config.endpoint_name = "my-ep";
+    h.config.jitter = [] { return 0.0; };
+    h.replies.on("/oidc/v1/token").respond([](const dbserve::http_request& r) -> dbserve::result<dbserve::http_response> {
+        if (r.body.find("grant_type=client_credentials") != std::string::npos)
+            return dbserve::testing::token_reply("cp-token");
+        return dbserve::testing::token_reply("dp-token");
+    });
+    h.replies.on("/api/2.0/serving-endpoints/my-ep").always(dbserve::testing::discovery_reply("my-ep", url, discovered_details));
+    h.replies.on("/invocations").always(dbserve::testing::json_response(200, "{\"predictions\":[2]}"));
+}
+
 }  // namespace scenario
 
 #define SCENARIO_DRIVERS scenario::blocking_driver, scenario::callback_driver, scenario::poll_driver

@@ -14,20 +14,7 @@ using scenario::harness;
 
 namespace {
 
-constexpr const char* details =
-    R"([{"type":"workspace_permission","object_type":"serving-endpoints","object_path":"/serving-endpoints/abc123","actions":["query_inference_endpoint"]}])";
-
-void script_discovery(harness& h, const std::string& url) {
-    h.config = client_config{};
-    h.config.endpoint_name = "my-ep";
-    h.config.jitter = [] { return 0.0; };
-    h.replies.on("/oidc/v1/token").respond([](const http_request& r) -> result<http_response> {
-        if (r.body.find("grant_type=client_credentials") != std::string::npos) return testing::token_reply("cp-token");
-        return testing::token_reply("dp-token");
-    });
-    h.replies.on("/api/2.0/serving-endpoints/my-ep").always(testing::discovery_reply("my-ep", url, details));
-    h.replies.on("/invocations").always(testing::json_response(200, "{\"predictions\":[2]}"));
-}
+using scenario::script_discovery;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
