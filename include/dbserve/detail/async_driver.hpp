@@ -152,17 +152,9 @@ private:
                     actions.push_back(std::move(a));
                     continue;
                 }
-                case operation_step::wait_until: {
-                    std::lock_guard<std::mutex> lock(state_mutex_);
-                    if (!timer_ || step.deadline < *timer_) {
-                        timer_ = step.deadline;
-                        action a;
-                        a.kind = action::timer;
-                        a.deadline = step.deadline;
-                        actions.push_back(std::move(a));
-                    }
+                case operation_step::wait_until:
+                    arm_timer(action::timer, step.deadline, actions);
                     return;
-                }
                 case operation_step::idle:
                     if (step.waiting_for_others) {
                         action a;
@@ -170,17 +162,9 @@ private:
                         a.version = step.observed_version;
                         actions.push_back(std::move(a));
                     }
-                    if (step.deadline != std::chrono::steady_clock::time_point{}) {
-                        // The query's total deadline: wake for it even if nothing arrives.
-                        std::lock_guard<std::mutex> lock(state_mutex_);
-                        if (!timer_ || step.deadline < *timer_) {
-                            timer_ = step.deadline;
-                            action a;
-                            a.kind = action::deadline_wake;
-                            a.deadline = step.deadline;
-                            actions.push_back(std::move(a));
-                        }
-                    }
+                    // The query's total deadline: wake for it even if nothing arrives.
+                    if (step.deadline != std::chrono::steady_clock::time_point{})
+                        arm_timer(action::deadline_wake, step.deadline, actions);
                     return;
                 case operation_step::done: {
                     {
@@ -195,6 +179,18 @@ private:
                 }
             }
         }
+    }
+
+    // Asks for a wake at `deadline` unless one at or before it is already armed.
+    void arm_timer(typename action::kind_type kind, std::chrono::steady_clock::time_point deadline,
+                   std::vector<action>& actions) {
+        std::lock_guard<std::mutex> lock(state_mutex_);
+        if (timer_ && *timer_ <= deadline) return;
+        timer_ = deadline;
+        action a;
+        a.kind = kind;
+        a.deadline = deadline;
+        actions.push_back(std::move(a));
     }
 
     // The client went away: the query ends here, its claims released with the operation.
