@@ -203,7 +203,11 @@ const cases = [
     },
     {
         group: 'drop', name: 'idle keep-alive connection closed by the server before the next POST',
-        promise: '--repeat 2: exit 0 (the second query goes on a fresh connection); exactly two POSTs',
+        // The server closes right after its answer, so the next query may be written before
+        // the close arrives (a race no client can win, Go's included): then that POST went
+        // out on a dead connection and its outcome is unknown. Never a third POST. The rule
+        // itself is pinned without the race by the conformance case that waits for the close.
+        promise: '--repeat 2: exit 0 with two POSTs (a fresh connection), or, when the close raced the next POST, exit 5 with outcome unknown and one POST; never a re-send',
         data: ['tls', (secrets) => (request, ctx) => {
             secrets.sawRequest(request);
             const head = { 'Content-Type': 'application/json', 'Connection': 'keep-alive' };
@@ -211,9 +215,13 @@ const cases = [
             ctx.socket.end();
             ctx.socket.once('finish', () => ctx.socket.destroy());
         }],
-        extra: ['--repeat', '2', '--concurrency', '1', '--summary', 'json'], exit: 0,
+        extra: ['--repeat', '2', '--concurrency', '1', '--summary', 'json'], exit: [0, 5],
         check: (r, l, fail) => {
-            if (l.data.posts() !== 2) fail(`${l.data.posts()} POSTs arrived for 2 queries, expected exactly 2`);
+            const expected = r.code === 0 ? 2 : 1;
+            if (l.data.posts() !== expected)
+                fail(`${l.data.posts()} POSTs arrived for 2 queries with exit ${r.code}, expected exactly ${expected}`);
+            if (r.code === 5 && !/outcome is unknown|may have been processed/i.test(r.stderr.toString()))
+                fail('exit 5 without saying the outcome is unknown');
         },
     },
     {
