@@ -30,6 +30,10 @@ struct kit {
         }
         template <class Client>
         void stop(Client&) {
+            finish();
+        }
+        // Also after the client is gone.
+        void finish() {
             work.reset();
             io.stop();
             for (auto& t : threads) t.join();

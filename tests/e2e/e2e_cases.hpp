@@ -18,6 +18,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -599,6 +600,203 @@ TEST_CASE("a stream cut before its end is an error after the chunks that arrived
     CHECK(chunks <= 2);
     CHECK(client.statistics().invocations == invocations_before + 1);
     CHECK(count(admin.counters(), "connections_dropped") == 1);
+}
+
+// ------------------------------------------------------------------ streams: callback and poll drivers
+
+constexpr const char* chat_body = R"({"messages":[{"role":"user","content":"one two three four"}]})";
+
+inline dbserve::client_config chat_config(const emulator& emu) {
+    auto config = config_for(emu, way::client_credentials);
+    config.url = emu.url("chat-model");
+    return config;
+}
+
+// What one asynchronous stream delivered: the chunks (counted as they arrive), then the
+// handler's result; `handler_calls` keeps counting after the result, so a second call shows.
+struct async_stream_record {
+    std::atomic<std::size_t> chunks{0};
+    std::atomic<int> handler_calls{0};
+    std::promise<dbserve::result<dbserve::stream_response>> outcome;
+};
+
+// Waits for the stream's handler; a handler that never comes ends the program (a failure,
+// never a hang), taking the children with it.
+inline dbserve::result<dbserve::stream_response> wait_stream(async_stream_record& record) {
+    auto future = record.outcome.get_future();
+    if (future.wait_for(query_deadline) != std::future_status::ready) {
+        std::fprintf(stderr, "FATAL: an asynchronous stream got no answer within %lld s\n",
+                     static_cast<long long>(query_deadline.count()));
+        std::_Exit(3);
+    }
+    return future.get();
+}
+
+inline void start_async_stream(async_client& client, const std::shared_ptr<async_stream_record>& record) {
+    client.async_stream(
+        std::string(chat_body), [record](const dbserve::chat_chunk&) { ++record->chunks; },
+        [record](dbserve::result<dbserve::stream_response> r) {
+            if (record->handler_calls++ == 0) record->outcome.set_value(std::move(r));
+        });
+}
+
+// Drives a start_stream() operation by hand with the adapter's blocking transport, as a
+// program's own loop would: streamed bytes go to on_body_chunk, the end to on_response.
+struct polled_stream {
+    dbserve::result<dbserve::query_response> outcome = dbserve::unexpected(dbserve::errc::cancelled, "not run");
+    dbserve::stream_summary summary;
+    std::size_t chunks = 0;
+    int sends = 0;
+};
+
+inline polled_stream poll_stream(sync_client& client, const emulator& emu) {
+    typename kit::blocking transport(emu.transport_options());
+    auto op = client.start_stream(std::string(chat_body));
+    polled_stream out;
+    const auto give_up = std::chrono::steady_clock::now() + query_deadline;
+    for (;;) {
+        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < give_up, "the poll loop did not finish");
+        dbserve::operation_step step = op.next();
+        switch (step.kind) {
+            case dbserve::operation_step::send: {
+                ++out.sends;
+                auto options = step.options();
+                if (step.streaming) {
+                    options.on_body_chunk = [&op, &out, id = step.request_id](const dbserve::http_response& head,
+                                                                              std::string_view bytes) {
+                        op.on_body_chunk(id, head, bytes);
+                        while (op.pop_chunk()) ++out.chunks;
+                    };
+                }
+                op.on_response(step.request_id, transport.send(*step.request, options));
+                break;
+            }
+            case dbserve::operation_step::wait_until:
+                std::this_thread::sleep_until(step.deadline);  // a retry backoff the operation asked for
+                break;
+            case dbserve::operation_step::chunk:
+                ++out.chunks;
+                break;
+            case dbserve::operation_step::idle:
+                FAIL("a lone poll-driven stream went idle: nothing else can wake it");
+                return out;
+            case dbserve::operation_step::done:
+                out.outcome = std::move(*step.outcome);
+                out.summary = op.summary();
+                return out;
+        }
+    }
+}
+
+TEST_CASE("an asynchronous stream: every chunk, then the handler once with the whole content") {
+    emulator emu;
+    async_setup setup(emu, chat_config(emu));
+    auto record = std::make_shared<async_stream_record>();
+    start_async_stream(*setup.client, record);
+    auto r = wait_stream(*record);
+    const std::string error = r ? std::string() : r.error().to_string();
+    REQUIRE_MESSAGE(r.has_value(), error);
+    CHECK(r->response.status == 200);
+    CHECK(r->summary.content == "Echo: one two three four");
+    CHECK(r->summary.chunks >= 2);
+    CHECK(record->chunks.load() == r->summary.chunks);
+    CHECK(setup.client->statistics().invocations == 1);
+    setup.runtime.stop(*setup.client);  // no late second call can still be on its way
+    CHECK(record->handler_calls.load() == 1);
+}
+
+TEST_CASE("an asynchronous stream cut before its end: an error after the chunks that arrived, not repeated") {
+    emulator emu;
+    admin_api admin(emu);
+    async_setup setup(emu, chat_config(emu));
+    admin.fault({{"route", "invocations"}, {"kind", "truncate_stream"}, {"truncate_after_chunks", 2}});
+    auto record = std::make_shared<async_stream_record>();
+    start_async_stream(*setup.client, record);
+    auto r = wait_stream(*record);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().request_may_have_been_processed);
+    CHECK(record->chunks.load() >= 1);
+    CHECK(record->chunks.load() <= 2);
+    CHECK(setup.client->statistics().invocations == 1);
+    CHECK(setup.client->statistics().retries == 0);
+    const auto counters = admin.counters();
+    CHECK(count(counters, "invocations_total") == 1);
+    CHECK(count(counters, "connections_dropped") == 1);
+    setup.runtime.stop(*setup.client);
+    CHECK(record->handler_calls.load() == 1);
+}
+
+// There is no per-operation cancel for async_stream: destroying the client is the way to
+// abandon one. The stream is held open in its first chunk callback while the client goes,
+// so the destruction happens mid-stream; as the README promises for a query whose request
+// is in flight, the handler is then called exactly once with the answer; nothing crashes
+// or hangs.
+TEST_CASE("a client destroyed in the middle of an asynchronous stream: the handler is still called exactly once") {
+    emulator emu;
+    typename kit::async_runtime runtime;
+    struct finish_at_exit {  // also when a REQUIRE below fails: no thread outlives its runtime
+        typename kit::async_runtime& runtime;
+        ~finish_at_exit() { runtime.finish(); }
+    } finish_runtime{runtime};
+    auto client = std::make_unique<async_client>(chat_config(emu), runtime.make(emu.transport_options()), shifted_clock{},
+                                                 dbserve::static_secret_source{emu.principal()});
+    runtime.start(*client);
+    auto record = std::make_shared<async_stream_record>();
+    auto first_chunk = std::make_shared<std::promise<void>>();
+    auto client_gone = std::make_shared<std::promise<void>>();
+    std::shared_future<void> client_gone_future = client_gone->get_future().share();
+    client->async_stream(
+        std::string(chat_body),
+        [record, first_chunk, client_gone_future](const dbserve::chat_chunk&) {
+            if (record->chunks++ == 0) {
+                first_chunk->set_value();
+                client_gone_future.wait();
+            }
+        },
+        [record](dbserve::result<dbserve::stream_response> r) {
+            if (record->handler_calls++ == 0) record->outcome.set_value(std::move(r));
+        });
+    REQUIRE(first_chunk->get_future().wait_for(query_deadline) == std::future_status::ready);
+    client.reset();  // mid-stream: the transport's thread is inside the first chunk callback
+    client_gone->set_value();
+    auto r = wait_stream(*record);
+    const std::string error = r ? std::string() : r.error().to_string();
+    REQUIRE_MESSAGE(r.has_value(), error);  // its request was in flight: it gets its answer
+    CHECK(r->summary.content == "Echo: one two three four");
+    CHECK(record->chunks.load() == r->summary.chunks);
+    runtime.finish();
+    CHECK(record->handler_calls.load() == 1);
+}
+
+TEST_CASE("a poll-driven stream over the blocking transport: chunks through on_body_chunk, then the whole content") {
+    emulator emu;
+    auto client = make_sync(emu, chat_config(emu));
+    auto polled = poll_stream(client, emu);
+    const std::string error = polled.outcome ? std::string() : polled.outcome.error().to_string();
+    REQUIRE_MESSAGE(polled.outcome.has_value(), error);
+    CHECK(polled.outcome->status == 200);
+    CHECK(polled.summary.content == "Echo: one two three four");
+    CHECK(polled.summary.chunks >= 2);
+    CHECK(polled.chunks == polled.summary.chunks);
+    CHECK(polled.sends == 2);  // the token request, then the one POST
+    CHECK(client.statistics().invocations == 1);
+}
+
+TEST_CASE("a poll-driven stream cut before its end: an error after the chunks that arrived, not repeated") {
+    emulator emu;
+    admin_api admin(emu);
+    auto client = make_sync(emu, chat_config(emu));
+    admin.fault({{"route", "invocations"}, {"kind", "truncate_stream"}, {"truncate_after_chunks", 2}});
+    auto polled = poll_stream(client, emu);
+    REQUIRE_FALSE(polled.outcome);
+    CHECK(polled.outcome.error().request_may_have_been_processed);
+    CHECK(polled.chunks >= 1);
+    CHECK(polled.chunks <= 2);
+    CHECK(polled.sends == 2);
+    CHECK(client.statistics().invocations == 1);
+    const auto counters = admin.counters();
+    CHECK(count(counters, "invocations_total") == 1);
+    CHECK(count(counters, "connections_dropped") == 1);
 }
 
 TEST_CASE("the token endpoint down: a clear error after bounded retries, and recovery once it is back") {

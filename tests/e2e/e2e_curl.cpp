@@ -18,6 +18,9 @@ struct kit {
         void start(Client& client) { client.transport().start_background_thread(); }
         template <class Client>
         void stop(Client& client) { client.transport().stop_background_thread(); }
+        // After the client is gone: its transport stops its thread when the last query
+        // holding it lets go.
+        void finish() {}
     };
 };
 }  // namespace e2e
