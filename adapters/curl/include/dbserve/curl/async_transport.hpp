@@ -60,13 +60,11 @@ struct event_hooks {
 class async_transport {
 public:
     explicit async_transport(transport_options options = {}) : state_(std::make_unique<state>(std::move(options))) {}
-    ~async_transport() {
-        if (state_) state_->shut_down();
-    }
+    ~async_transport() { retire(); }
     async_transport(async_transport&&) noexcept = default;
     async_transport& operator=(async_transport&& other) noexcept {
         if (this != &other) {
-            if (state_) state_->shut_down();
+            retire();
             state_ = std::move(other.state_);
         }
         return *this;
@@ -224,6 +222,7 @@ private:
             stopping = false;
             thread = std::thread([this] {
                 while (!stopping.load()) run_once(std::chrono::milliseconds(1000));
+                std::unique_ptr<state> last = std::move(free_after_loop);  // see retire()
             });
         }
         void stop_thread() {
@@ -390,6 +389,7 @@ private:
 
         std::thread thread;
         std::atomic<bool> stopping{false};
+        std::unique_ptr<state> free_after_loop;  // only ever touched on the background thread
         std::atomic<std::thread::id> driving_thread{};
 
         // Marks the calling thread as the driver for the duration of one step.
@@ -402,6 +402,19 @@ private:
             std::thread::id previous;
         };
     };
+
+    // Shuts the state down. Destroyed from a handler on the background thread (the last
+    // owner of a client let go there), that thread is still inside the state's loop: the
+    // state then outlives this object and the thread frees it once its loop returns.
+    void retire() {
+        if (!state_) return;
+        const bool on_own_thread = state_->thread.joinable() && state_->thread.get_id() == std::this_thread::get_id();
+        state_->shut_down();
+        if (on_own_thread) {
+            state& s = *state_;
+            s.free_after_loop = std::move(state_);
+        }
+    }
 
     std::unique_ptr<state> state_;
 };
