@@ -424,6 +424,13 @@ public:
         state_->ignored.push_back(std::move(url_part));
         return *this;
     }
+    // Drops the handlers never_answer kept, without calling them, as a transport torn down
+    // would: the queries they hold (and what those hold) can then go when a test ends.
+    void forget_unanswered() {
+        std::vector<completion_handler> dropped;
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        dropped.swap(state_->unanswered);
+    }
     // How many requests were never answered (see never_answer).
     std::size_t unanswered() const {
         std::lock_guard<std::mutex> lock(state_->mutex);

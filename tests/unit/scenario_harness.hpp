@@ -60,6 +60,9 @@ public:
         config.jitter = [] { return 0.0; };
         secrets.values = testing::service_principal();
     }
+    ~harness() { async_transport.forget_unanswered(); }
+    harness(const harness&) = delete;
+    harness& operator=(const harness&) = delete;
 
     driver how;
     manual_clock clock;
