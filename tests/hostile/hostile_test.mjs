@@ -74,22 +74,19 @@ function formEncode(text) {
     return encodeURIComponent(text).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-function tokenHandler(secrets, { lifetime = 3600 } = {}) {
-    return (request, ctx) => {
-        secrets.sawRequest(request);
-        const body = JSON.stringify({ access_token: secrets.issue(), token_type: 'Bearer', expires_in: lifetime });
-        writeResponse(ctx.socket, 200, { 'Content-Type': 'application/json' }, body);
+// A handler factory (see runCase) answering every request with one response and keeping
+// the connection for the next one. body: text, bytes, or (request, secrets) => either.
+function answer(status, body, { type = 'application/json', headers = {}, reason = 'OK' } = {}) {
+    return (secrets) => (request, ctx) => {
+        const bytes = typeof body === 'function' ? body(request, secrets) : body;
+        writeResponse(ctx.socket, status, { 'Content-Type': type, ...headers }, bytes, reason);
         ctx.done();
     };
 }
 
-function predictionsHandler(secrets) {
-    return (request, ctx) => {
-        secrets.sawRequest(request);
-        writeResponse(ctx.socket, 200, { 'Content-Type': 'application/json' }, PREDICTIONS);
-        ctx.done();
-    };
-}
+const issueToken = answer(200, (request, secrets) =>
+    JSON.stringify({ access_token: secrets.issue(), token_type: 'Bearer', expires_in: 3600 }));
+const predict = answer(200, PREDICTIONS);
 
 // ---- running the tool -------------------------------------------------------------------
 
@@ -162,10 +159,42 @@ const OUTCOME_UNKNOWN = /outcome (is )?unknown|may have (reached|been processed)
 const deep = (n) => '['.repeat(n) + ']'.repeat(n);
 const DEEP = deep(100_000);
 const GZIPPED = zlib.gzipSync(Buffer.from('{"predictions":[424242]}'));
+const REPEAT_2 = ['--repeat', '2', '--concurrency', '1', '--summary', 'json'];
+const LOAD_3S = ['--duration', '3', '--concurrency', '4', '--summary', 'json'];
 
-function closeAfterRequest(secrets) {
-    return (request, ctx) => { secrets.sawRequest(request); ctx.socket.destroy(); };
+// Handler factories for what a well-behaved server would never do.
+const closeAfterRequest = () => (request, ctx) => ctx.socket.destroy();
+// Writes `text` and then nothing, ever.
+const stallAfter = (text) => () => (request, ctx) => ctx.socket.write(text);
+// Writes `head`, then `byte` every 100 ms for as long as the client stays.
+const neverEnding = (head, byte) => () => (request, ctx) => {
+    ctx.socket.write(head);
+    ctx.listener.every(100, () => !ctx.socket.destroyed && (ctx.socket.write(byte), true));
+};
+const unauthenticated = answer(401, '{"error_code":"UNAUTHENTICATED","message":"Invalid access token."}',
+    { reason: 'Unauthorized' });
+
+// Checks shared by several cases.
+function exactlyOnePost(r, l, fail) {
+    if (l.data.posts() !== 1) fail(`${l.data.posts()} POSTs arrived, expected exactly 1`);
 }
+function saysOutcomeUnknown(r, l, fail) {
+    if (!OUTCOME_UNKNOWN.test(r.stderr.toString())) fail('stderr does not say the outcome is unknown');
+}
+// --repeat 2 where the second query's connection is dropped: both POSTs on one connection.
+function secondPostOnReusedConnection(r, l, fail) {
+    const posts = l.data.requests.filter((q) => q.method === 'POST');
+    if (posts.length !== 2) fail(`${posts.length} POSTs arrived for 2 queries, expected exactly 2`);
+    if (posts.length >= 2 && posts[1].connection !== posts[0].connection)
+        fail('the second POST came on a new connection: the case did not exercise reuse');
+    const s = summaryOf(r);
+    if (!s || s.queries !== 2 || s.successes !== 1) fail(`summary: ${r.stdout.toString().trim()}`);
+}
+function noRawControl(r, l, fail) {
+    const at = rawControlAt(r.stderr);
+    if (at >= 0) fail(`raw control byte 0x${r.stderr[at].toString(16)} at ${at} of stderr`);
+}
+const allOf = (...checks) => (...args) => checks.forEach((check) => check(...args));
 
 const cases = [
     // -- drop after request -----------------------------------------------------------------
@@ -173,33 +202,17 @@ const cases = [
         group: 'drop', name: 'fresh connection closed once the POST is read',
         promise: 'exit 5, outcome unknown; exactly one POST arrives (never re-sent)',
         data: ['tls', closeAfterRequest], exit: 5,
-        check: (r, l, fail) => {
-            if (l.data.posts() !== 1) fail(`${l.data.posts()} POSTs arrived, expected exactly 1`);
-            if (!OUTCOME_UNKNOWN.test(r.stderr.toString())) fail('stderr does not say the outcome is unknown');
-        },
+        check: allOf(exactlyOnePost, saysOutcomeUnknown),
     },
     {
         group: 'drop', name: 'reused keep-alive connection closed once the second POST is read',
         promise: '--repeat 2: exit 5, 1 success and 1 outcome-unknown failure; exactly two POSTs (never a third)',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            if (ctx.listener.posts() === 1) {
-                writeResponse(ctx.socket, 200, { 'Content-Type': 'application/json' }, PREDICTIONS);
-                ctx.done();
-            } else {
-                ctx.socket.destroy();
-            }
+        data: ['tls', (secrets) => {
+            const first = predict(secrets);
+            return (request, ctx) => (ctx.listener.posts() === 1 ? first(request, ctx) : ctx.socket.destroy());
         }],
-        extra: ['--repeat', '2', '--concurrency', '1', '--summary', 'json'], exit: 5,
-        check: (r, l, fail) => {
-            const posts = l.data.requests.filter((q) => q.method === 'POST');
-            if (posts.length !== 2) fail(`${posts.length} POSTs arrived for 2 queries, expected exactly 2`);
-            if (posts.length >= 2 && posts[1].connection !== posts[0].connection)
-                fail('the second POST came on a new connection: the case did not exercise reuse');
-            const s = summaryOf(r);
-            if (!s || s.queries !== 2 || s.successes !== 1) fail(`summary: ${r.stdout.toString().trim()}`);
-            if (!OUTCOME_UNKNOWN.test(r.stderr.toString())) fail('stderr does not say the outcome is unknown');
-        },
+        extra: REPEAT_2, exit: 5,
+        check: allOf(secondPostOnReusedConnection, saysOutcomeUnknown),
     },
     {
         group: 'drop', name: 'idle keep-alive connection closed by the server before the next POST',
@@ -208,14 +221,13 @@ const cases = [
         // out on a dead connection and its outcome is unknown. Never a third POST. The rule
         // itself is pinned without the race by the conformance case that waits for the close.
         promise: '--repeat 2: exit 0 with two POSTs (a fresh connection), or, when the close raced the next POST, exit 5 with outcome unknown and one POST; never a re-send',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
+        data: ['tls', () => (request, ctx) => {
             const head = { 'Content-Type': 'application/json', 'Connection': 'keep-alive' };
             writeResponse(ctx.socket, 200, head, PREDICTIONS);
             ctx.socket.end();
             ctx.socket.once('finish', () => ctx.socket.destroy());
         }],
-        extra: ['--repeat', '2', '--concurrency', '1', '--summary', 'json'], exit: [0, 5],
+        extra: REPEAT_2, exit: [0, 5],
         check: (r, l, fail) => {
             const expected = r.code === 0 ? 2 : 1;
             if (l.data.posts() !== expected)
@@ -227,8 +239,7 @@ const cases = [
     {
         group: 'drop', name: 'HTTP/2: session closed once the second POST stream is read', only: ['curl'],
         promise: '--repeat 2: exit 5, 1 success; exactly two POSTs (never a third)',
-        data: ['h2', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
+        data: ['h2', () => (request, ctx) => {
             if (ctx.listener.posts() === 1) {
                 ctx.stream.respond({ ':status': 200, 'content-type': 'application/json' });
                 ctx.stream.end(PREDICTIONS);
@@ -236,15 +247,8 @@ const cases = [
                 ctx.session.destroy();
             }
         }],
-        extra: ['--repeat', '2', '--concurrency', '1', '--summary', 'json'], exit: 5,
-        check: (r, l, fail) => {
-            const posts = l.data.requests.filter((q) => q.method === 'POST');
-            if (posts.length !== 2) fail(`${posts.length} POSTs arrived for 2 queries, expected exactly 2`);
-            if (posts.length >= 2 && posts[1].connection !== posts[0].connection)
-                fail('the second POST came on a new connection: the case did not exercise reuse');
-            const s = summaryOf(r);
-            if (!s || s.queries !== 2 || s.successes !== 1) fail(`summary: ${r.stdout.toString().trim()}`);
-        },
+        extra: REPEAT_2, exit: 5,
+        check: secondPostOnReusedConnection,
     },
 
     // -- deep JSON ----------------------------------------------------------------------------
@@ -252,44 +256,28 @@ const cases = [
         {
             group: 'deep_json', verbose, name: 'token response 200 nesting 100,000 levels',
             promise: 'exit 4 (a bad response), one error line; never a crash',
-            token: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                const body = `{"access_token":"${secrets.issue()}","token_type":"Bearer","expires_in":3600,"detail":${DEEP}}`;
-                writeResponse(ctx.socket, 200, { 'Content-Type': 'application/json' }, body);
-                ctx.done();
-            }],
+            token: ['tls', answer(200, (request, secrets) =>
+                `{"access_token":"${secrets.issue()}","token_type":"Bearer","expires_in":3600,"detail":${DEEP}}`)],
             exit: 4,
         },
         {
             group: 'deep_json', verbose, name: 'token error 401 nesting 100,000 levels',
             promise: 'exit 3 (the token request refused); never a crash',
-            token: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                const body = `{"error":"invalid_client","error_description":"deep","detail":${DEEP}}`;
-                writeResponse(ctx.socket, 401, { 'Content-Type': 'application/json' }, body, 'Unauthorized');
-                ctx.done();
-            }],
+            token: ['tls', answer(401, `{"error":"invalid_client","error_description":"deep","detail":${DEEP}}`,
+                { reason: 'Unauthorized' })],
             exit: 3,
         },
         {
             group: 'deep_json', verbose, name: 'data-plane error 500 nesting 100,000 levels',
             promise: 'exit 4; never a crash',
-            data: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                const body = `{"error_code":"INTERNAL_ERROR","message":"deep","detail":${DEEP}}`;
-                writeResponse(ctx.socket, 500, { 'Content-Type': 'application/json' }, body, 'Internal Server Error');
-                ctx.done();
-            }],
+            data: ['tls', answer(500, `{"error_code":"INTERNAL_ERROR","message":"deep","detail":${DEEP}}`,
+                { reason: 'Internal Server Error' })],
             exit: 4,
         },
         {
             group: 'deep_json', verbose, name: 'data-plane 401 whose body nests 100,000 levels',
             promise: 'exit 3; never a crash',
-            data: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                writeResponse(ctx.socket, 401, { 'Content-Type': 'application/json' }, DEEP, 'Unauthorized');
-                ctx.done();
-            }],
+            data: ['tls', answer(401, DEEP, { reason: 'Unauthorized' })],
             exit: 3,
         },
     ]),
@@ -299,8 +287,7 @@ const cases = [
         {
             group: 'credentials', verbose, name: 'token endpoint echoes the secret, its encoded form and the Basic value',
             promise: 'exit 3; none of them (nor the Authorization value) is printed',
-            token: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
+            token: ['tls', () => (request, ctx) => {
                 const auth = request.headers.authorization || '';
                 const basic = auth.replace(/^Basic /, '');
                 const sentSecret = Buffer.from(basic, 'base64').toString('latin1').split(':').slice(1).join(':');
@@ -319,8 +306,7 @@ const cases = [
         {
             group: 'credentials', verbose, name: 'data-plane 401 quotes the bearer token in its body and headers',
             promise: 'exit 3; no token the client held is printed',
-            data: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
+            data: ['tls', () => (request, ctx) => {
                 const auth = request.headers.authorization || '';
                 const body = JSON.stringify({ error_code: 'UNAUTHENTICATED',
                     message: `Invalid access token: ${auth}`, token_seen: auth.replace(/^Bearer /, '') });
@@ -336,12 +322,8 @@ const cases = [
         {
             group: 'credentials', verbose, name: 'data-plane 500 quotes the bearer token as plain text',
             promise: 'exit 4; no token the client held is printed',
-            data: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                writeResponse(ctx.socket, 500, { 'Content-Type': 'text/plain' },
-                    `upstream said no to ${request.headers.authorization}\n`, 'Internal Server Error');
-                ctx.done();
-            }],
+            data: ['tls', answer(500, (request) => `upstream said no to ${request.headers.authorization}\n`,
+                { type: 'text/plain', reason: 'Internal Server Error' })],
             exit: 4,
         },
     ]),
@@ -352,50 +334,27 @@ const cases = [
             group: 'control_sequences', verbose, name: 'ESC, OSC and BEL in the reason, a header and a text body',
             // A transport may refuse the header as invalid HTTP (a bad response): exit 4 too.
             promise: 'exit 4; no raw control character reaches stderr',
-            data: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                writeResponse(ctx.socket, 500, {
-                    'Content-Type': 'text/plain', 'X-Evil': '\x1b]0;owned\x07\x1b[2J\x9b31m',
-                }, Buffer.from('\x1b[31mred\x1b]8;;https://evil.example/\x07link\x1b]8;;\x07\r\x1b[K\x08\x00done\n', 'latin1'),
-                '\x1b[2JInternal');
-                ctx.done();
-            }],
+            data: ['tls', answer(500,
+                Buffer.from('\x1b[31mred\x1b]8;;https://evil.example/\x07link\x1b]8;;\x07\r\x1b[K\x08\x00done\n', 'latin1'),
+                { type: 'text/plain', headers: { 'X-Evil': '\x1b]0;owned\x07\x1b[2J\x9b31m' }, reason: '\x1b[2JInternal' })],
             exit: 4,
-            check: (r, l, fail) => {
-                const at = rawControlAt(r.stderr);
-                if (at >= 0) fail(`raw control byte 0x${r.stderr[at].toString(16)} at ${at} of stderr`);
-            },
+            check: noRawControl,
         },
         {
             group: 'control_sequences', verbose, name: 'JSON-escaped ESC, BEL and C1 CSI in a service error message',
             promise: 'exit 4; no raw control character reaches stderr',
-            data: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                const body = JSON.stringify({ error_code: 'INTERNAL_ERROR',
-                    message: '\x1b]0;owned\x07\x1b[2J cleared \u009b31m' });
-                writeResponse(ctx.socket, 500, { 'Content-Type': 'application/json' }, body, 'Internal Server Error');
-                ctx.done();
-            }],
+            data: ['tls', answer(500, JSON.stringify({ error_code: 'INTERNAL_ERROR',
+                message: '\x1b]0;owned\x07\x1b[2J cleared \u009b31m' }), { reason: 'Internal Server Error' })],
             exit: 4,
-            check: (r, l, fail) => {
-                const at = rawControlAt(r.stderr);
-                if (at >= 0) fail(`raw control byte 0x${r.stderr[at].toString(16)} at ${at} of stderr`);
-            },
+            check: noRawControl,
         },
         {
             group: 'control_sequences', verbose, name: 'JSON-escaped control sequences in a token error',
             promise: 'exit 3; no raw control character reaches stderr',
-            token: ['tls', (secrets) => (request, ctx) => {
-                secrets.sawRequest(request);
-                const body = JSON.stringify({ error: 'invalid_client', error_description: '\x1b]0;owned\x07\x1b[1A\x1b[2K' });
-                writeResponse(ctx.socket, 401, { 'Content-Type': 'application/json' }, body, 'Unauthorized');
-                ctx.done();
-            }],
+            token: ['tls', answer(401, JSON.stringify({ error: 'invalid_client',
+                error_description: '\x1b]0;owned\x07\x1b[1A\x1b[2K' }), { reason: 'Unauthorized' })],
             exit: 3,
-            check: (r, l, fail) => {
-                const at = rawControlAt(r.stderr);
-                if (at >= 0) fail(`raw control byte 0x${r.stderr[at].toString(16)} at ${at} of stderr`);
-            },
+            check: noRawControl,
         },
     ]),
 
@@ -412,10 +371,7 @@ const cases = [
     {
         group: 'hang', name: 'token endpoint sends its headers and never the body', maxTime: 2,
         promise: 'exit 5; never a hang',
-        token: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            ctx.socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"acc');
-        }],
+        token: ['tls', stallAfter('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"acc')],
         exit: 5,
     },
     {
@@ -429,14 +385,9 @@ const cases = [
     {
         group: 'hang', name: 'data plane reads the POST, sends its headers and never the body', maxTime: 2,
         promise: 'exit 5, outcome unknown; exactly one POST; never a hang',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            ctx.socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pre');
-        }],
+        data: ['tls', stallAfter('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"pre')],
         exit: 5,
-        check: (r, l, fail) => {
-            if (l.data.posts() !== 1) fail(`${l.data.posts()} POSTs arrived, expected exactly 1`);
-        },
+        check: exactlyOnePost,
     },
     {
         group: 'hang', name: 'load mode stops at --duration while the token endpoint never speaks', duration: 2,
@@ -451,8 +402,7 @@ const cases = [
     {
         group: 'trickle', name: 'the whole response a byte at a time, 10 ms apart', maxTime: 30,
         promise: 'exit 0 with the body byte for byte',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
+        data: ['tls', () => (request, ctx) => {
             const bytes = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ` +
                                       `${PREDICTIONS.length}\r\n\r\n${PREDICTIONS}`);
             let i = 0;
@@ -472,31 +422,19 @@ const cases = [
     {
         group: 'trickle', name: 'headers that never end, a byte every 100 ms', maxTime: 2,
         promise: 'exit 5 once --max-time has passed; never a hang',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            ctx.socket.write('HTTP/1.1 200 OK\r\nX-Slow: ');
-            ctx.listener.every(100, () => !ctx.socket.destroyed && (ctx.socket.write('a'), true));
-        }],
+        data: ['tls', neverEnding('HTTP/1.1 200 OK\r\nX-Slow: ', 'a')],
         exit: 5,
     },
     {
         group: 'trickle', name: 'a body that never ends, a byte every 100 ms', maxTime: 2,
         promise: 'exit 5 once --max-time has passed; never a hang',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            ctx.socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
-            ctx.listener.every(100, () => !ctx.socket.destroyed && (ctx.socket.write(' '), true));
-        }],
+        data: ['tls', neverEnding('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n', ' ')],
         exit: 5,
     },
     {
         group: 'trickle', name: 'a token response body that never ends, a byte every 100 ms', maxTime: 2,
         promise: 'exit 5 once --max-time has passed; never a hang',
-        token: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            ctx.socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
-            ctx.listener.every(100, () => !ctx.socket.destroyed && (ctx.socket.write(' '), true));
-        }],
+        token: ['tls', neverEnding('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n', ' ')],
         exit: 5,
     },
 
@@ -504,12 +442,7 @@ const cases = [
     {
         group: 'token_storm', name: 'one query against a data plane that answers 401 to everything',
         promise: 'exit 3; at most 2 token requests and 2 POSTs (one retry with a fresh token)',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            writeResponse(ctx.socket, 401, { 'Content-Type': 'application/json' },
-                '{"error_code":"UNAUTHENTICATED","message":"Invalid access token."}', 'Unauthorized');
-            ctx.done();
-        }],
+        data: ['tls', unauthenticated],
         exit: 3,
         check: (r, l, fail) => {
             if (l.token.requests.length > 2) fail(`${l.token.requests.length} token requests, expected at most 2`);
@@ -519,13 +452,8 @@ const cases = [
     {
         group: 'token_storm', name: 'load mode, 4 workers for 3 s, against a data plane that answers 401 to everything',
         promise: 'exit 3; token requests bounded (at most 20 in 3 s: one per backoff period, not one per query)',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            writeResponse(ctx.socket, 401, { 'Content-Type': 'application/json' },
-                '{"error_code":"UNAUTHENTICATED","message":"Invalid access token."}', 'Unauthorized');
-            ctx.done();
-        }],
-        extra: ['--duration', '3', '--concurrency', '4', '--summary', 'json'], exit: 3,
+        data: ['tls', unauthenticated],
+        extra: LOAD_3S, exit: 3,
         check: (r, l, fail, note) => {
             const n = l.token.requests.length;
             if (n > 20) fail(`${n} token requests in 3 s (${l.data.posts()} POSTs): a token storm`);
@@ -535,13 +463,9 @@ const cases = [
     {
         group: 'token_storm', name: 'load mode, 4 workers for 3 s, against a token endpoint that refuses every request',
         promise: 'exit 3; token requests bounded (at most 20 in 3 s)',
-        token: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            writeResponse(ctx.socket, 400, { 'Content-Type': 'application/json' },
-                '{"error":"invalid_client","error_description":"Client authentication failed"}', 'Bad Request');
-            ctx.done();
-        }],
-        extra: ['--duration', '3', '--concurrency', '4', '--summary', 'json'], exit: 3,
+        token: ['tls', answer(400, '{"error":"invalid_client","error_description":"Client authentication failed"}',
+            { reason: 'Bad Request' })],
+        extra: LOAD_3S, exit: 3,
         check: (r, l, fail, note) => {
             const n = l.token.requests.length;
             if (n > 20) fail(`${n} token requests in 3 s: a token storm`);
@@ -553,12 +477,7 @@ const cases = [
     {
         group: 'gzip', name: 'a 200 whose body is gzip-encoded although the client never asked for it',
         promise: 'exit 0 with the raw (still compressed) bytes, or exit 4 naming the encoding; never the decompressed text',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            writeResponse(ctx.socket, 200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
-                GZIPPED);
-            ctx.done();
-        }],
+        data: ['tls', answer(200, GZIPPED, { headers: { 'Content-Encoding': 'gzip' } })],
         exit: [0, 4],
         check: (r, l, fail) => {
             if (r.stdout.toString('latin1').includes('424242')) fail('stdout holds the decompressed body');
@@ -577,14 +496,9 @@ const cases = [
     ].map(([label, reply]) => ({
         group: 'status_line', name: `data plane answers ${label}`,
         promise: 'exit 4 (a bad response); exactly one POST; never a success',
-        data: ['tls', (secrets) => (request, ctx) => {
-            secrets.sawRequest(request);
-            ctx.socket.end(reply);
-        }],
+        data: ['tls', () => (request, ctx) => ctx.socket.end(reply)],
         exit: 4,
-        check: (r, l, fail) => {
-            if (l.data.posts() !== 1) fail(`${l.data.posts()} POSTs arrived, expected exactly 1`);
-        },
+        check: exactlyOnePost,
     })),
 ];
 
@@ -592,12 +506,17 @@ const cases = [
 
 async function runCase(c, transport) {
     const secrets = new Secrets();
+    // Every request a listener reads is seen for the leak check before its handler answers.
     const make = (spec, fallback) => {
         const [kind, factory] = spec || ['tls', fallback];
-        return new HostileListener(kind, certificates, factory ? factory(secrets) : () => {}).listen();
+        const handler = factory ? factory(secrets) : () => {};
+        return new HostileListener(kind, certificates, (request, ctx) => {
+            secrets.sawRequest(request);
+            handler(request, ctx);
+        }).listen();
     };
-    const token = await make(c.token, tokenHandler);
-    const data = await make(c.data, predictionsHandler);
+    const token = await make(c.token, issueToken);
+    const data = await make(c.data, predict);
     const listeners = { token, data };
     const extra = [...(c.extra || [])];
     if (c.maxTime) extra.push('--max-time', String(c.maxTime));
