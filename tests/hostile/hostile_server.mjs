@@ -8,21 +8,13 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
 
-// A throw-away CA and one server certificate naming every host the tests use.
+// A throw-away CA and one server certificate naming every host the tests use (and
+// localhost, 127.0.0.1), made by the script the e2e TLS front uses.
 export function makeCertificates(dir, hosts) {
-    fs.mkdirSync(dir, { recursive: true });
-    const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key',
-         '-out', 'ca.pem', '-days', '2', '-subj', '/CN=dbserve hostile test CA',
-         '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key',
-         '-out', 'server.csr', '-subj', `/CN=${hosts[0]}`]);
-    const names = [...hosts.map((h) => `DNS:${h}`), 'DNS:localhost', 'IP:127.0.0.1'].join(',');
-    fs.writeFileSync(path.join(dir, 'server.ext'),
-        `subjectAltName=${names}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
-    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
-         '-extfile', 'server.ext', '-out', 'server.pem']);
+    const script = fileURLToPath(new URL('../e2e/make-certs.sh', import.meta.url));
+    execFileSync('bash', [script, dir, ...hosts], { stdio: ['ignore', 'ignore', 'pipe'] });
     return {
         caFile: path.join(dir, 'ca.pem'),
         key: fs.readFileSync(path.join(dir, 'server.key')),
