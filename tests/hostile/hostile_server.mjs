@@ -61,11 +61,12 @@ export class HostileListener {
         this.kind = kind;
         this.handler = handler;
         this.requests = [];
+        // Numbers the connections requests arrive on, counted when a connection is served
+        // (after its TLS handshake), so that two handshakes that overlap get two numbers.
         this.connections = 0;
         this.sockets = new Set();
         this.timers = new Set();
         const track = (socket) => {
-            this.connections += 1;
             this.sockets.add(socket);
             socket.on('close', () => this.sockets.delete(socket));
             socket.on('error', () => {});
@@ -76,8 +77,7 @@ export class HostileListener {
             this.server = http2.createSecureServer({ key: certificates.key, cert: certificates.cert, allowHTTP1: false });
             this.server.on('connection', (socket) => track(socket));
             this.server.on('session', (session) => {
-                session.connectionIndex = this.connections;
-                session.streamsSeen = 0;
+                session.connectionIndex = ++this.connections;
                 session.on('error', () => {});
             });
             this.server.on('stream', (stream, headers) => {
@@ -89,7 +89,6 @@ export class HostileListener {
                     const request = {
                         method: headers[':method'], target: headers[':path'], version: 'HTTP/2',
                         headers, body: Buffer.concat(chunks), connection: session.connectionIndex,
-                        onConnection: session.streamsSeen++,
                     };
                     this.requests.push(request);
                     this.handler(request, { stream, session, listener: this });
@@ -107,8 +106,7 @@ export class HostileListener {
     }
 
     serveHttp1(socket) {
-        const connection = this.connections;
-        let onConnection = 0;
+        const connection = ++this.connections;
         let buffer = Buffer.alloc(0);
         let busy = false;
         const pump = () => {
@@ -123,13 +121,20 @@ export class HostileListener {
                 if (!chunked) return;
                 [body, consumed] = [chunked[0], headEnd + 4 + chunked[1]];
             } else {
-                const length = parseInt(head.headers['content-length'] || '0', 10);
+                // A length that is not a number would leave the request unconsumed, to be read
+                // (and counted) again: the connection ends there instead.
+                const declared = head.headers['content-length'] ?? '0';
+                if (!/^\d+$/.test(declared)) {
+                    socket.destroy();
+                    return;
+                }
+                const length = Number(declared);
                 if (buffer.length < headEnd + 4 + length) return;
                 body = buffer.subarray(headEnd + 4, headEnd + 4 + length);
                 consumed = headEnd + 4 + length;
             }
             buffer = buffer.subarray(consumed);
-            const request = { ...head, body, connection, onConnection: onConnection++ };
+            const request = { ...head, body, connection };
             this.requests.push(request);
             busy = true;
             // The handler calls done() when the connection may read the next request.
