@@ -53,7 +53,11 @@ function startEmulator() {
         const timer = setTimeout(() => reject(new Error('the emulator printed no JSON line in 30 s')), 30_000);
         lines.once('line', (line) => {
             clearTimeout(timer);
-            resolve({ child, info: JSON.parse(line) });
+            try {
+                resolve({ child, info: JSON.parse(line) });
+            } catch {
+                reject(new Error(`the emulator's first line is not JSON: ${line.slice(0, 200)}`));
+            }
         });
         child.once('exit', (code) => reject(new Error(`the emulator exited (${code})`)));
     });
@@ -68,10 +72,19 @@ function admin(info, method, route, body) {
         }, (response) => {
             const chunks = [];
             response.on('data', (c) => chunks.push(c));
+            // An admin call the emulator refused, or counters that are not JSON, would
+            // otherwise pass for a fault added or for zero counts.
             response.on('end', () => {
                 const text = Buffer.concat(chunks).toString();
-                try { resolve(JSON.parse(text)); } catch { resolve(text); }
+                if (response.statusCode < 200 || response.statusCode > 299) {
+                    reject(new Error(`admin ${method} ${route}: HTTP ${response.statusCode}: ${text.slice(0, 200)}`));
+                    return;
+                }
+                try { resolve(text ? JSON.parse(text) : null); } catch {
+                    reject(new Error(`admin ${method} ${route}: not JSON: ${text.slice(0, 200)}`));
+                }
             });
+            response.on('error', reject);
         });
         request.on('timeout', () => request.destroy(new Error(`admin ${route}: timed out`)));
         request.on('error', reject);
