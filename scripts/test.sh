@@ -93,9 +93,10 @@ run_stage() {
     return
   fi
   if [ $pin -eq 1 ]; then
-    while read -r l count; do pinned+=("$stage $l $count"); done \
-      < <(python3 scripts/test_counts.py labels --tests "$tests_json")
-    echo "stage $stage: $(python3 scripts/test_counts.py labels --tests "$tests_json" | tr '\n' ' ')"
+    local counts
+    counts=$(python3 scripts/test_counts.py labels --tests "$tests_json")
+    while read -r l count; do [ -z "$l" ] || pinned+=("$stage $l $count"); done <<<"$counts"
+    echo "stage $stage: $(tr '\n' ' ' <<<"$counts")"
     return
   fi
   local built=0
@@ -151,11 +152,8 @@ for stage in "${stages[@]}"; do
         -DDBSERVE_CURL=ON -DDBSERVE_BEAST=ON -DDBSERVE_BUILD_EXAMPLES=OFF
       ;;
     tsan)
-      # Every program this stage builds is instrumented, the adapters' included; the
-      # suppressions (tests/tsan/tsan.supp, when there is one) apply to all of them.
-      tsan_options=halt_on_error=1:second_deadlock_stack=1
-      [ ! -f tests/tsan/tsan.supp ] || tsan_options+=:suppressions=$PWD/tests/tsan/tsan.supp
-      TSAN_OPTIONS=${TSAN_OPTIONS:-$tsan_options} \
+      # Every program this stage builds is instrumented, the adapters' included.
+      TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
       run_stage tsan "$root/tsan" '^(tsan|conformance|beast)$' -- \
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_TSAN=ON \
         -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
