@@ -88,16 +88,16 @@ inline void escape_terminal_controls(dbserve::error& e) {
 constexpr std::string_view redaction_mark = "(redacted)";
 
 // Replaces each run of the secret's first `head` bytes, extended as far as the secret goes
-// on (a quote may stop part-way), with "(redacted)"; true if there was one.
-inline bool redact_runs(std::string& text, std::string_view secret, std::size_t head_bytes) {
+// on (a quote may stop part-way), with `mark`; true if there was one.
+inline bool redact_runs(std::string& text, std::string_view secret, std::size_t head_bytes,
+                        std::string_view mark = redaction_mark) {
     const std::string_view head = secret.substr(0, head_bytes);
     if (head.empty()) return false;
     bool found = false;
-    for (std::size_t at = text.find(head); at != std::string::npos;
-         at = text.find(head, at + redaction_mark.size())) {
+    for (std::size_t at = text.find(head); at != std::string::npos; at = text.find(head, at + mark.size())) {
         std::size_t length = head.size();
         while (at + length < text.size() && length < secret.size() && text[at + length] == secret[length]) ++length;
-        text.replace(at, length, redaction_mark.data(), redaction_mark.size());
+        text.replace(at, length, mark.data(), mark.size());
         found = true;
     }
     return found;
