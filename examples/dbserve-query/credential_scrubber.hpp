@@ -35,9 +35,10 @@ public:
 
     // A credential in each form a server could quote it in: the library's (raw, form-encoded
     // with '+' or %20 for a space and upper- or lower-case hex, escaped), and inside a JSON
-    // string (with or without "\/").
+    // string (with or without "\/"). A credential met again (every query sends the same
+    // bearer token) costs one look-up.
     void add(std::string_view credential) {
-        if (credential.empty()) return;
+        if (credential.empty() || added(credential)) return;
         std::vector<dbserve::secret_string> forms = dbserve::detail::quoted_forms(credential);
         std::string quoted =
             nlohmann::json(std::string(credential)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -52,12 +53,19 @@ public:
         forms.push_back(dbserve::detail::sealed(std::move(slash_escaped)));
 
         std::lock_guard<std::mutex> lock(mutex_);
-        for (auto& form : forms)
-            if (std::find(known_.begin(), known_.end(), form) == known_.end()) known_.push_back(std::move(form));
+        if (added_locked(credential)) return;
+        added_.emplace_back(credential);
+        bool grew = false;
+        for (auto& form : forms) {
+            if (std::find(known_.begin(), known_.end(), form) != known_.end()) continue;
+            known_.push_back(std::move(form));
+            grew = true;
+        }
         // Longest first, so a credential that contains another is taken out whole.
-        std::sort(known_.begin(), known_.end(), [](const dbserve::secret_string& a, const dbserve::secret_string& b) {
-            return a.size() > b.size();
-        });
+        if (grew)
+            std::sort(known_.begin(), known_.end(), [](const dbserve::secret_string& a, const dbserve::secret_string& b) {
+                return a.size() > b.size();
+            });
     }
 
     // The client's own credentials, before anything is sent: the secret and the two Basic
@@ -129,6 +137,15 @@ public:
     }
 
 private:
+    bool added(std::string_view credential) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return added_locked(credential);
+    }
+    bool added_locked(std::string_view credential) const {
+        return std::any_of(added_.begin(), added_.end(),
+                           [&](const dbserve::secret_string& a) { return a.reveal() == credential; });
+    }
+
     // A form field's value as sent, and decoded.
     void add_form_value(std::string_view value) {
         add(value);
@@ -138,7 +155,8 @@ private:
     }
 
     mutable std::mutex mutex_;
-    std::vector<dbserve::secret_string> known_;  // every form of every credential, longest first
+    std::vector<dbserve::secret_string> added_;  // each credential given to add(), as given
+    std::vector<dbserve::secret_string> known_;  // their forms, longest first
 };
 
 }  // namespace dbserve_query
