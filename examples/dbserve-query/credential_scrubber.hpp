@@ -32,6 +32,9 @@ class credential_scrubber {
 public:
     // Shorter runs of a credential's leading bytes are ordinary text too often to blank.
     static constexpr std::size_t min_run_bytes = 8;
+    // A token response carries a token, or two or three with a refresh or an id token. Past
+    // this many, a server is only making the tool hold, and search for, strings without end.
+    static constexpr std::size_t max_learned_per_response = 8;
 
     // A credential in each form a server could quote it in: the library's (raw, form-encoded
     // with '+' or %20 for a space and upper- or lower-case hex, escaped), and inside a JSON
@@ -108,13 +111,14 @@ public:
     }
 
     // Every string under a credential member (access_token, refresh_token, ...) of a token
-    // response; a body that is not JSON, or nests too deep to read, holds no token the
-    // client could have taken.
+    // response, up to max_learned_per_response; a body that is not JSON, or nests too deep
+    // to read, holds no token the client could have taken.
     void learn_from_token_response(std::string_view body) {
         auto doc = dbserve::detail::parse_bounded_json(body);
         if (doc.is_discarded()) return;
+        std::size_t learned = 0;
         for (std::string* s : credential_strings(doc)) {
-            add(*s);
+            if (learned++ < max_learned_per_response) add(*s);
             if (!s->empty()) dbserve::detail::secure_zero(&(*s)[0], s->size());
         }
     }
