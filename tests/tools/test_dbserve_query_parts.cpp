@@ -380,3 +380,14 @@ TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not fa
     CHECK(none.report.unfinished == 2);
     CHECK(none.first_failure.find("no query finished before --duration ended; the first: timeout") == 0);
 }
+
+TEST_CASE("credential scrubber: a token response with thousands of credential strings is learned only in part") {
+    // The work per string learned grows with every string held: a server must not choose it.
+    std::string body = "{\"access_token\":[";
+    for (int i = 0; i < 5000; ++i) body += (i == 0 ? "\"" : ",\"") + std::to_string(1000000 + i) + "-token-value\"";
+    body += "]}";
+    credential_scrubber s;
+    s.learn_from_token_response(body);
+    CHECK(s.size() <= 64);  // a few tokens, each in its few forms
+    CHECK(s.scrub("first 1000000-token-value") == "first <redacted>");
+}
