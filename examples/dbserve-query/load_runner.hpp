@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -94,8 +93,7 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
     if (o.duration_s)
         end = started + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(*o.duration_s));
     const std::chrono::milliseconds max_time =
-        o.max_time_s ? std::chrono::milliseconds(static_cast<long long>(std::ceil(*o.max_time_s * 1000.0)))
-                     : std::chrono::milliseconds(0);
+        o.max_time_s ? detail::to_milliseconds(*o.max_time_s) : std::chrono::milliseconds(0);
 
     std::signal(SIGINT, detail::on_load_interrupt);
     std::signal(SIGTERM, detail::on_load_interrupt);
