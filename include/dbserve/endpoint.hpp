@@ -66,10 +66,6 @@ inline result<void> check_bearer_url(std::string_view url, std::string_view what
     return {};
 }
 
-inline bool ends_with_ignoring_case(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
 inline std::string json_string_member(const nlohmann::json& object, const char* key) {
     if (!object.is_object()) return {};
     auto it = object.find(key);
@@ -245,32 +241,18 @@ inline result<void> check_discovered_endpoint_host(std::string_view endpoint_url
     const std::string& host = endpoint->host;
     for (const std::string& allowed : allowed_hosts) {
         if (allowed.empty()) continue;
-        if (allowed.front() == '.' ? detail::ends_with_ignoring_case(host, allowed) : detail::iequals(host, allowed))
-            return {};
+        if (allowed.front() == '.' ? detail::iends_with(host, allowed) : detail::iequals(host, allowed)) return {};
     }
-    auto workspace = parse_url(workspace_host);
+    auto workspace = parse_url(workspace_host);  // host names come back in lower case
     const std::string workspace_name = workspace ? workspace->host : std::string();
     if (is_loopback_host(host) && is_loopback_host(workspace_name)) return {};
-    struct cloud {
-        std::string_view workspace_suffix, serving_suffix;
-    };
-    static constexpr cloud clouds[] = {
-        {".azuredatabricks.net", ".serving.azuredatabricks.net"},
-        {".cloud.databricks.com", ".serving.cloud.databricks.com"},
-        {".gcp.databricks.com", ".serving.gcp.databricks.com"},
-    };
-    std::string expected;
-    for (const cloud& c : clouds)
-        if (detail::ends_with_ignoring_case(workspace_name, c.workspace_suffix)) expected = std::string(c.serving_suffix);
-    for (const cloud& c : clouds) {
-        if (!expected.empty() && expected != c.serving_suffix) continue;
-        if (detail::ends_with_ignoring_case(host, c.serving_suffix) && host.size() > c.serving_suffix.size())
-            return {};
-    }
-    const std::string domains = expected.empty() ? std::string("*.serving.azuredatabricks.net, "
-                                                               "*.serving.cloud.databricks.com or "
-                                                               "*.serving.gcp.databricks.com")
-                                                  : "*" + expected;
+    const cloud expected = workspace_cloud_of(workspace_name);
+    const cloud serving = serving_cloud_of(host);
+    if (serving != cloud::unknown && (expected == cloud::unknown || serving == expected)) return {};
+    const std::string domains = expected == cloud::unknown ? std::string("*.serving.azuredatabricks.net, "
+                                                                         "*.serving.cloud.databricks.com or "
+                                                                         "*.serving.gcp.databricks.com")
+                                                           : "*" + std::string(serving_domain(expected));
     return unexpected(errc::configuration,
                       "the serving-endpoints API gave endpoint URL " + std::string(endpoint_url) + ", whose host " +
                           host + " is not on the serving domain of workspace " + std::string(workspace_host) +

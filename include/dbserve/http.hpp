@@ -41,6 +41,10 @@ constexpr bool icontains(std::string_view text, std::string_view word) noexcept 
         if (iequals(text.substr(i, word.size()), word)) return true;
     return false;
 }
+// Whether `text` ends with `suffix`, ASCII case folded.
+constexpr bool iends_with(std::string_view text, std::string_view suffix) noexcept {
+    return text.size() >= suffix.size() && iequals(text.substr(text.size() - suffix.size()), suffix);
+}
 // RFC 9110 token characters, the only ones allowed in a field name.
 constexpr bool is_token_char(char c) noexcept {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;

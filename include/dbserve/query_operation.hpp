@@ -180,7 +180,6 @@ public:
             token_on_probation_ = other.token_on_probation_;
             control_serial_ = other.control_serial_;
             discovery_retried_after_401_ = other.discovery_retried_after_401_;
-            has_deadline_ = other.has_deadline_;
             deadline_at_ = other.deadline_at_;
             deadline_total_ = other.deadline_total_;
             request_bearer_serial_ = other.request_bearer_serial_;
@@ -218,7 +217,7 @@ public:
             start_deadline();
         }
         waiting_noted_ = false;
-        if (has_deadline_ && main_.at != phase::finished && deadline_ends_query()) expire(true);
+        if (has_deadline() && main_.at != phase::finished && deadline_ends_query()) expire(true);
         lane_action background{lane_action::finished};
         if (background_) {
             background = advance(*background_);
@@ -252,11 +251,11 @@ public:
         if (timed) {
             step.kind = operation_step::wait_until;
             step.deadline = timed->deadline;
-            if (has_deadline_ && deadline_at_ < step.deadline) step.deadline = deadline_at_;
+            if (has_deadline() && deadline_at_ < step.deadline) step.deadline = deadline_at_;
             return step;
         }
         step.kind = operation_step::idle;
-        if (has_deadline_) step.deadline = deadline_at_;
+        if (has_deadline()) step.deadline = deadline_at_;
         step.waiting_for_others =
             background.kind == lane_action::wait_others || main.kind == lane_action::wait_others;
         step.observed_version = observed_version_;
@@ -936,7 +935,7 @@ private:
     bool schedule_retry(lane& l, dbserve::error& failure, http_method method, int attempts, phase resume) {
         auto delay = retry_delay(shared_->config.retry, failure, method, attempts, elapsed(), shared_->jitter());
         if (!delay) return false;
-        if (has_deadline_ && now() + *delay >= deadline_at_) {
+        if (has_deadline() && now() + *delay >= deadline_at_) {
             failure.message += " (not retried: waiting " + detail::describe_duration(*delay) +
                                " would pass the query's deadline of " + detail::describe_duration(deadline_total_) + ")";
             return false;
@@ -994,21 +993,9 @@ private:
         if (r.status == 401) {
             dbserve::error failure = parse_service_error(r, shared_->wall_now());
             failure.code = errc::authentication;
-            {
-                const std::string said = failure.message;
-                auto blocked_failure = [&](std::chrono::milliseconds blocked) {
-                    dbserve::error e = failure;
-                    e.message = endpoint_label() + " refused two freshly issued tokens in a row (HTTP 401): " + said +
-                                ". No new token is requested for it for the next " +
-                                detail::describe_duration(blocked) +
-                                ", as a new one would be refused too. Check that the token is scoped to this "
-                                "endpoint and that the service principal still exists";
-                    return e;
-                };
-                lock_type lock(shared_->mutex);
-                shared_->data_tokens.refused(endpoint_->token_key, token_serial_, now(), blocked_failure);
-                shared_->notify(lock);
-            }
+            note_refusal(shared_->data_tokens, endpoint_->token_key, token_serial_, failure, endpoint_label(), "token",
+                         ", as a new one would be refused too. Check that the token is scoped to this endpoint and "
+                         "that the service principal still exists");
             if (!retried_after_401_) {
                 retried_after_401_ = true;
                 l.at = phase::data_token;
@@ -1194,28 +1181,24 @@ private:
 
     void start_deadline() {
         deadline_total_ = options_.deadline.count() > 0 ? options_.deadline : shared_->config.query_deadline;
-        has_deadline_ = deadline_total_.count() > 0;
-        if (has_deadline_) deadline_at_ = started_ + deadline_total_;
+        if (has_deadline()) deadline_at_ = started_ + deadline_total_;
     }
 
-    bool deadline_passed() const { return has_deadline_ && now() >= deadline_at_; }
+    bool has_deadline() const { return deadline_total_.count() > 0; }
+    bool deadline_passed() const { return has_deadline() && now() >= deadline_at_; }
 
     // Whether the deadline ends the query now: it has passed (unless a response that
     // arrived in time is waiting to be read), or the request it cut short timed out.
     bool deadline_ends_query() const {
-        if (main_.response) {
-            const bool cut_short = !*main_.response && main_.response->error().code == errc::timeout &&
-                                   main_.timeout_cut_by_deadline;
-            return cut_short;
-        }
-        return deadline_passed();
+        if (!main_.response) return deadline_passed();
+        return !*main_.response && main_.response->error().code == errc::timeout && main_.timeout_cut_by_deadline;
     }
 
     // Each request's timeout: its own (zero: the transport's), at most the time left.
     void set_timeout(lane& l, std::chrono::milliseconds per_attempt) {
         l.timeout = per_attempt;
         l.timeout_cut_by_deadline = false;
-        if (!has_deadline_) return;
+        if (!has_deadline()) return;
         auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_at_ - now());
         if (left < std::chrono::milliseconds{1}) left = std::chrono::milliseconds{1};
         if (per_attempt.count() <= 0 || left < per_attempt) {
@@ -1234,14 +1217,14 @@ private:
             case phase::discovery_response: return "looking up " + endpoint + " (serving-endpoints API)";
             case phase::control:
                 if (main_.control_wait) return "waiting for another query's control-plane token request";
-                return "getting a control-plane token from the token endpoint";
+                [[fallthrough]];
             case phase::control_response: return "getting a control-plane token from the token endpoint";
             case phase::data_token:
                 if (main_.data_wait) return "waiting for another query's token request for " + endpoint;
                 return "getting a token for " + endpoint;
             case phase::fetch:
                 if (shared_->path == token_path::supplied) return "getting a token for " + endpoint + " from the token supplier";
-                return "getting a token for " + endpoint + " from the token endpoint";
+                [[fallthrough]];
             case phase::fetch_exchange_send:
             case phase::fetch_response: return "getting a token for " + endpoint + " from the token endpoint";
             case phase::invoke_send: return "about to query " + endpoint;
@@ -1277,16 +1260,24 @@ private:
     void refuse_control_token(const detail::loaded_credentials& c, const http_response& response) {
         dbserve::error failure = parse_service_error(response, shared_->wall_now());
         failure.code = errc::authentication;
-        const std::string said = failure.message;
+        note_refusal(shared_->control_tokens, c.control_key, control_serial_, failure,
+                     "the serving-endpoints API of workspace " + c.host, "control-plane token", "");
+    }
+
+    // A 401 on the token `serial` of `key`: drops it if still cached. After the second in a
+    // row on freshly issued tokens, fetches for the key wait, and callers meanwhile get an
+    // error saying who refused which tokens (`kind`), the server's words, and `advice`.
+    void note_refusal(token_cache& cache, std::string_view key, std::uint64_t serial, const dbserve::error& failure,
+                      const std::string& refused_by, std::string_view kind, std::string_view advice) {
         auto blocked_failure = [&](std::chrono::milliseconds blocked) {
             dbserve::error e = failure;
-            e.message = "the serving-endpoints API of workspace " + c.host +
-                        " refused two freshly issued control-plane tokens in a row (HTTP 401): " + said +
-                        ". No new control-plane token is requested for the next " + detail::describe_duration(blocked);
+            e.message = refused_by + " refused two freshly issued " + std::string(kind) + "s in a row (HTTP 401): " +
+                        failure.message + ". No new " + std::string(kind) + " is requested for it for the next " +
+                        detail::describe_duration(blocked) + std::string(advice);
             return e;
         };
         lock_type lock(shared_->mutex);
-        shared_->control_tokens.refused(c.control_key, control_serial_, now(), blocked_failure);
+        cache.refused(key, serial, now(), blocked_failure);
         shared_->notify(lock);
     }
 
@@ -1305,7 +1296,6 @@ private:
     bool token_on_probation_ = false;  // see token_cache::acquisition::on_probation
     std::uint64_t control_serial_ = 0;  // the control-plane token in use (0: none from the cache)
     bool discovery_retried_after_401_ = false;
-    bool has_deadline_ = false;
     mono_time deadline_at_{};
     std::chrono::milliseconds deadline_total_{0};
     std::uint64_t request_bearer_serial_ = 0;

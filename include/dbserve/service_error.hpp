@@ -67,7 +67,6 @@ inline std::string clean_text(std::string_view text, std::size_t max = max_messa
     bool truncated = false;
     for (std::size_t i = 0; i < text.size();) {
         const char c = text[i];
-        const auto u = static_cast<unsigned char>(c);
         if (c == '\r' || c == '\n' || c == '\t' || c == '\f' || c == '\v' || c == ' ') {
             ++i;
             if (!out.empty() && out.back() != ' ') {
@@ -79,18 +78,13 @@ inline std::string clean_text(std::string_view text, std::size_t max = max_messa
             }
             continue;
         }
-        // One character: an ASCII byte, a UTF-8 sequence, or a byte that is neither.
-        std::size_t length = 1;
-        if (u >= 0x80) {
-            length = utf8_sequence_length(text, i);
-            if (length == 0) length = 1;
-        }
-        const std::string_view character = text.substr(i, length);
-        i += length;
+        const text_unit unit = text_unit_at(text, i);
+        const std::string_view character = text.substr(i, unit.length);
+        i += unit.length;
         // Whole characters (or whole escapes) only, so a cut never splits one.
-        const std::string escaped =
-            has_terminal_controls(character) ? escape_terminal_controls(character) : std::string();
-        const std::string_view piece = escaped.empty() ? character : std::string_view(escaped);
+        std::string escaped;
+        if (unit.control) append_escaped(escaped, character);
+        const std::string_view piece = unit.control ? std::string_view(escaped) : character;
         if (out.size() + piece.size() > max) {
             truncated = true;
             break;

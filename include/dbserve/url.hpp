@@ -70,6 +70,43 @@ constexpr std::string_view to_string(cloud c) noexcept {
     return "unknown";
 }
 
+// Where a cloud's route optimized endpoints have their hosts, and where its workspaces do
+// (empty for cloud::unknown).
+constexpr std::string_view serving_domain(cloud c) noexcept {
+    switch (c) {
+        case cloud::azure: return ".serving.azuredatabricks.net";
+        case cloud::aws: return ".serving.cloud.databricks.com";
+        case cloud::gcp: return ".serving.gcp.databricks.com";
+        case cloud::unknown: break;
+    }
+    return {};
+}
+constexpr std::string_view workspace_domain(cloud c) noexcept {
+    switch (c) {
+        case cloud::azure: return ".azuredatabricks.net";
+        case cloud::aws: return ".cloud.databricks.com";
+        case cloud::gcp: return ".gcp.databricks.com";
+        case cloud::unknown: break;
+    }
+    return {};
+}
+
+// The cloud whose serving domain (or workspace domain) a lower-case host name is under.
+constexpr cloud serving_cloud_of(std::string_view host) noexcept {
+    for (cloud c : {cloud::azure, cloud::aws, cloud::gcp}) {
+        const std::string_view domain = serving_domain(c);
+        if (host.size() > domain.size() && host.substr(host.size() - domain.size()) == domain) return c;
+    }
+    return cloud::unknown;
+}
+constexpr cloud workspace_cloud_of(std::string_view host) noexcept {
+    for (cloud c : {cloud::azure, cloud::aws, cloud::gcp}) {
+        const std::string_view domain = workspace_domain(c);
+        if (host.size() > domain.size() && host.substr(host.size() - domain.size()) == domain) return c;
+    }
+    return cloud::unknown;
+}
+
 struct route_optimized_url {
     std::string url;  // full invocations URL, normalised (lower-case host, no default port)
     std::string host;
@@ -109,9 +146,6 @@ constexpr bool is_unreserved(char c) noexcept {
 constexpr bool is_space_or_control(char c) noexcept {
     const auto u = static_cast<unsigned char>(c);
     return u <= 0x20 || u == 0x7f;
-}
-inline bool ends_with(std::string_view s, std::string_view suffix) noexcept {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 // Says what a character is in words, so a message never carries a raw control byte.
@@ -597,10 +631,7 @@ inline result<route_optimized_url> parse_route_optimized_url(std::string_view ur
     out.endpoint_name = std::string(segments[2]);
     const std::string& host = parsed->host;
     out.endpoint_id = host.substr(0, host.find('.'));
-    if (ends_with(host, ".serving.azuredatabricks.net")) out.provider = cloud::azure;
-    else if (ends_with(host, ".serving.cloud.databricks.com")) out.provider = cloud::aws;
-    else if (ends_with(host, ".serving.gcp.databricks.com")) out.provider = cloud::gcp;
-    else out.provider = cloud::unknown;
+    out.provider = serving_cloud_of(host);
     out.url = parsed->origin() + path;
     out.host = host;
     out.port = parsed->port;

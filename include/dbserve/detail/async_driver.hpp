@@ -193,6 +193,15 @@ private:
         actions.push_back(std::move(a));
     }
 
+    // A wake armed by arm_timer came: forget it (unless a sooner one replaced it) and drive.
+    void timer_fired(std::chrono::steady_clock::time_point deadline) {
+        {
+            std::lock_guard<std::mutex> lock(state_mutex_);
+            if (timer_ && *timer_ == deadline) timer_.reset();
+        }
+        drive();
+    }
+
     // The client went away: the query ends here, its claims released with the operation.
     void cancel(std::vector<action>& actions) {
         {
@@ -224,13 +233,7 @@ private:
             }
             case action::timer: {
                 const auto deadline = a.deadline;
-                clock_->async_wait_until(deadline, [self, deadline] {
-                    {
-                        std::lock_guard<std::mutex> lock(self->state_mutex_);
-                        if (self->timer_ && *self->timer_ == deadline) self->timer_.reset();
-                    }
-                    self->drive();
-                });
+                clock_->async_wait_until(deadline, [self, deadline] { self->timer_fired(deadline); });
                 break;
             }
             case action::deadline_wake: {
@@ -239,13 +242,7 @@ private:
                 const auto deadline = a.deadline;
                 std::weak_ptr<async_runner> weak = self;
                 clock_->async_wait_until(deadline, [weak, deadline] {
-                    auto runner = weak.lock();
-                    if (!runner) return;
-                    {
-                        std::lock_guard<std::mutex> lock(runner->state_mutex_);
-                        if (runner->timer_ && *runner->timer_ == deadline) runner->timer_.reset();
-                    }
-                    runner->drive();
+                    if (auto runner = weak.lock()) runner->timer_fired(deadline);
                 });
                 break;
             }

@@ -27,55 +27,56 @@ inline std::size_t utf8_sequence_length(std::string_view text, std::size_t at) n
     return length;
 }
 
+// One character of a server's text: an ASCII byte, a whole UTF-8 sequence, or a byte that
+// is neither; `control` when it could drive a terminal: C0 but tab, DEL, the C1 controls
+// U+0080..U+009F (CSI, OSC...), or a byte that is not valid UTF-8.
+struct text_unit {
+    std::size_t length = 1;
+    bool control = false;
+};
+
+inline text_unit text_unit_at(std::string_view text, std::size_t at) noexcept {
+    const auto u = static_cast<unsigned char>(text[at]);
+    if (u < 0x80) return {1, (u < 0x20 && u != '\t') || u == 0x7f};
+    const std::size_t length = utf8_sequence_length(text, at);
+    if (length == 0) return {1, true};
+    if (u == 0xC2 && static_cast<unsigned char>(text[at + 1]) < 0xA0) return {2, true};
+    return {length, false};
+}
+
 // Whether `text` holds anything escape_terminal_controls would change.
 inline bool has_terminal_controls(std::string_view text) noexcept {
     for (std::size_t i = 0; i < text.size();) {
-        const auto u = static_cast<unsigned char>(text[i]);
-        if (u < 0x80) {
-            if ((u < 0x20 && u != '\t') || u == 0x7f) return true;
-            ++i;
-            continue;
-        }
-        const std::size_t length = utf8_sequence_length(text, i);
-        if (length == 0 || (u == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0)) return true;
-        i += length;
+        const text_unit unit = text_unit_at(text, i);
+        if (unit.control) return true;
+        i += unit.length;
     }
     return false;
 }
 
-// C0 controls but tab, and DEL, become \xNN; the C1 controls U+0080..U+009F (CSI, OSC...)
-// become \u00NN; a byte that is not part of valid UTF-8 becomes \xNN. Everything else,
-// multi-byte characters included, stays. The result holds no control character, so escaping
-// it again changes nothing.
-inline std::string escape_terminal_controls(std::string_view text) {
+// C0 controls but tab, and DEL, become \xNN; the C1 controls become \u00NN; a byte that is
+// not part of valid UTF-8 becomes \xNN. Everything else, multi-byte characters included,
+// stays. The result holds no control character, so escaping it again changes nothing.
+inline void append_escaped(std::string& out, std::string_view text) {
     static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(text.size());
     auto hex = [&](const char* prefix, unsigned value) {
         out += prefix;
         out += digits[(value >> 4) & 15];
         out += digits[value & 15];
     };
     for (std::size_t i = 0; i < text.size();) {
-        const auto u = static_cast<unsigned char>(text[i]);
-        if (u < 0x80) {
-            if ((u < 0x20 && u != '\t') || u == 0x7f) hex("\\x", u);
-            else out += text[i];
-            ++i;
-            continue;
-        }
-        const std::size_t length = utf8_sequence_length(text, i);
-        if (length == 0) {
-            hex("\\x", u);
-            ++i;
-        } else if (u == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
-            hex("\\u00", static_cast<unsigned char>(text[i + 1]));
-            i += 2;
-        } else {
-            out.append(text.data() + i, length);
-            i += length;
-        }
+        const text_unit unit = text_unit_at(text, i);
+        if (!unit.control) out.append(text.data() + i, unit.length);
+        else if (unit.length == 2) hex("\\u00", static_cast<unsigned char>(text[i + 1]));  // C1, as U+00NN
+        else hex("\\x", static_cast<unsigned char>(text[i]));
+        i += unit.length;
     }
+}
+
+inline std::string escape_terminal_controls(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    append_escaped(out, text);
     return out;
 }
 

@@ -145,11 +145,7 @@ private:
         void set_multi(CURLMoption option, Value value, const char* name) {
             const CURLMcode code = curl_multi_setopt(multi.get(), option, value);
             if (code == CURLM_OK || settings.configuration_error) return;
-            dbserve::error e(errc::configuration, "the installed libcurl " + detail::libcurl_version() + " refused " +
-                                                      name + " (" + curl_multi_strerror(code) +
-                                                      "); dbserve::curl needs libcurl 7.80 or newer");
-            e.native_code = static_cast<int>(code);
-            settings.configuration_error = std::move(e);
+            settings.configuration_error = detail::refused_option(name, curl_multi_strerror(code), static_cast<int>(code));
         }
 
         request_id enqueue(http_request request, send_options options, completion_handler handler) {

@@ -144,17 +144,17 @@ public:
         context.max_response_bytes = max_body_;
         context.response_too_large = too_large_;
         context.resend_refused = resend_refused_;
-        context.request_sent = request_bytes_sent();
+        context.request_sent = may_have_been_processed();
         context.error_buffer = error_buffer_;
         auto e = map_error(code, easy_, context);
-        e.request_may_have_been_processed = resend_refused_ || request_bytes_sent();
+        e.request_may_have_been_processed = context.request_sent;
         return e;
     }
 
     // The outcome for a request taken off the wire by cancellation.
     result<http_response> cancelled() {
         dbserve::error e(errc::cancelled, "the request to " + host_of(request_.url) + " was cancelled");
-        e.request_may_have_been_processed = resend_refused_ || request_bytes_sent();
+        e.request_may_have_been_processed = may_have_been_processed();
         return e;
     }
 
@@ -192,8 +192,11 @@ private:
     bool replayable() const noexcept { return request_.method == http_method::get && request_.body.empty(); }
 
     // True once any byte of the request itself (not of a proxy's CONNECT) was handed to
-    // the connection: from then on the server may act on it whatever happens next.
-    bool request_bytes_sent() const noexcept { return attempts_ > 0 && request_size(easy_) > sent_before_attempt_; }
+    // the connection, in this attempt or one whose resend was refused: from then on the
+    // server may act on it whatever happens next.
+    bool may_have_been_processed() const noexcept {
+        return resend_refused_ || (attempts_ > 0 && request_size(easy_) > sent_before_attempt_);
+    }
 
     static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* self) {
         auto& x = *static_cast<exchange*>(self);

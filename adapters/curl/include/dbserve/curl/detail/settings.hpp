@@ -34,17 +34,16 @@ inline std::string libcurl_version() {
 }
 
 // Why the installed libcurl cannot do what the adapter relies on, in words that say what
-// to change.
-inline dbserve::error refused_option(const std::string& name, CURLcode code) {
-    std::string message = "the installed libcurl " + libcurl_version() + " refused " + name + " (" +
-                          curl_easy_strerror(code) + "); ";
+// to change. `reason`: libcurl's text for `native_code` (a CURLcode or a CURLMcode).
+inline dbserve::error refused_option(const std::string& name, const char* reason, int native_code) {
+    std::string message = "the installed libcurl " + libcurl_version() + " refused " + name + " (" + reason + "); ";
     if (name == "CURLOPT_HTTP_VERSION")
         message += "it was built without HTTP/2: set transport_options::enable_http2 = false or install a libcurl "
                    "with HTTP/2";
     else
         message += "dbserve::curl needs libcurl 7.80 or newer with HTTP and TLS support";
     dbserve::error e(errc::configuration, std::move(message));
-    e.native_code = static_cast<int>(code);
+    e.native_code = native_code;
     return e;
 }
 
@@ -67,7 +66,9 @@ public:
     }
 
     bool ok() const noexcept { return refused_ == CURLE_OK; }
-    dbserve::error error() const { return refused_option(option_name(option_), refused_); }
+    dbserve::error error() const {
+        return refused_option(option_name(option_), curl_easy_strerror(refused_), static_cast<int>(refused_));
+    }
 
 private:
     CURL* easy_;
