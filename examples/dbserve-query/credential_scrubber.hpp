@@ -127,11 +127,10 @@ public:
     // (a server may quote one cut short), replaced by "<redacted>".
     std::string scrub(std::string text) const {
         std::lock_guard<std::mutex> lock(mutex_);
-        // Whole credentials first (longest first), so one form's run does not cut another
-        // form that shares its beginning.
-        for (const auto& k : known_) dbserve::detail::redact_runs(text, k.reveal(), k.size(), redacted);
-        for (const auto& k : known_)
-            if (k.size() >= min_run_bytes) dbserve::detail::redact_runs(text, k.reveal(), min_run_bytes, redacted);
+        std::vector<std::string_view> forms;  // known_ is longest first already
+        forms.reserve(known_.size());
+        for (const auto& k : known_) forms.push_back(k.reveal());
+        dbserve::detail::redact_longest_first(text, forms, min_run_bytes, redacted);
         return text;
     }
 
