@@ -111,8 +111,9 @@ public:
     }
 
     // Every string under a credential member (access_token, refresh_token, ...) of a token
-    // response, up to max_learned_per_response; a body that is not JSON, or nests too deep
-    // to read, holds no token the client could have taken.
+    // response, up to max_learned_per_response (a token the client goes on to send is
+    // learned from that request, wherever it stood); a body that is not JSON, or nests too
+    // deep to read, holds no token the client could have taken.
     void learn_from_token_response(std::string_view body) {
         auto doc = dbserve::detail::parse_bounded_json(body);
         if (doc.is_discarded()) return;
