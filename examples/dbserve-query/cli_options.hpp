@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -116,6 +117,11 @@ Exit codes: 0 success, 2 usage, configuration or input error, 3 authentication o
 )";
 
 namespace detail {
+// A seconds option (--max-time, --connect-timeout) as whole milliseconds, rounded up.
+inline std::chrono::milliseconds to_milliseconds(double seconds) {
+    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
+}
+
 inline dbserve::unexpected usage_error(std::string message) {
     return dbserve::unexpected(dbserve::errc::invalid_argument, std::move(message));
 }

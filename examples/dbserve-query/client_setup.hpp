@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <cmath>
 #include <string>
 
 namespace dbserve_query {
@@ -40,10 +39,6 @@ namespace detail {
 
 inline dbserve::unexpected setup_error(std::string message) {
     return dbserve::unexpected(dbserve::errc::configuration, std::move(message));
-}
-
-inline std::chrono::milliseconds to_milliseconds(double seconds) {
-    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
 }
 
 inline dbserve::result<void> check_path(const std::string& path, const char* flag, bool directory) {

@@ -9,6 +9,9 @@
 #include "redaction.hpp"
 
 #include <dbserve/detail/base64.hpp>
+#include <dbserve/detail/known_secrets.hpp>
+#include <dbserve/detail/lenient_json.hpp>
+#include <dbserve/detail/shown_text.hpp>
 #include <dbserve/form_encoding.hpp>
 #include <dbserve/http.hpp>
 #include <dbserve/secret.hpp>
@@ -18,6 +21,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,48 +32,43 @@ class credential_scrubber {
 public:
     // Shorter runs of a credential's leading bytes are ordinary text too often to blank.
     static constexpr std::size_t min_run_bytes = 8;
+    // A token response carries a token, or two or three with a refresh or an id token. Past
+    // this many, a server is only making the tool hold, and search for, strings without end.
+    static constexpr std::size_t max_learned_per_response = 8;
 
-    // A credential as it is, and as it looks form-encoded (with '+' or %20 for a space,
-    // upper- or lower-case hex) and inside a JSON string (with or without "\/").
+    // A credential in each form a server could quote it in: the library's (raw, form-encoded
+    // with '+' or %20 for a space and upper- or lower-case hex, escaped), and inside a JSON
+    // string (with or without "\/"). A credential met again (every query sends the same
+    // bearer token) costs one look-up.
     void add(std::string_view credential) {
-        if (credential.empty()) return;
-        std::vector<std::string> forms;
-        forms.emplace_back(credential);
-        const std::string encoded = dbserve::form_urlencode(credential);
-        forms.push_back(encoded);
-        std::string spaces_as_hex, lower_hex;
-        for (std::size_t i = 0; i < encoded.size(); ++i) {
-            const char c = encoded[i];
-            if (c == '+') spaces_as_hex += "%20";
-            else spaces_as_hex += c;
-        }
-        forms.push_back(spaces_as_hex);
-        for (std::size_t i = 0; i < spaces_as_hex.size(); ++i) {
-            const bool hex_digit = i >= 1 && (spaces_as_hex[i - 1] == '%' || (i >= 2 && spaces_as_hex[i - 2] == '%'));
-            lower_hex += hex_digit ? dbserve::detail::ascii_lower(spaces_as_hex[i]) : spaces_as_hex[i];
-        }
-        forms.push_back(lower_hex);
-        const std::string quoted =
+        if (credential.empty() || added(credential)) return;
+        std::vector<dbserve::secret_string> forms = dbserve::detail::quoted_forms(credential);
+        std::string quoted =
             nlohmann::json(std::string(credential)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        const std::string in_json = quoted.substr(1, quoted.size() - 2);
-        forms.push_back(in_json);
+        std::string in_json = quoted.substr(1, quoted.size() - 2);
         std::string slash_escaped;
         for (char c : in_json) {
             if (c == '/') slash_escaped += "\\/";
             else slash_escaped += c;
         }
-        forms.push_back(slash_escaped);
+        dbserve::detail::secure_zero(&quoted[0], quoted.size());
+        forms.push_back(dbserve::detail::sealed(std::move(in_json)));
+        forms.push_back(dbserve::detail::sealed(std::move(slash_escaped)));
 
         std::lock_guard<std::mutex> lock(mutex_);
+        if (added_locked(credential)) return;
+        added_.emplace_back(credential);
+        bool grew = false;
         for (auto& form : forms) {
-            const bool known = std::any_of(known_.begin(), known_.end(),
-                                           [&](const dbserve::secret_string& k) { return k.reveal() == form; });
-            if (!known) known_.emplace_back(form);
-            dbserve::detail::secure_zero(&form[0], form.size());
+            if (std::find(known_.begin(), known_.end(), form) != known_.end()) continue;
+            known_.push_back(std::move(form));
+            grew = true;
         }
         // Longest first, so a credential that contains another is taken out whole.
-        std::sort(known_.begin(), known_.end(),
-                  [](const dbserve::secret_string& a, const dbserve::secret_string& b) { return a.size() > b.size(); });
+        if (grew)
+            std::sort(known_.begin(), known_.end(), [](const dbserve::secret_string& a, const dbserve::secret_string& b) {
+                return a.size() > b.size();
+            });
     }
 
     // The client's own credentials, before anything is sent: the secret and the two Basic
@@ -98,48 +97,29 @@ public:
                 space == std::string_view::npos ? std::string_view() : value.substr(0, space);
             const std::string_view credential = space == std::string_view::npos ? value : value.substr(space + 1);
             add(credential);
-            if (dbserve::detail::iequals(scheme, "basic")) {
-                auto decoded = dbserve::detail::base64_decode(credential);
-                if (decoded) {
-                    const auto colon = decoded->find(':');
-                    if (colon != std::string::npos) {
-                        const std::string_view secret = std::string_view(*decoded).substr(colon + 1);
-                        add(secret);
-                        std::string plain = form_decode(secret);
-                        add(plain);
-                        if (!plain.empty()) dbserve::detail::secure_zero(&plain[0], plain.size());
-                    }
-                    if (!decoded->empty()) dbserve::detail::secure_zero(&(*decoded)[0], decoded->size());
-                }
-            }
+            if (!dbserve::detail::iequals(scheme, "basic")) continue;
+            auto decoded = dbserve::detail::base64_decode(credential);
+            if (!decoded) continue;
+            const auto colon = decoded->find(':');
+            if (colon != std::string::npos) add_form_value(std::string_view(*decoded).substr(colon + 1));
+            if (!decoded->empty()) dbserve::detail::secure_zero(&(*decoded)[0], decoded->size());
         }
         if (!token_request) return;
-        const std::string_view body = request.body;
-        std::size_t start = 0;
-        while (start < body.size()) {
-            std::size_t end = body.find('&', start);
-            if (end == std::string_view::npos) end = body.size();
-            const std::string_view field = body.substr(start, end - start);
-            const auto eq = field.find('=');
-            if (eq != std::string_view::npos && !is_harmless_form_field(field.substr(0, eq))) {
-                const std::string_view value = field.substr(eq + 1);
-                add(value);
-                std::string plain = form_decode(value);
-                add(plain);
-                if (!plain.empty()) dbserve::detail::secure_zero(&plain[0], plain.size());
-            }
-            start = end + 1;
-        }
+        for_each_form_field(request.body, [this](std::string_view name, std::optional<std::string_view> value) {
+            if (value && !is_harmless_form_field(name)) add_form_value(*value);
+        });
     }
 
     // Every string under a credential member (access_token, refresh_token, ...) of a token
-    // response; a body that is not JSON, or nests too deep to read, holds no token the
-    // client could have taken.
+    // response, up to max_learned_per_response (a token the client goes on to send is
+    // learned from that request, wherever it stood); a body that is not JSON, or nests too
+    // deep to read, holds no token the client could have taken.
     void learn_from_token_response(std::string_view body) {
         auto doc = dbserve::detail::parse_bounded_json(body);
         if (doc.is_discarded()) return;
+        std::size_t learned = 0;
         for (std::string* s : credential_strings(doc)) {
-            add(*s);
+            if (learned++ < max_learned_per_response) add(*s);
             if (!s->empty()) dbserve::detail::secure_zero(&(*s)[0], s->size());
         }
     }
@@ -148,26 +128,10 @@ public:
     // (a server may quote one cut short), replaced by "<redacted>".
     std::string scrub(std::string text) const {
         std::lock_guard<std::mutex> lock(mutex_);
-        // Whole credentials first (longest first), so one form's run does not cut another
-        // form that shares its beginning.
-        for (const auto& k : known_) {
-            const std::string_view credential = k.reveal();
-            for (auto at = text.find(credential); at != std::string::npos;
-                 at = text.find(credential, at + redacted.size()))
-                text.replace(at, credential.size(), redacted);
-        }
-        for (const auto& k : known_) {
-            const std::string_view credential = k.reveal();
-            if (credential.size() < min_run_bytes) continue;
-            const std::string_view head = credential.substr(0, min_run_bytes);
-            for (auto at = text.find(head); at != std::string::npos; at = text.find(head, at + redacted.size())) {
-                std::size_t length = head.size();
-                while (at + length < text.size() && length < credential.size() &&
-                       text[at + length] == credential[length])
-                    ++length;
-                text.replace(at, length, redacted);
-            }
-        }
+        std::vector<std::string_view> forms;  // known_ is longest first already
+        forms.reserve(known_.size());
+        for (const auto& k : known_) forms.push_back(k.reveal());
+        dbserve::detail::redact_longest_first(text, forms, min_run_bytes, redacted);
         return text;
     }
 
@@ -177,8 +141,26 @@ public:
     }
 
 private:
+    bool added(std::string_view credential) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return added_locked(credential);
+    }
+    bool added_locked(std::string_view credential) const {
+        return std::any_of(added_.begin(), added_.end(),
+                           [&](const dbserve::secret_string& a) { return a.reveal() == credential; });
+    }
+
+    // A form field's value as sent, and decoded.
+    void add_form_value(std::string_view value) {
+        add(value);
+        std::string plain = form_decode(value);
+        add(plain);
+        if (!plain.empty()) dbserve::detail::secure_zero(&plain[0], plain.size());
+    }
+
     mutable std::mutex mutex_;
-    std::vector<dbserve::secret_string> known_;
+    std::vector<dbserve::secret_string> added_;  // each credential given to add(), as given
+    std::vector<dbserve::secret_string> known_;  // their forms, longest first
 };
 
 }  // namespace dbserve_query

@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -94,8 +93,7 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
     if (o.duration_s)
         end = started + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(*o.duration_s));
     const std::chrono::milliseconds max_time =
-        o.max_time_s ? std::chrono::milliseconds(static_cast<long long>(std::ceil(*o.max_time_s * 1000.0)))
-                     : std::chrono::milliseconds(0);
+        o.max_time_s ? detail::to_milliseconds(*o.max_time_s) : std::chrono::milliseconds(0);
 
     std::signal(SIGINT, detail::on_load_interrupt);
     std::signal(SIGTERM, detail::on_load_interrupt);
@@ -105,8 +103,7 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
         std::mutex mutex;
         std::condition_variable changed;
         load_outcome outcome;
-        std::vector<std::optional<clock::time_point>> in_query;  // per worker: when its query began
-        long running = 0;
+        long running = 0;  // workers not yet returned: past the grace period, each is inside a query
         bool done = false;  // for the progress painter
         std::string first_unfinished;
         std::atomic<long> issued{0};
@@ -114,23 +111,17 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
         std::atomic<long> failed{0};
     };
     auto s = std::make_shared<shared_state>();
-    s->in_query.resize(static_cast<std::size_t>(o.concurrency));
     s->running = o.concurrency;
 
-    auto worker = [s, run_query, by_count, total, end, max_time](std::size_t index) {
+    auto worker = [s, run_query, by_count, total, end, max_time] {
         for (;;) {
             if (by_count && s->issued.fetch_add(1) >= total) break;
             const auto begin = clock::now();
             if ((end && begin >= *end) || detail::load_interrupted().load()) break;
-            {
-                std::lock_guard<std::mutex> lock(s->mutex);
-                s->in_query[index] = begin;
-            }
             auto result = run_query(detail::query_deadline_at(begin, end, max_time));
             const auto finished_at = clock::now();
             const double ms = std::chrono::duration<double, std::milli>(finished_at - begin).count();
             std::lock_guard<std::mutex> lock(s->mutex);
-            s->in_query[index].reset();
             if (result) {
                 s->outcome.report.record_success(ms);
             } else if (end && finished_at >= *end && result.error().code == dbserve::errc::timeout) {
@@ -154,7 +145,7 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
         --s->running;
         s->changed.notify_all();
     };
-    for (long i = 0; i < o.concurrency; ++i) std::thread(worker, static_cast<std::size_t>(i)).detach();
+    for (long i = 0; i < o.concurrency; ++i) std::thread(worker).detach();
 
     std::thread painter;
     if (progress) {
@@ -187,11 +178,9 @@ load_outcome run_load(const cli_options& o, RunQuery run_query, bool progress) {
         if (end) s->changed.wait_until(lock, *end + load_grace_period, all_returned);
         else s->changed.wait(lock, all_returned);
         if (!all_returned()) {
-            for (const auto& began : s->in_query) {
-                if (!began) continue;
-                s->outcome.report.record_unfinished();
-                ++s->outcome.abandoned;
-            }
+            // A worker that has not returned this long after the end is inside a query.
+            s->outcome.abandoned = static_cast<std::size_t>(s->running);
+            for (long i = 0; i < s->running; ++i) s->outcome.report.record_unfinished();
             if (s->outcome.exit == exit_success) {
                 s->outcome.exit = exit_network;
                 s->outcome.first_failure = "a query was still running " + std::to_string(load_grace_period.count()) +

@@ -111,11 +111,12 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
     }
     std::fflush(stdout);
     if (outcome.interrupted) print_error_line("load mode: interrupted; the summary covers the queries made so far");
-    if (outcome.exit != exit_success && outcome.report.queries == outcome.report.successes)
-        print_error_line("load mode: " + scrubber.scrub(outcome.first_failure));
-    else if (outcome.exit != exit_success)
-        print_error_line("load mode: " + std::to_string(outcome.report.queries - outcome.report.successes) +
-                         " queries failed; the first: " + scrubber.scrub(outcome.first_failure));
+    if (outcome.exit != exit_success) {
+        // No failed query: the run failed as a whole (none finished, or one was left behind).
+        const std::size_t failed = outcome.report.queries - outcome.report.successes;
+        const std::string count = failed == 0 ? "" : std::to_string(failed) + " queries failed; the first: ";
+        print_error_line("load mode: " + count + scrubber.scrub(outcome.first_failure));
+    }
     if (outcome.abandoned != 0) {
         // A worker is still inside the client: end here, before anything is destroyed.
         std::fflush(nullptr);

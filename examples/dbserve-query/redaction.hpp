@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,29 +43,35 @@ inline bool is_harmless_form_field(std::string_view name) {
     return name == "grant_type" || name == "scope" || name == "authorization_details" || name == "client_id";
 }
 
-// A form body (token requests): only fields known to be harmless keep their value.
-inline std::string redact_form_body(std::string_view body) {
-    std::string out;
+// Calls visit(name, value) for each non-empty field of a form body, in order; `value` is
+// empty when the field has no '='.
+template <class Visit>
+void for_each_form_field(std::string_view body, Visit&& visit) {
     std::size_t start = 0;
     while (start <= body.size()) {
         std::size_t end = body.find('&', start);
         if (end == std::string_view::npos) end = body.size();
-        std::string_view field = body.substr(start, end - start);
+        const std::string_view field = body.substr(start, end - start);
         if (!field.empty()) {
-            if (!out.empty()) out += '&';
             const auto eq = field.find('=');
-            const std::string_view name = field.substr(0, eq);
-            out.append(name.data(), name.size());
-            if (eq != std::string_view::npos) {
-                out += '=';
-                if (is_harmless_form_field(name))
-                    out.append(field.substr(eq + 1).data(), field.size() - eq - 1);
-                else
-                    out += redacted;
-            }
+            if (eq == std::string_view::npos) visit(field, std::optional<std::string_view>());
+            else visit(field.substr(0, eq), std::optional<std::string_view>(field.substr(eq + 1)));
         }
         start = end + 1;
     }
+}
+
+// A form body (token requests): only fields known to be harmless keep their value.
+inline std::string redact_form_body(std::string_view body) {
+    std::string out;
+    for_each_form_field(body, [&out](std::string_view name, std::optional<std::string_view> value) {
+        if (!out.empty()) out += '&';
+        out.append(name.data(), name.size());
+        if (!value) return;
+        out += '=';
+        if (is_harmless_form_field(name)) out.append(value->data(), value->size());
+        else out += redacted;
+    });
     return out;
 }
 

@@ -40,16 +40,16 @@ inline dbserve::result<nlohmann::json> parse_strict_json(const std::string& text
         if (static_cast<std::size_t>(depth) > dbserve::detail::max_json_depth) too_deep = true;
         return !too_deep;
     };
+    const auto nested_too_deep = [&what] {
+        return body_error(what + " nests arrays or objects more than " +
+                          std::to_string(dbserve::detail::max_json_depth) + " levels deep; flatten the input");
+    };
     try {
         auto doc = nlohmann::json::parse(text, bounded);
-        if (too_deep)
-            return body_error(what + " nests arrays or objects more than " +
-                              std::to_string(dbserve::detail::max_json_depth) + " levels deep; flatten the input");
+        if (too_deep) return nested_too_deep();
         return doc;
     } catch (const nlohmann::json::parse_error& e) {
-        if (too_deep)
-            return body_error(what + " nests arrays or objects more than " +
-                              std::to_string(dbserve::detail::max_json_depth) + " levels deep; flatten the input");
+        if (too_deep) return nested_too_deep();
         // nlohmann says why after " - " ("invalid string: ill-formed UTF-8 byte; last read: ...").
         const std::string_view said = e.what();
         const auto why = said.find(" - ");

@@ -712,12 +712,12 @@ group_server_text() {
 
     # JSON nested 100,000 levels deep, as a token error and as an invocation error: -v shows
     # that it was not shown (the tool used to recurse through it and crash).
-    node -e 'const d = "[".repeat(100000) + "]".repeat(100000);
-        console.log(JSON.stringify({route: process.argv[1], status: 400, count: -1, body: d, content_type: "application/json"}));' \
-        token >"$files/deep-token.json"
-    node -e 'const d = "[".repeat(100000) + "]".repeat(100000);
-        console.log(JSON.stringify({route: process.argv[1], status: 400, count: -1, body: d, content_type: "application/json"}));' \
-        invocations >"$files/deep-invocations.json"
+    local route
+    for route in token invocations; do
+        node -e 'const d = "[".repeat(100000) + "]".repeat(100000);
+            console.log(JSON.stringify({route: process.argv[1], status: 400, count: -1, body: d, content_type: "application/json"}));' \
+            "$route" >"$files/deep-$route.json"
+    done
     admin POST /faults "@$files/deep-token.json" >/dev/null
     run deep_token 4 "${U[@]}" -v --max-time 20
     err_has deep_token '^< \(200000 bytes of JSON nested more than 512 levels deep, not shown\)$'
@@ -733,9 +733,9 @@ group_server_text() {
     # encoding and the Basic value sent with them never appear, with or without -v.
     local id=$DBSERVE_EMULATOR_SP_ENCODED_CLIENT_ID secret=$DBSERVE_EMULATOR_SP_ENCODED_CLIENT_SECRET
     local encoded basic
-    encoded=$(node -e 'console.log(new URLSearchParams([["a", process.argv[1]]]).toString().slice(2))' "$secret")
-    basic=$(printf '%s:%s' "$(node -e 'console.log(new URLSearchParams([["a", process.argv[1]]]).toString().slice(2))' "$id")" \
-        "$encoded" | base64 -w0)
+    form_encode() { node -e 'console.log(new URLSearchParams([["a", process.argv[1]]]).toString().slice(2))' "$1"; }
+    encoded=$(form_encode "$secret")
+    basic=$(printf '%s:%s' "$(form_encode "$id")" "$encoded" | base64 -w0)
     printf '%s\n%s\n' "$encoded" "$basic" >>"$work/secrets"
     node -e 'const [secret, encoded, basic] = process.argv.slice(1);
         console.log(JSON.stringify({route: "token", status: 401, count: -1, content_type: "application/json",

@@ -380,3 +380,18 @@ TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not fa
     CHECK(none.report.unfinished == 2);
     CHECK(none.first_failure.find("no query finished before --duration ended; the first: timeout") == 0);
 }
+
+TEST_CASE("credential scrubber: a token response with thousands of credential strings is learned only in part") {
+    // The work per string learned grows with every string held: a server must not choose it.
+    auto value = [](int i) { return std::to_string(1000000 + i) + "-token-value"; };
+    std::string body = "{\"access_token\":[";
+    for (int i = 0; i < 5000; ++i) body += (i == 0 ? "\"" : ",\"") + value(i) + "\"";
+    body += "]}";
+    credential_scrubber s;
+    s.learn_from_token_response(body);
+    CHECK(s.size() <= 64);  // a few tokens, each in its few forms
+    int learned = 0;
+    for (int i = 0; i < 5000; ++i) learned += s.scrub(value(i)) == "<redacted>" ? 1 : 0;
+    CHECK(learned >= 1);
+    CHECK(learned <= 8);
+}

@@ -26,6 +26,45 @@
 DBSERVE_BEGIN_NAMESPACE
 namespace detail {
 
+// A secret_string of `text`, whose own bytes are zeroed.
+inline secret_string sealed(std::string text) {
+    secret_string out(text);
+    if (!text.empty()) secure_zero(&text[0], text.size());
+    return out;
+}
+
+// Each form a server could quote `value` in, once: as sent raw, form-encoded (upper- and
+// lower-case hex, '+' or %20 for a space) and as a server's text shows it once escaped.
+inline std::vector<secret_string> quoted_forms(std::string_view value) {
+    std::vector<secret_string> forms;
+    auto add = [&forms](secret_string form) {
+        for (const auto& held : forms)
+            if (held == form) return;
+        forms.push_back(std::move(form));
+    };
+    add(secret_string(value));
+    std::string plus;
+    plus.reserve(3 * value.size());  // reserved up front, so no reallocation leaves a copy behind
+    forms::append_urlencoded(plus, value);
+    std::string spaces;
+    spaces.reserve(3 * plus.size());
+    for (char c : plus) {
+        if (c == '+') spaces += "%20";
+        else spaces += c;
+    }
+    for (std::string* upper : {&plus, &spaces}) {
+        std::string lower(*upper);
+        for (std::size_t i = 0; i < lower.size(); ++i)
+            if (lower[i] == '%')
+                for (std::size_t j = i + 1; j <= i + 2 && j < lower.size(); ++j)
+                    if (lower[j] >= 'A' && lower[j] <= 'F') lower[j] = static_cast<char>(lower[j] - 'A' + 'a');
+        add(sealed(std::move(*upper)));
+        add(sealed(std::move(lower)));
+    }
+    if (has_terminal_controls(value)) add(sealed(escape_terminal_controls(value)));
+    return forms;
+}
+
 class known_secrets {
 public:
     static constexpr std::size_t tokens_per_key = 4;
@@ -40,8 +79,7 @@ public:
     // authentication (RFC 6749 section 2.3.1) and its base64 (the Basic value).
     void add_client_credentials(std::string_view client_id, std::string_view client_secret) {
         if (client_secret.size() < min_secret_bytes) return;
-        std::vector<secret_string> forms;
-        add_forms(forms, client_secret);
+        std::vector<secret_string> forms = quoted_forms(client_secret);
         for (bool encode : {true, false}) {
             secret_string pair = sealed(join_pair(client_id, client_secret, encode));
             forms.push_back(sealed(base64_encode(pair.reveal())));
@@ -54,8 +92,7 @@ public:
     // A credential that stays for the client's life (a ready token given as the credential).
     void add_permanent(std::string_view value) {
         if (value.size() < min_secret_bytes) return;
-        std::vector<secret_string> forms;
-        add_forms(forms, value);
+        std::vector<secret_string> forms = quoted_forms(value);
         std::lock_guard<std::mutex> lock(mutex_);
         for (auto& form : forms) add_unique(permanent_, std::move(form));
     }
@@ -72,10 +109,8 @@ public:
         }
         for (const auto& held : it->tokens)
             if (held.front().reveal() == token) return;
-        std::vector<secret_string> forms;
-        add_forms(forms, token);
         if (it->tokens.size() >= tokens_per_key) it->tokens.erase(it->tokens.begin());
-        it->tokens.push_back(std::move(forms));
+        it->tokens.push_back(quoted_forms(token));
     }
 
     // Blanks every known secret in the fields of `e` a caller can show, then escapes the
@@ -118,43 +153,6 @@ private:
         for (const auto& held : into)
             if (held == value) return;
         into.push_back(std::move(value));
-    }
-
-    // A secret_string of `text`, whose own bytes are zeroed.
-    static secret_string sealed(std::string text) {
-        secret_string out(text);
-        if (!text.empty()) secure_zero(&text[0], text.size());
-        return out;
-    }
-
-    // Reserved up front, so no reallocation leaves a copy behind.
-    static std::string encoded(std::string_view value) {
-        std::string out;
-        out.reserve(3 * value.size());
-        forms::append_urlencoded(out, value);
-        return out;
-    }
-
-    // The value as sent raw, form-encoded (upper- and lower-case hex, '+' or %20 for a
-    // space) and as a server's text shows it once escaped.
-    static void add_forms(std::vector<secret_string>& forms, std::string_view value) {
-        add_unique(forms, secret_string(value));
-        const secret_string upper = sealed(encoded(value));
-        std::string lower(upper.reveal());
-        for (std::size_t i = 0; i < lower.size(); ++i)
-            if (lower[i] == '%')
-                for (std::size_t j = i + 1; j <= i + 2 && j < lower.size(); ++j)
-                    if (lower[j] >= 'A' && lower[j] <= 'F') lower[j] = static_cast<char>(lower[j] - 'A' + 'a');
-        std::string spaces;
-        spaces.reserve(3 * upper.size());
-        for (char c : upper.reveal()) {
-            if (c == '+') spaces += "%20";
-            else spaces += c;
-        }
-        add_unique(forms, upper);
-        add_unique(forms, sealed(std::move(lower)));
-        add_unique(forms, sealed(std::move(spaces)));
-        if (has_terminal_controls(value)) add_unique(forms, sealed(escape_terminal_controls(value)));
     }
 
     static std::string join_pair(std::string_view id, std::string_view secret, bool encode) {

@@ -6,9 +6,11 @@
 #include <dbserve/detail/config.hpp>
 #include <dbserve/error.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 DBSERVE_BEGIN_NAMESPACE
 namespace detail {
@@ -89,18 +91,38 @@ inline void escape_terminal_controls(dbserve::error& e) {
 constexpr std::string_view redaction_mark = "(redacted)";
 
 // Replaces each run of the secret's first `head` bytes, extended as far as the secret goes
-// on (a quote may stop part-way), with "(redacted)"; true if there was one.
-inline bool redact_runs(std::string& text, std::string_view secret, std::size_t head_bytes) {
+// on (a quote may stop part-way), with `mark`; true if there was one.
+inline bool redact_runs(std::string& text, std::string_view secret, std::size_t head_bytes,
+                        std::string_view mark = redaction_mark) {
     const std::string_view head = secret.substr(0, head_bytes);
     if (head.empty()) return false;
     bool found = false;
-    for (std::size_t at = text.find(head); at != std::string::npos;
-         at = text.find(head, at + redaction_mark.size())) {
+    for (std::size_t at = text.find(head); at != std::string::npos; at = text.find(head, at + mark.size())) {
         std::size_t length = head.size();
         while (at + length < text.size() && length < secret.size() && text[at + length] == secret[length]) ++length;
-        text.replace(at, length, redaction_mark.data(), redaction_mark.size());
+        text.replace(at, length, mark.data(), mark.size());
         found = true;
     }
+    return found;
+}
+
+// `secrets` ordered for redact_longest_first.
+inline void order_longest_first(std::vector<std::string_view>& secrets) {
+    std::stable_sort(secrets.begin(), secrets.end(),
+                     [](std::string_view a, std::string_view b) { return a.size() > b.size(); });
+}
+
+// Blanks in `text` each of `secrets` (ordered longest first) with `mark`: first every whole
+// occurrence, then every run of a secret's first `head_bytes` bytes. Whole values go first so
+// that a run of one form of a credential cannot cut another form sharing its beginning and
+// leave that form's tail showing ("(redacted)%2Fklm" for a secret "abcdefghij/klm" quoted
+// form-encoded). True if anything was blanked.
+inline bool redact_longest_first(std::string& text, const std::vector<std::string_view>& secrets,
+                                 std::size_t head_bytes, std::string_view mark = redaction_mark) {
+    bool found = false;
+    for (std::string_view secret : secrets) found = redact_runs(text, secret, secret.size(), mark) || found;
+    for (std::string_view secret : secrets)
+        if (secret.size() > head_bytes) found = redact_runs(text, secret, head_bytes, mark) || found;
     return found;
 }
 
@@ -112,10 +134,10 @@ inline bool redact_runs(std::string& text, std::string_view secret, std::size_t 
 template <class Iterator>
 bool redact_secrets(dbserve::error& e, Iterator first, Iterator last, std::size_t head_bytes) {
     std::string* const fields[] = {&e.message, &e.service_code, &e.request_id, &e.native_message};
+    std::vector<std::string_view> secrets(first, last);
+    order_longest_first(secrets);
     bool found = false;
-    for (std::string* text : fields)
-        for (Iterator it = first; it != last; ++it)
-            found = redact_runs(*text, std::string_view(*it), head_bytes) || found;
+    for (std::string* text : fields) found = redact_longest_first(*text, secrets, head_bytes) || found;
     if (!found) return false;
     bool message_shows = false;
     for (Iterator it = first; it != last; ++it) {
