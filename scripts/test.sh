@@ -153,7 +153,7 @@ for stage in "${stages[@]}"; do
       ;;
     tsan)
       # Every program this stage builds is instrumented, the adapters' included.
-      TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+      TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan/openssl.supp} \
       run_stage tsan "$root/tsan" '^(tsan|conformance|beast)$' -- \
         -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBSERVE_TSAN=ON \
         -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
