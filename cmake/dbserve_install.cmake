@@ -10,19 +10,27 @@ set(DBSERVE_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_DATADIR}/cmake/dbserve"
 set(DBSERVE_PKGCONFIG_INSTALL_DIR "${CMAKE_INSTALL_DATADIR}/pkgconfig"
     CACHE STRING "Where dbserve.pc is installed (relative to the prefix)")
 
+# What each adapter needs where it is installed, stated once: the installed config's
+# find_dependency() calls (one quoted argument list each), and the Requires and Libs of its
+# .pc file. They follow the find_package() calls and link libraries of adapters/<name>/.
+set(DBSERVE_ADAPTER_DEPENDENCIES_curl "CURL" "Threads")
+set(DBSERVE_ADAPTER_PKG_CONFIG_REQUIRES_curl libcurl)
+set(DBSERVE_ADAPTER_PKG_CONFIG_LIBS_curl -pthread)
+set(DBSERVE_ADAPTER_DEPENDENCIES_beast "Boost 1.81 CONFIG" "OpenSSL" "Threads")
+set(DBSERVE_ADAPTER_PKG_CONFIG_REQUIRES_beast openssl)
+set(DBSERVE_ADAPTER_PKG_CONFIG_LIBS_beast -pthread)
+
 # dbserve_install_adapter(<target> NAME <name>
 #                         [DEPENDENCIES <find_dependency arguments>...]
 #                         [PKG_CONFIG_REQUIRES <pkg-config module>...]
 #                         [PKG_CONFIG_LIBS <flags>...])
 #
 # Puts an adapter target into the dbserveTargets export set (exported as dbserve::<name>)
-# and installs its include/ folder. Each DEPENDENCIES entry is one quoted argument list
-# for find_dependency(), e.g. "Boost 1.81 CONFIG"; without DEPENDENCIES (or the pkg-config
-# arguments) they are derived from the target's INTERFACE_LINK_LIBRARIES at the end of
-# the configure step (CURL::libcurl -> CURL, Boost::* -> Boost 1.81 CONFIG, OpenSSL::* ->
-# OpenSSL, Threads::Threads -> Threads, <Pkg>::<x> -> <Pkg>). Calling it twice for one
-# adapter is harmless. Include directories given as plain source paths are wrapped in
-# $<BUILD_INTERFACE:...> so the export stays relocatable.
+# and installs its include/ folder. The adapter's dependencies are the ones stated above
+# for <name>; an adapter not listed there states its own with DEPENDENCIES (e.g.
+# "Boost 1.81 CONFIG") and, for its .pc file, PKG_CONFIG_REQUIRES and PKG_CONFIG_LIBS.
+# Calling it twice for one adapter is harmless. Include directories given as plain source
+# paths are wrapped in $<BUILD_INTERFACE:...> so the export stays relocatable.
 function(dbserve_install_adapter target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "NAME" "DEPENDENCIES;PKG_CONFIG_REQUIRES;PKG_CONFIG_LIBS")
   if(NOT DBSERVE_INSTALL)
@@ -35,12 +43,13 @@ function(dbserve_install_adapter target)
   if(arg_NAME IN_LIST installed)
     return()
   endif()
-  _dbserve_register_adapter(${target} ${arg_NAME})
+  set_property(GLOBAL APPEND PROPERTY DBSERVE_INSTALLED_ADAPTERS ${arg_NAME})
   foreach(key DEPENDENCIES PKG_CONFIG_REQUIRES PKG_CONFIG_LIBS)
     if(DEFINED arg_${key})
       set_property(GLOBAL PROPERTY DBSERVE_ADAPTER_${key}_${arg_NAME} "${arg_${key}}")
     endif()
   endforeach()
+  _dbserve_check_adapter_dependencies(${arg_NAME})
 
   get_target_property(include_dirs ${target} INTERFACE_INCLUDE_DIRECTORIES)
   if(include_dirs)
@@ -65,46 +74,27 @@ function(dbserve_install_adapter target)
   endif()
 endfunction()
 
-function(_dbserve_register_adapter target name)
-  set_property(GLOBAL APPEND PROPERTY DBSERVE_INSTALLED_ADAPTERS ${name})
-  set_property(GLOBAL PROPERTY DBSERVE_ADAPTER_TARGET_${name} ${target})
+# An adapter's dependencies: those it passed to dbserve_install_adapter(), else those
+# stated above for its name.
+function(_dbserve_adapter_dependency name key out)
+  get_property(passed GLOBAL PROPERTY DBSERVE_ADAPTER_${key}_${name} SET)
+  if(passed)
+    get_property(value GLOBAL PROPERTY DBSERVE_ADAPTER_${key}_${name})
+  else()
+    set(value "${DBSERVE_ADAPTER_${key}_${name}}")
+  endif()
+  set(${out} "${value}" PARENT_SCOPE)
 endfunction()
 
-# What the installed config must find, and what the .pc file requires, for one adapter
-# target: derived from its INTERFACE_LINK_LIBRARIES.
-function(_dbserve_derive_dependencies target out_dependencies out_pc_requires out_pc_libs)
-  get_target_property(links ${target} INTERFACE_LINK_LIBRARIES)
-  set(dependencies "")
-  set(pc_requires "")
-  set(pc_libs "")
-  foreach(link IN LISTS links)
-    if(link MATCHES "^dbserve::" OR link MATCHES "^nlohmann_json::" OR link STREQUAL "dbserve")
-      continue()
-    elseif(link MATCHES "^Boost::")
-      list(APPEND dependencies "Boost 1.81 CONFIG")
-    elseif(link MATCHES "^OpenSSL::")
-      list(APPEND dependencies "OpenSSL")
-      list(APPEND pc_requires openssl)
-    elseif(link STREQUAL "CURL::libcurl")
-      list(APPEND dependencies "CURL")
-      list(APPEND pc_requires libcurl)
-    elseif(link STREQUAL "Threads::Threads")
-      list(APPEND dependencies "Threads")
-      list(APPEND pc_libs "-pthread")
-    elseif(link MATCHES "^([A-Za-z0-9_]+)::")
-      list(APPEND dependencies "${CMAKE_MATCH_1}")
-    elseif(link MATCHES "^-")
-      list(APPEND pc_libs "${link}")
-    elseif(NOT link MATCHES "^\\$<")
-      list(APPEND pc_libs "-l${link}")
-    endif()
-  endforeach()
-  foreach(var dependencies pc_requires pc_libs)
-    list(REMOVE_DUPLICATES ${var})
-  endforeach()
-  set(${out_dependencies} "${dependencies}" PARENT_SCOPE)
-  set(${out_pc_requires} "${pc_requires}" PARENT_SCOPE)
-  set(${out_pc_libs} "${pc_libs}" PARENT_SCOPE)
+# Stops the configure step when nothing says what an adapter needs: the installed config
+# would otherwise load its targets without finding their dependencies.
+function(_dbserve_check_adapter_dependencies name)
+  get_property(passed GLOBAL PROPERTY DBSERVE_ADAPTER_DEPENDENCIES_${name} SET)
+  if(NOT passed AND NOT DEFINED DBSERVE_ADAPTER_DEPENDENCIES_${name})
+    message(FATAL_ERROR "dbserve adapter '${name}': its dependencies are not stated; pass them to "
+                        "dbserve_install_adapter(... DEPENDENCIES ...) or add them to "
+                        "cmake/dbserve_install.cmake")
+  endif()
 endfunction()
 
 # Writes <name>.pc from cmake/dbserve.pc.in; the file finds its prefix relative to its own
@@ -138,8 +128,7 @@ function(dbserve_install_package)
   get_property(registered GLOBAL PROPERTY DBSERVE_INSTALLED_ADAPTERS)
   foreach(adapter curl beast)
     if(TARGET dbserve::${adapter} AND NOT adapter IN_LIST registered)
-      get_target_property(real dbserve::${adapter} ALIASED_TARGET)
-      _dbserve_register_adapter(${real} ${adapter})
+      set_property(GLOBAL APPEND PROPERTY DBSERVE_INSTALLED_ADAPTERS ${adapter})
     endif()
   endforeach()
 
@@ -153,16 +142,8 @@ function(dbserve_install_package)
   set(DBSERVE_CONFIG_ADAPTERS "${adapters}")
   set(DBSERVE_CONFIG_ADAPTER_DEPENDENCIES "")
   foreach(adapter IN LISTS adapters)
-    get_property(target GLOBAL PROPERTY DBSERVE_ADAPTER_TARGET_${adapter})
-    _dbserve_derive_dependencies(${target} derived_DEPENDENCIES derived_PKG_CONFIG_REQUIRES
-                                 derived_PKG_CONFIG_LIBS)
     foreach(key DEPENDENCIES PKG_CONFIG_REQUIRES PKG_CONFIG_LIBS)
-      get_property(explicit GLOBAL PROPERTY DBSERVE_ADAPTER_${key}_${adapter} SET)
-      if(explicit)
-        get_property(${key} GLOBAL PROPERTY DBSERVE_ADAPTER_${key}_${adapter})
-      else()
-        set(${key} "${derived_${key}}")
-      endif()
+      _dbserve_adapter_dependency(${adapter} ${key} ${key})
     endforeach()
     string(APPEND DBSERVE_CONFIG_ADAPTER_DEPENDENCIES
       "if(NOT dbserve_FIND_COMPONENTS OR \"${adapter}\" IN_LIST dbserve_FIND_COMPONENTS)\n")

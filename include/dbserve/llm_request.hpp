@@ -98,23 +98,28 @@ inline result<void> append_encoded_body(const nlohmann::json& body, std::string&
     return size_ok;
 }
 
+// The body functions every LLM request shares, written once: each request supplies to_json()
+// and invalid_utf8, and to_body() is append_body_to() on a fresh string.
 template <class Request>
-result<std::string> encode_request(const Request& request, std::size_t limit) {
-    std::string out;
-    auto ok = request.append_body_to(out, limit);
-    if (!ok) return std::move(ok).error();
-    return out;
-}
-
-template <class Request>
-result<void> append_request(const Request& request, std::string& out, std::size_t limit) {
-    auto body = request.to_json();
-    if (!body) return std::move(body).error();
-    return append_encoded_body(*body, out, limit, request.invalid_utf8);
-}
+struct llm_body_encoding {
+    // The body as a string, at most `limit` bytes.
+    result<std::string> to_body(std::size_t limit = llm_body_limit) const {
+        std::string out;
+        auto ok = append_body_to(out, limit);
+        if (!ok) return std::move(ok).error();
+        return out;
+    }
+    // Appends the body to `out` (e.g. a reused buffer); `out` is unchanged on error.
+    result<void> append_body_to(std::string& out, std::size_t limit = llm_body_limit) const {
+        const auto& request = static_cast<const Request&>(*this);
+        auto body = request.to_json();
+        if (!body) return std::move(body).error();
+        return append_encoded_body(*body, out, limit, request.invalid_utf8);
+    }
+};
 }  // namespace detail
 
-struct chat_request : generation_options {
+struct chat_request : generation_options, detail::llm_body_encoding<chat_request> {
     std::vector<chat_message> messages;
     invalid_utf8_policy invalid_utf8 = invalid_utf8_policy::error;
 
@@ -136,17 +141,9 @@ struct chat_request : generation_options {
         detail::put_generation(body, *this);
         return body;
     }
-    // The body as a string, at most `limit` bytes.
-    result<std::string> to_body(std::size_t limit = llm_body_limit) const {
-        return detail::encode_request(*this, limit);
-    }
-    // Appends the body to `out` (e.g. a reused buffer); `out` is unchanged on error.
-    result<void> append_body_to(std::string& out, std::size_t limit = llm_body_limit) const {
-        return detail::append_request(*this, out, limit);
-    }
 };
 
-struct completions_request : generation_options {
+struct completions_request : generation_options, detail::llm_body_encoding<completions_request> {
     std::vector<std::string> prompt;  // one prompt, or several for a batch
     invalid_utf8_policy invalid_utf8 = invalid_utf8_policy::error;
 
@@ -161,17 +158,9 @@ struct completions_request : generation_options {
         detail::put_generation(body, *this);
         return body;
     }
-    // The body as a string, at most `limit` bytes.
-    result<std::string> to_body(std::size_t limit = llm_body_limit) const {
-        return detail::encode_request(*this, limit);
-    }
-    // Appends the body to `out` (e.g. a reused buffer); `out` is unchanged on error.
-    result<void> append_body_to(std::string& out, std::size_t limit = llm_body_limit) const {
-        return detail::append_request(*this, out, limit);
-    }
 };
 
-struct embeddings_request {
+struct embeddings_request : detail::llm_body_encoding<embeddings_request> {
     std::vector<std::string> input;  // one text, or several for a batch
     std::map<std::string, std::string> extra_params;
     invalid_utf8_policy invalid_utf8 = invalid_utf8_policy::error;
@@ -184,14 +173,6 @@ struct embeddings_request {
         else body["input"] = input;
         if (!extra_params.empty()) body["extra_params"] = extra_params;
         return body;
-    }
-    // The body as a string, at most `limit` bytes.
-    result<std::string> to_body(std::size_t limit = llm_body_limit) const {
-        return detail::encode_request(*this, limit);
-    }
-    // Appends the body to `out` (e.g. a reused buffer); `out` is unchanged on error.
-    result<void> append_body_to(std::string& out, std::size_t limit = llm_body_limit) const {
-        return detail::append_request(*this, out, limit);
     }
 };
 

@@ -2,6 +2,9 @@
 // the token endpoint, the serving-endpoints API, invocations on each endpoint's own host,
 // fault injection and the admin API. No sockets: server.cpp feeds it parsed requests, and the
 // unit tests call it directly. Thread safe (one mutex): the server may call it from any thread.
+// One class, one file per route: workspace.cpp (state and routing), token_routes.cpp,
+// discovery_routes.cpp, invocation_routes.cpp, fault_injection.cpp, admin_routes.cpp; what
+// they share beyond this class is in workspace_support.hpp.
 #pragma once
 
 #include "external_issuer.hpp"
@@ -161,26 +164,35 @@ private:
         std::string grant;          // token route: grant type when known from the head
     };
 
+    // workspace.cpp: shared state and routing
     classified classify(const http_request& head) const;
     http_reply handle_locked(const http_request& request, const classified& where);
-    http_reply token(const http_request& request);
-    http_reply discovery(const http_request& request, const classified& where);
-    http_reply discovery_list(const http_request& request);
-    http_reply invoke(const http_request& request, const classified& where, bool legacy);
-    http_reply admin(const http_request& request);
-    http_reply issue_token(const principal& who, const std::string& scope, std::vector<grant> grants);
-    json endpoint_json(const endpoint& e) const;
-    json endpoint_summary(const endpoint& e) const;
-    json info_locked() const;
     std::chrono::system_clock::time_point now() const;
-    const principal* authenticate_basic(const std::string& header_value) const;
     std::string endpoint_id_for(const std::string& name, int generation) const;
     endpoint* find_endpoint(std::string_view name);
     endpoint* find_endpoint_by_id(std::string_view id);
     void reset_locked();
     void bump(const std::string& group, const std::string& key);
+    void bump_external(const std::string& outcome);
+    // token_routes.cpp
+    http_reply token(const http_request& request);
+    http_reply authorization_server_metadata() const;
+    const principal* authenticate_basic(const std::string& header_value) const;
+    http_reply issue_token(const principal& who, const std::string& scope, std::vector<grant> grants);
+    // discovery_routes.cpp
+    http_reply discovery(const http_request& request, const classified& where);
+    http_reply discovery_list(const http_request& request);
+    json endpoint_json(const endpoint& e) const;
+    // invocation_routes.cpp
+    http_reply invoke(const http_request& request, const classified& where, bool legacy);
+    // fault_injection.cpp
+    fault_decision decide_fault(const classified& where);  // counts a fault that fires
     fault_spec parse_fault(const json& spec) const;
     http_reply fault_reply(const fault_spec& spec, const classified& where) const;
+    // admin_routes.cpp
+    http_reply admin(const http_request& request);
+    json endpoint_summary(const endpoint& e) const;
+    json info_locked() const;
 
     mutable std::mutex mutex_;
     workspace_options initial_options_;
@@ -197,7 +209,6 @@ private:
     std::uint64_t sequence_ = 0;
     json counters_;
     std::shared_ptr<const external_issuer> external_issuer_;
-    void bump_external(const std::string& outcome);
 };
 
 // Decodes application/x-www-form-urlencoded text ('+' is a space); false on a bad escape.
