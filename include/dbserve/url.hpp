@@ -35,8 +35,13 @@ struct parsed_url {
 // whitespace, control and non-ASCII characters, malformed percent escapes and ports.
 result<parsed_url> parse_url(std::string_view url);
 
-// localhost, 127.0.0.0/8, ::1 (also written "[::1]" or as ::ffff:127.x.y.z).
+// localhost (also "localhost."), 127.0.0.0/8, ::1 (also written "[::1]", "[0::1]" or as
+// ::ffff:127.x.y.z). A name is compared whole: "localhost.example.com" is not loopback.
 bool is_loopback_host(std::string_view host) noexcept;
+
+// Whether a request to this URL may carry a credential (an Authorization header): over
+// https:// anywhere, over plain http:// to a loopback host only. Every transport asks this.
+bool may_carry_credentials(const parsed_url& url) noexcept;
 
 // "adb-1.2.azuredatabricks.net/" -> "https://adb-1.2.azuredatabricks.net": adds https://
 // when there is no scheme, drops a trailing '/' and the default port, lower-cases the
@@ -498,7 +503,7 @@ inline result<parsed_url> parse_url(std::string_view url) { return detail::urls:
 
 inline bool is_loopback_host(std::string_view host) noexcept {
     using namespace detail::urls;
-    if (detail::iequals(host, "localhost")) return true;
+    if (detail::iequals(host, "localhost") || detail::iequals(host, "localhost.")) return true;
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     std::array<std::uint8_t, 4> v4{};
     if (parse_ipv4(host, v4)) return v4[0] == 127;
@@ -509,6 +514,10 @@ inline bool is_loopback_host(std::string_view host) noexcept {
     if (!zero_prefix) return false;
     if (v6[10] == 0xff && v6[11] == 0xff) return v6[12] == 127;  // ::ffff:127.x.y.z
     return v6[10] == 0 && v6[11] == 0 && v6[12] == 0 && v6[13] == 0 && v6[14] == 0 && v6[15] == 1;
+}
+
+inline bool may_carry_credentials(const parsed_url& url) noexcept {
+    return url.scheme == "https" || is_loopback_host(url.host);
 }
 
 inline result<std::string> normalize_workspace_host(std::string_view configured) {

@@ -7,6 +7,7 @@
 #include "../conformance/harness.hpp"
 
 #include <dbserve/beast/transport.hpp>
+#include <dbserve/url.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -75,42 +76,53 @@ int server_connections() {
 
 }  // namespace
 
-TEST_CASE("request URLs are taken apart into scheme, bare host, port and origin-form path") {
-    auto a = detail::parse_request_target("https://ADB-1.2.AzureDatabricks.net/api/2.0/x?y=1#frag");
+namespace {
+dbserve::result<detail::request_target> target_of(std::string_view url) {
+    auto parsed = dbserve::parse_url(url);
+    if (!parsed) return std::move(parsed).error();
+    return detail::to_request_target(std::move(*parsed));
+}
+}  // namespace
+
+TEST_CASE("the core's parsed URL maps onto scheme, bare host, port, origin-form target and SNI") {
+    auto a = target_of("https://ADB-1.2.AzureDatabricks.net/api/2.0/x?y=1");
     REQUIRE(a.has_value());
     CHECK(a->tls);
     CHECK(a->host == "adb-1.2.azuredatabricks.net");
     CHECK(a->port == 443);
     CHECK(a->path == "/api/2.0/x?y=1");
-    CHECK(a->host_header() == "adb-1.2.azuredatabricks.net");
+    CHECK(a->host_header == "adb-1.2.azuredatabricks.net");
+    CHECK(a->host_and_port() == "adb-1.2.azuredatabricks.net:443");
+    CHECK(a->sends_server_name());
 
-    auto b = detail::parse_request_target("http://[::1]:8080");
+    auto b = target_of("http://[::1]:8080");
     REQUIRE(b.has_value());
     CHECK_FALSE(b->tls);
     CHECK(b->host == "::1");
     CHECK(b->port == 8080);
     CHECK(b->path == "/");
-    CHECK(b->host_header() == "[::1]:8080");
+    CHECK(b->host_header == "[::1]:8080");
+    CHECK(b->host_and_port() == "[::1]:8080");
+    CHECK_FALSE(b->sends_server_name());
 
-    auto c = detail::parse_request_target("https://h.example:8443?q");
+    auto c = target_of("https://h.example:8443?q");
     REQUIRE(c.has_value());
     CHECK(c->path == "/?q");
-    CHECK(c->host_header() == "h.example:8443");
+    CHECK(c->host_header == "h.example:8443");
 
+    auto d = target_of("https://127.0.0.1/x");
+    REQUIRE(d.has_value());
+    CHECK_FALSE(d->sends_server_name());
+
+    // The core's parser is stricter than the one this adapter had: a fragment is refused, not dropped.
     for (const char* bad : {"ftp://h/x", "h.example/x", "https://user:pw@h/x", "https://h:0/", "https://h:99999/",
-                            "https://:443/", "https://h/a b", "https://[::1/x"}) {
+                            "https://:443/", "https://h/a b", "https://[::1/x", "https://h/x#fragment"}) {
         CAPTURE(bad);
-        auto r = detail::parse_request_target(bad);
+        auto r = target_of(bad);
         REQUIRE_FALSE(r.has_value());
         CHECK(r.error().code == errc::invalid_argument);
         CHECK(r.error().message.find("pw") == std::string::npos);
     }
-}
-
-TEST_CASE("loopback is localhost, 127.0.0.0/8 and ::1 and nothing that merely looks like them") {
-    for (const char* yes : {"localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1"}) CHECK(detail::is_loopback_name(yes));
-    for (const char* no : {"127.0.0.1.evil.example", "localhost.example", "10.0.0.1", "128.0.0.1", "127.a.0.1", ""})
-        CHECK_FALSE(detail::is_loopback_name(no));
 }
 
 TEST_CASE("NO_PROXY matches a host and its subdomains, with or without a leading dot, or everything with *") {
@@ -129,7 +141,7 @@ TEST_CASE("the proxy comes from the options first, then HTTPS_PROXY, https_proxy
         auto it = env.find(name);
         return it == env.end() ? nullptr : it->second.c_str();
     };
-    auto target = *detail::parse_request_target("https://adb-1.2.azuredatabricks.net/x");
+    auto target = *target_of("https://adb-1.2.azuredatabricks.net/x");
     dbserve::proxy_options options;
 
     auto none = detail::select_proxy(options, target, getenv_fn);
@@ -172,11 +184,37 @@ TEST_CASE("the proxy comes from the options first, then HTTPS_PROXY, https_proxy
     REQUIRE(ignored_env.has_value());
     CHECK_FALSE(ignored_env->has_value());
 
-    auto plain = *detail::parse_request_target("http://127.0.0.1:8080/x");
+    auto plain = *target_of("http://127.0.0.1:8080/x");
     options.url = "http://proxy.internal:8080";
     auto not_for_plain = detail::select_proxy(options, plain, getenv_fn);
     REQUIRE(not_for_plain.has_value());
     CHECK_FALSE(not_for_plain->has_value());
+}
+
+TEST_CASE("a proxy URL's host and port are read by the core's parser; 1080 when no port is given") {
+    auto bare = detail::parse_proxy_url("proxy.internal");
+    REQUIRE(bare.has_value());
+    CHECK(bare->host == "proxy.internal");
+    CHECK(bare->port == 1080);
+    auto port_80 = detail::parse_proxy_url("http://Proxy.Internal:80/");
+    REQUIRE(port_80.has_value());
+    CHECK(port_80->host == "proxy.internal");
+    CHECK(port_80->port == 80);
+    auto v6 = detail::parse_proxy_url("http://u:p@[::1]:3128");
+    REQUIRE(v6.has_value());
+    CHECK(v6->host == "::1");
+    CHECK(v6->port == 3128);
+    CHECK(v6->authorization == "Basic " + detail::base64_encode("u:p"));
+    auto v6_bare = detail::parse_proxy_url("[::1]");
+    REQUIRE(v6_bare.has_value());
+    CHECK(v6_bare->port == 1080);
+    for (const char* bad : {"http://proxy:0", "http://proxy:99999", "http://user:secret@", "http://pro xy:8080"}) {
+        CAPTURE(bad);
+        auto r = detail::parse_proxy_url(bad);
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == errc::configuration);
+        CHECK(r.error().message.find("secret") == std::string::npos);
+    }
 }
 
 TEST_CASE("base64 for proxy credentials pads like RFC 4648") {

@@ -29,10 +29,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace conformance;
@@ -385,6 +387,65 @@ TEST_CASE_TEMPLATE("a bearer token never goes over plain http except to loopback
 
     const auto ftp = expect_failure<Kit>(trusting_options(), get("ftp://127.0.0.1/file"));
     CHECK(ftp.code == errc::invalid_argument);
+}
+
+// One rule for every adapter: the core's URL parser reads the host and its loopback rule
+// decides, before any name is resolved or any connection opened; the names that are not
+// loopback need no DNS (none of them is resolved), so the test needs none either.
+TEST_CASE_TEMPLATE("the loopback hosts a bearer token may reach over plain http are the same on every adapter", Kit,
+                   DBSERVE_CONFORMANCE_KITS) {
+    enum class outcome { allowed, refused_as_not_loopback, refused_as_invalid_url };
+    struct row {
+        std::string_view host;  // as written in the URL
+        outcome expected;
+        std::string_view reaches = {};  // for an allowed host: the address the server must listen on
+    };
+    const row matrix[] = {
+        {"localhost", outcome::allowed, "127.0.0.1"},
+        {"127.0.0.1", outcome::allowed, "127.0.0.1"},
+        {"127.0.0.2", outcome::allowed, "127.0.0.2"},
+        {"[::1]", outcome::allowed, "::1"},
+        {"[0::1]", outcome::allowed, "::1"},
+        {"[::ffff:127.0.0.1]", outcome::allowed, "127.0.0.1"},
+        // RFC 6761 makes "localhost." loopback too, but the core's parser refuses a trailing
+        // dot in any host name (and outside /etc/hosts the name would go to DNS).
+        {"localhost.", outcome::refused_as_invalid_url},
+        {"localhost.example.com", outcome::refused_as_not_loopback},
+        {"127.0.0.1.example.com", outcome::refused_as_not_loopback},
+        {good_host, outcome::refused_as_not_loopback},  // resolves (an override) to 127.0.0.1: still refused
+    };
+    const auto& also = server().http_also_on;
+    const auto served = [&](std::string_view address) {
+        return address == "127.0.0.1" || std::find(also.begin(), also.end(), address) != also.end();
+    };
+    for (const auto& entry : matrix) {
+        const std::string host(entry.host);
+        CAPTURE(host);
+        auto request = post(http_url(host, "/echo"), "{}");
+        REQUIRE(request.headers.add("Authorization", "Bearer secret-value").has_value());
+        const int connections_before = server_stats()["connections"].get<int>();
+        auto t = Kit::make(trusting_options());
+        auto r = Kit::send(*t, request, with_timeout(normal_timeout));
+        if (entry.expected == outcome::allowed) {
+            if (served(entry.reaches)) {
+                REQUIRE_MESSAGE(r.has_value(), describe(r));
+                CHECK(r->status == 200);
+                CHECK(nlohmann::json::parse(r->body)["headers"]["authorization"] == "Bearer secret-value");
+            } else {
+                // Allowed, but this machine has no such address to listen on.
+                REQUIRE_FALSE(r.has_value());
+                CHECK_MESSAGE(r.error().code == errc::connection, describe(r));
+            }
+            continue;
+        }
+        REQUIRE_FALSE_MESSAGE(r.has_value(), "expected a refusal, got " << describe(r));
+        const auto expected_code =
+            entry.expected == outcome::refused_as_invalid_url ? errc::invalid_argument : errc::configuration;
+        CHECK_MESSAGE(r.error().code == expected_code, describe(r));
+        CHECK(r.error().message.find("secret-value") == std::string::npos);
+        CHECK_FALSE(r.error().request_may_have_been_processed);
+        CHECK(server_stats()["connections"].get<int>() == connections_before);
+    }
 }
 
 TEST_CASE_TEMPLATE("requests go through an HTTP proxy unless NO_PROXY matches", Kit, DBSERVE_CONFORMANCE_KITS) {

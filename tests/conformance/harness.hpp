@@ -61,6 +61,7 @@ public:
     int https_port = 0;
     int h2_port = 0;  // offers HTTP/2 by ALPN
     int http_port = 0;
+    std::vector<std::string> http_also_on;  // loopback addresses besides 127.0.0.1 serving http_port
     int proxy_port = 0;
     int silent_port = 0;
     int limit_port = 0;    // https_port again, counting its open connections
@@ -113,6 +114,7 @@ private:
         silent_port = ports.at("silent_port").get<int>();
         limit_port = ports.at("limit_port").get<int>();
         control_port = ports.at("control_port").get<int>();
+        http_also_on = ports.at("http_also_on").get<std::vector<std::string>>();
     }
 
     // Points the variables OpenSSL and the curl tool read at a CA nobody should trust, so

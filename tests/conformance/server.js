@@ -4,14 +4,15 @@
 //
 // Listens on loopback (ephemeral ports) and prints one JSON line:
 //   {"https_port":N,"h2_port":N,"http_port":N,"proxy_port":N,"silent_port":N,
-//    "limit_port":N,"control_port":N}
+//    "limit_port":N,"control_port":N,"http_also_on":["127.0.0.2","::1"]}
 // then serves until stdin closes or SIGTERM.
 //
 // https_port picks a certificate by SNI: expired.*, self-signed.*, unknown-ca.* get the
 // certificate of that name; every other name gets good.pem (so a name it does not list,
 // such as wrong-host.azuredatabricks.net, sees a host name mismatch). h2_port is the same
 // with HTTP/2 offered by ALPN (HTTP/1.1 still accepted).
-// http_port serves the same routes in plain HTTP. proxy_port is an HTTP CONNECT proxy that
+// http_port serves the same routes in plain HTTP, on 127.0.0.1 and on those of 127.0.0.2
+// and ::1 the machine has (http_also_on). proxy_port is an HTTP CONNECT proxy that
 // sends every tunnel to 127.0.0.1 (the port asked for). silent_port accepts TCP
 // connections and never sends a byte. limit_port is https_port again, with its own count
 // of open connections (for the per-host connection limit). control_port is plain HTTP
@@ -249,11 +250,23 @@ proxy.on('connect', (req, client, head) => {
 const silent = net.createServer((socket) => track(socket));
 
 const servers = [secureServer, h2Server, plainServer, proxy, silent, limitServer, control];
-Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, '127.0.0.1', resolve)))).then(() => {
+// http_port is served on more loopback addresses where the machine has them, so a request
+// to another spelling of loopback (127.0.0.2, [::1]) can be seen arriving.
+function listenAlso(port, address) {
+  return new Promise((resolve) => {
+    const extra = http.createServer(handle);
+    countConnections(extra, false);
+    extra.once('error', () => resolve(null));
+    extra.listen(port, address, () => resolve(address));
+  });
+}
+
+Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, '127.0.0.1', resolve)))).then(async () => {
   const [httpsPort, h2Port, httpPort, proxyPort, silentPort, limitPort, controlPort] = servers.map((s) => s.address().port);
+  const httpAlsoOn = (await Promise.all(['127.0.0.2', '::1'].map((a) => listenAlso(httpPort, a)))).filter((a) => a);
   process.stdout.write(JSON.stringify({
     https_port: httpsPort, h2_port: h2Port, http_port: httpPort, proxy_port: proxyPort, silent_port: silentPort,
-    limit_port: limitPort, control_port: controlPort,
+    limit_port: limitPort, control_port: controlPort, http_also_on: httpAlsoOn,
   }) + '\n');
 });
 

@@ -229,6 +229,29 @@ TEST_CASE("loopback hosts: localhost, 127.0.0.0/8 and ::1 in its spellings") {
     CHECK(is_loopback_host("[::1]"));
     CHECK(is_loopback_host("0:0:0:0:0:0:0:1"));
     CHECK(is_loopback_host("::ffff:127.0.0.1"));
+    CHECK(is_loopback_host("[::ffff:127.0.0.1]"));
+    CHECK(is_loopback_host("[0::1]"));
+    CHECK(is_loopback_host("127.0.0.2"));
+    CHECK(is_loopback_host("localhost."));  // the absolute form of the name (RFC 6761)
+}
+
+TEST_CASE("the loopback rule applied to parsed URLs: what parse_url reads is what is checked") {
+    for (const char* url : {"http://localhost/", "http://127.0.0.2:8080/", "http://[::1]/", "http://[0::1]:1/",
+                            "http://[::ffff:127.0.0.1]/", "http://[0:0:0:0:0:0:0:1]/", "https://example.com/"}) {
+        CAPTURE(url);
+        auto parsed = parse_url(url);
+        REQUIRE(parsed);
+        CHECK(may_carry_credentials(*parsed));
+    }
+    for (const char* url : {"http://localhost.example.com/", "http://127.0.0.1.example.com/", "http://example.com/",
+                            "http://[::2]/", "http://[::ffff:10.0.0.1]/", "http://127.0.0.1.nip.io/"}) {
+        CAPTURE(url);
+        auto parsed = parse_url(url);
+        REQUIRE(parsed);
+        CHECK_FALSE(may_carry_credentials(*parsed));
+    }
+    // A trailing dot is refused by the parser in every host name, "localhost." included.
+    CHECK_FALSE(parse_url("http://localhost./"));
 }
 
 TEST_CASE("names and addresses that only look local are not loopback") {
@@ -249,6 +272,10 @@ TEST_CASE("names and addresses that only look local are not loopback") {
     CHECK_FALSE(is_loopback_host("1::1"));
     CHECK_FALSE(is_loopback_host("::ffff:10.0.0.1"));
     CHECK_FALSE(is_loopback_host("[::1"));
+    CHECK_FALSE(is_loopback_host("localhost.example.com"));
+    CHECK_FALSE(is_loopback_host("localhost.."));
+    CHECK_FALSE(is_loopback_host(".localhost"));
+    CHECK_FALSE(is_loopback_host("127.0.0.1."));
 }
 
 // ---------------------------------------------------------------- normalize_workspace_host

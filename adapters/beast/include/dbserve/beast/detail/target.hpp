@@ -1,6 +1,7 @@
-// Where a request goes: the URL taken apart, the proxy chosen for it (options or the
-// usual environment variables, NO_PROXY honoured), and the address a resolve override
-// maps it to. Pure functions without Boost, so they cost nothing to compile and test.
+// Where a request goes: the core's parsed URL in Asio's terms, the proxy chosen for it
+// (options or the usual environment variables, NO_PROXY honoured), and the address a
+// resolve override maps it to. Pure functions without Boost, so they cost nothing to
+// compile and test.
 #pragma once
 
 #include <dbserve/detail/base64.hpp>
@@ -8,6 +9,7 @@
 #include <dbserve/http.hpp>
 #include <dbserve/result.hpp>
 #include <dbserve/transport_options.hpp>
+#include <dbserve/url.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -22,126 +24,30 @@ DBSERVE_BEGIN_NAMESPACE
 namespace beast {
 namespace detail {
 
+// The core's reading of the request URL (dbserve::parse_url), in the terms Asio needs:
+// the host to resolve, the port to connect to, the origin-form target and the name TLS
+// sends as SNI. The URL is never parsed anywhere else, so the token check, the
+// connection and the Host header can never disagree about the host.
 struct request_target {
     bool tls = true;
-    std::string host;  // bare: no brackets around an IPv6 literal
+    std::string host;  // bare, lower case: an IPv6 literal has no brackets
     std::uint16_t port = 443;
-    std::string path;  // origin-form: starts with '/', keeps the query
+    std::string path;         // origin-form: starts with '/', keeps the query
+    std::string host_header;  // "host", "host:port" or "[v6]:port", as parsed_url::authority()
 
-    bool default_port() const noexcept { return port == (tls ? 443 : 80); }
-    // host as it appears in a URL authority: [v6] when it holds a ':'.
-    std::string authority_host() const {
-        return host.find(':') != std::string::npos ? '[' + host + ']' : host;
-    }
-    std::string host_header() const {
-        return default_port() ? authority_host() : authority_host() + ':' + std::to_string(port);
-    }
-    std::string host_and_port() const { return authority_host() + ':' + std::to_string(port); }
+    std::string host_and_port() const { return dbserve::detail::urls::bracketed(host) + ':' + std::to_string(port); }
+    // RFC 6066: SNI carries host names only, never an address.
+    bool sends_server_name() const noexcept { return !dbserve::detail::urls::is_ip_literal(host); }
 };
 
-inline std::string lower_ascii(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = dbserve::detail::ascii_lower(c);
-    return out;
-}
-
-inline std::optional<std::uint16_t> parse_port(std::string_view text) noexcept {
-    if (text.empty() || text.size() > 5) return std::nullopt;
-    unsigned value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value == 0 || value > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(value);
-}
-
-// Splits "host", "host:port", "[v6]" or "[v6]:port"; false when malformed.
-inline bool split_authority(std::string_view authority, std::string& host, std::uint16_t& port) {
-    std::string_view host_part = authority;
-    std::string_view port_part;
-    if (!authority.empty() && authority.front() == '[') {
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos) return false;
-        host_part = authority.substr(1, close - 1);
-        std::string_view rest = authority.substr(close + 1);
-        if (!rest.empty()) {
-            if (rest.front() != ':') return false;
-            port_part = rest.substr(1);
-            if (port_part.empty()) return false;
-        }
-    } else {
-        const auto colon = authority.rfind(':');
-        if (colon != std::string_view::npos) {
-            host_part = authority.substr(0, colon);
-            port_part = authority.substr(colon + 1);
-            if (host_part.find(':') != std::string_view::npos) return false;
-            if (port_part.empty()) return false;
-        }
-    }
-    if (host_part.empty()) return false;
-    for (char c : host_part)
-        if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == '?' || c == '#' || c == '@' ||
-            c == '\\' || static_cast<unsigned char>(c) >= 0x7f)
-            return false;
-    if (!port_part.empty()) {
-        auto p = parse_port(port_part);
-        if (!p) return false;
-        port = *p;
-    }
-    host = lower_ascii(host_part);
-    return true;
-}
-
-inline result<request_target> parse_request_target(std::string_view url) {
+inline request_target to_request_target(parsed_url url) {
     request_target out;
-    const auto scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos)
-        return unexpected(errc::invalid_argument,
-                          "the request URL '" + std::string(url) + "' is not absolute: it needs https://");
-    const std::string scheme = lower_ascii(url.substr(0, scheme_end));
-    if (scheme == "https") {
-        out.tls = true;
-        out.port = 443;
-    } else if (scheme == "http") {
-        out.tls = false;
-        out.port = 80;
-    } else {
-        return unexpected(errc::invalid_argument,
-                          "the request URL scheme '" + scheme + "' is not supported: use https://");
-    }
-    std::string_view rest = url.substr(scheme_end + 3);
-    const auto path_start = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, path_start);
-    std::string_view path = path_start == std::string_view::npos ? std::string_view() : rest.substr(path_start);
-    if (authority.find('@') != std::string_view::npos)
-        return unexpected(errc::invalid_argument,
-                          "the request URL carries user information before the host; remove it");
-    if (!split_authority(authority, out.host, out.port))
-        return unexpected(errc::invalid_argument, "the request URL '" + std::string(url) + "' has a malformed host or port");
-    const auto fragment = path.find('#');
-    if (fragment != std::string_view::npos) path = path.substr(0, fragment);
-    for (char c : path)
-        if (static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) == 0x7f)
-            return unexpected(errc::invalid_argument,
-                              "the request URL path holds a space or a control character; percent-encode it");
-    if (path.empty()) out.path = "/";
-    else if (path.front() == '?') out.path = "/" + std::string(path);
-    else out.path = std::string(path);
+    out.tls = url.scheme == "https";
+    out.port = url.port;
+    out.host_header = url.authority();
+    out.host = std::move(url.host);
+    out.path = std::move(url.path);
     return out;
-}
-
-// localhost, 127.0.0.0/8 and ::1: the only hosts plain HTTP may carry a token to.
-inline bool is_loopback_name(std::string_view host) noexcept {
-    if (dbserve::detail::iequals(host, "localhost")) return true;
-    if (host == "::1" || host == "[::1]" || host == "0:0:0:0:0:0:0:1") return true;
-    if (host.size() < 4 || host.substr(0, 4) != "127.") return false;
-    int dots = 0;
-    for (char c : host) {
-        if (c == '.') ++dots;
-        else if (c < '0' || c > '9') return false;
-    }
-    return dots == 3;
 }
 
 // The address a resolve override gives host:port, or nullptr.
@@ -155,7 +61,7 @@ inline const resolve_override* find_override(const std::vector<resolve_override>
 // NO_PROXY semantics as curl has them: "*" matches everything; otherwise each
 // comma-separated entry matches that host and its subdomains (a leading dot is optional).
 inline bool no_proxy_matches(std::string_view list, std::string_view host) {
-    const std::string h = lower_ascii(host);
+    using dbserve::detail::iequals;
     std::size_t pos = 0;
     while (pos <= list.size()) {
         auto comma = list.find(',', pos);
@@ -173,10 +79,9 @@ inline bool no_proxy_matches(std::string_view list, std::string_view host) {
         }
         while (!entry.empty() && entry.front() == '.') entry.remove_prefix(1);
         if (entry.empty()) continue;
-        const std::string e = lower_ascii(entry);
-        if (h == e) return true;
-        if (h.size() > e.size() && h.compare(h.size() - e.size(), e.size(), e) == 0 &&
-            h[h.size() - e.size() - 1] == '.')
+        if (iequals(host, entry)) return true;
+        if (host.size() > entry.size() && iequals(host.substr(host.size() - entry.size()), entry) &&
+            host[host.size() - entry.size() - 1] == '.')
             return true;
     }
     return false;
@@ -192,16 +97,12 @@ struct proxy_target {
 using dbserve::detail::base64_encode;
 
 inline std::string percent_decode(std::string_view s) {
+    using dbserve::detail::urls::hex_value;
+    using dbserve::detail::urls::is_hex;
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        auto hex = [](char c) -> int {
-            if (c >= '0' && c <= '9') return c - '0';
-            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-            return -1;
-        };
-        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+        if (s[i] == '%' && i + 2 < s.size() && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
+            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
             i += 2;
         } else {
             out += s[i];
@@ -211,15 +112,17 @@ inline std::string percent_decode(std::string_view s) {
 }
 
 // "http://[user:password@]host[:port][/]" (the scheme may be left out, as curl allows).
+// The host and port are read by the core's URL parser; only the user-info, which that
+// parser refuses in any URL a request goes to, is taken off here.
 inline result<proxy_target> parse_proxy_url(std::string_view url) {
     std::string_view rest = url;
     const auto scheme_end = url.find("://");
     if (scheme_end != std::string_view::npos) {
-        const std::string scheme = lower_ascii(url.substr(0, scheme_end));
-        if (scheme != "http")
+        const std::string_view scheme = url.substr(0, scheme_end);
+        if (!dbserve::detail::iequals(scheme, "http"))
             return unexpected(errc::configuration,
-                              "proxy scheme '" + scheme +
-                                  "' is not supported: use an http:// proxy (HTTP CONNECT), or set "
+                              "proxy scheme " + dbserve::detail::urls::quote(scheme, 20) +
+                                  " is not supported: use an http:// proxy (HTTP CONNECT), or set "
                                   "proxy_options::from_environment = false to ignore HTTPS_PROXY / ALL_PROXY");
         rest = url.substr(scheme_end + 3);
     }
@@ -236,8 +139,16 @@ inline result<proxy_target> parse_proxy_url(std::string_view url) {
             colon == std::string_view::npos ? std::string() : percent_decode(user_info.substr(colon + 1));
         out.authorization = "Basic " + base64_encode(user + ':' + password);
     }
-    if (!split_authority(rest, out.host, out.port))
-        return unexpected(errc::configuration, "the proxy URL has a malformed host or port (expected http://host:port)");
+    auto parsed = dbserve::parse_url("http://" + std::string(rest));
+    if (!parsed)
+        return unexpected(errc::configuration,
+                          "the proxy URL has a malformed host or port (expected http://host:port): " +
+                              std::move(parsed).error().message);
+    out.host = std::move(parsed->host);
+    // Without a port of its own a proxy listens on 1080, as curl assumes.
+    const auto close = rest.find(']');
+    const bool has_port = rest.find(':', close == std::string_view::npos ? 0 : close) != std::string_view::npos;
+    if (has_port) out.port = parsed->port;
     return out;
 }
 

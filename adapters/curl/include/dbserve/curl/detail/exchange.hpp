@@ -82,11 +82,17 @@ inline result<void> check_request(const http_request& request) {
     if (parts.scheme != "https" && parts.scheme != "http")
         return unexpected(errc::invalid_argument,
                           "the request URL scheme '" + parts.scheme + "' is not supported; use https://");
-    if (parts.scheme == "http" && !dbserve::is_loopback_host(parts.host) && request.headers.contains("Authorization"))
-        return unexpected(errc::configuration,
-                          "refusing to send an Authorization header over plain http:// to " + parts.host +
-                              ": credentials would travel unencrypted. Use https:// (plain http is "
-                              "allowed only to loopback addresses)");
+    if (parts.scheme == "http" && request.headers.contains("Authorization")) {
+        // The core's parser and loopback rule decide, as for every adapter; libcurl's reading
+        // of the host must say loopback too, so the host it connects to is the one checked.
+        auto core = dbserve::parse_url(request.url);
+        if (!core) return std::move(core).error();
+        if (!dbserve::may_carry_credentials(*core) || !dbserve::is_loopback_host(parts.host))
+            return unexpected(errc::configuration,
+                              "refusing to send an Authorization header over plain http:// to " + parts.host +
+                                  ": credentials would travel unencrypted. Use https:// (plain http is "
+                                  "allowed only to loopback addresses)");
+    }
     return {};
 }
 

@@ -13,6 +13,7 @@
 #include <dbserve/result.hpp>
 #include <dbserve/transport.hpp>
 #include <dbserve/transport_options.hpp>
+#include <dbserve/url.hpp>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
@@ -104,12 +105,6 @@ struct transport_state {
     std::optional<dbserve::error> configuration_error;
 };
 
-inline bool is_ip_literal(const std::string& host) {
-    boost::system::error_code ec;
-    boost::asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 // The peer closed or reset the connection: on a reused connection before any response
 // byte, most likely a keep-alive connection the server closed as the request went out.
 inline bool closed_by_peer(const boost::system::error_code& ec) noexcept {
@@ -127,12 +122,12 @@ inline dbserve::error native_error(errc code, std::string message, const boost::
     return e;
 }
 
-class operation : public std::enable_shared_from_this<operation> {
+class exchange : public std::enable_shared_from_this<exchange> {
 public:
     using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
     using clock = std::chrono::steady_clock;
 
-    operation(std::shared_ptr<transport_state> state, http_request request, send_options options,
+    exchange(std::shared_ptr<transport_state> state, http_request request, send_options options,
               unique_callback handler)
         : state_(std::move(state)),
           strand_(boost::asio::make_strand(state_->executor)),
@@ -185,14 +180,15 @@ private:
     void start() {
         if (finished_) return;
         if (state_->configuration_error) return finish(*state_->configuration_error);
-        auto parsed = parse_request_target(request_.url);
+        auto parsed = dbserve::parse_url(request_.url);
         if (!parsed) return finish(std::move(parsed).error());
-        target_ = std::move(*parsed);
-        if (!target_.tls && !is_loopback_name(target_.host) && request_.headers.contains("Authorization"))
+        // Decided before anything is resolved or connected.
+        if (!dbserve::may_carry_credentials(*parsed) && request_.headers.contains("Authorization"))
             return finish(dbserve::error(
                 errc::configuration,
-                "refusing to send an Authorization header over plain http:// to '" + target_.host +
+                "refusing to send an Authorization header over plain http:// to '" + parsed->host +
                     "': a token may only leave this machine over https:// (plain http is allowed to loopback only)"));
+        target_ = to_request_target(std::move(*parsed));
         auto proxy = select_proxy(state_->options.proxy, target_);
         if (!proxy) return finish(std::move(proxy).error());
         proxy_ = std::move(*proxy);
@@ -212,7 +208,7 @@ private:
 
     void acquire() {
         phase_ = phase::waiting_for_connection;
-        std::weak_ptr<operation> weak = shared_from_this();
+        std::weak_ptr<exchange> weak = shared_from_this();
         std::weak_ptr<transport_state> weak_state = state_;
         auto key = key_;
         auto got = state_->pool.acquire(key_, [weak, weak_state, key](std::unique_ptr<connection> granted) {
@@ -370,7 +366,7 @@ private:
         phase_ = phase::tls_handshake;
         auto& stream = conn_->tls();
         // SNI carries the bare host name; an IP literal gets none (RFC 6066).
-        if (!is_ip_literal(target_.host)) SSL_set_tlsext_host_name(stream.native_handle(), target_.host.c_str());
+        if (target_.sends_server_name()) SSL_set_tlsext_host_name(stream.native_handle(), target_.host.c_str());
         if (state_->tls.verify) {
             stream.set_verify_mode(ssl::verify_peer);
             connection* c = conn_.get();
@@ -425,7 +421,7 @@ private:
         request_message_.method(request_.method == http_method::post ? bhttp::verb::post : bhttp::verb::get);
         request_message_.target(target_.path);
         request_message_.version(11);
-        if (!request_.headers.contains("Host")) request_message_.set(bhttp::field::host, target_.host_header());
+        if (!request_.headers.contains("Host")) request_message_.set(bhttp::field::host, target_.host_header);
         if (!request_.headers.contains("User-Agent") && !state_->options.user_agent.empty())
             request_message_.set(bhttp::field::user_agent, state_->options.user_agent);
         for (const auto& h : request_.headers) {
