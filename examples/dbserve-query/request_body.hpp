@@ -105,7 +105,8 @@ dbserve::result<csv_shaping> shape_csv(std::string_view text, std::size_t body_e
     bool writing = true;
     std::vector<dbserve::cell> row;
     auto on_record = [&](const csv_cell* cells, std::size_t count, std::size_t line) {
-        if (!out.csv_failure && out.columns.empty() && !writer) {  // the header row
+        if (out.csv_failure) return;  // only the first is reported; the rest is still scanned for quoting errors
+        if (!writer) {  // the header row
             for (std::size_t k = 0; k < count; ++k) {
                 if (cells[k].text.empty()) {
                     out.csv_failure = csv_error(1, "a column name in the header row is empty").value;
@@ -122,7 +123,6 @@ dbserve::result<csv_shaping> shape_csv(std::string_view text, std::size_t body_e
             out.non_finite_text.assign(count, std::string());
             return;
         }
-        if (out.csv_failure) return;
         const std::size_t data_row = ++out.data_rows;
         if (count != out.columns.size()) {
             out.csv_failure =
