@@ -41,6 +41,7 @@ struct cli_options {
     std::string data;  // JSON text, "@FILE" or "@-"
     std::string csv_file;
     csv_format format = csv_format::split;
+    bool nan_as_null = false;  // --nan null: NaN and infinity in a numeric CSV column are sent as null
     std::string chat;
     std::optional<long> max_tokens;
     std::optional<double> temperature;
@@ -90,7 +91,11 @@ Credentials (never on the command line):
 Body:
   --data JSON | @FILE | @-    send this JSON as is (checked to be JSON)
   --csv FILE [--format split|records]   a dataframe from a CSV file with a header row
-                              (numbers, strings, empty = null)
+                              (numbers, strings, empty = null). A column is numeric when every
+                              non-empty cell is an unquoted number; there nan, inf, -inf,
+                              Infinity (any case) are refused, naming row and column, unless
+                              --nan null sends them as null. Other columns keep their text.
+  --nan error|null            NaN and infinity in a numeric CSV column: refuse (default) or null
   --chat MESSAGE [--max-tokens N] [--temperature T]   one user message to a chat endpoint
   --params JSON               a JSON object: "params" of a model (--csv, --data), or more
                               generation fields for --chat (e.g. '{"top_p": 0.9}')
@@ -158,7 +163,7 @@ inline dbserve::result<resolve_entry> parse_resolve(std::string_view text) {
 
 inline dbserve::result<cli_options> parse_command_line(const std::vector<std::string_view>& args) {
     cli_options o;
-    bool format_given = false, summary_given = false;
+    bool format_given = false, summary_given = false, nan_given = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view flag = args[i];
         std::string_view inline_value;
@@ -264,6 +269,13 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
             else if (*v == "split") o.format = csv_format::split;
             else if (*v == "records") o.format = csv_format::records;
             else ok = detail::usage_error("--format expects split or records, got '" + *v + "'");
+        } else if (flag == "--nan") {
+            nan_given = true;
+            auto v = value();
+            if (!v) ok = std::move(v).error();
+            else if (*v == "error") o.nan_as_null = false;
+            else if (*v == "null") o.nan_as_null = true;
+            else ok = detail::usage_error("--nan expects error or null, got '" + *v + "'");
         } else if (flag == "--summary") {
             summary_given = true;
             auto v = value();
@@ -305,6 +317,8 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
         return detail::usage_error("--token-file supplies the token itself: drop --auth or use --auth token");
     if (format_given && o.csv_file.empty())
         return detail::usage_error("--format goes with --csv FILE");
+    if (nan_given && o.csv_file.empty())
+        return detail::usage_error("--nan goes with --csv FILE (a --data body is JSON, which has no NaN)");
     if (summary_given && !o.load_mode())
         return detail::usage_error("--summary goes with load mode: add --repeat N or --duration S");
     if (o.dry_run && o.load_mode())

@@ -51,8 +51,10 @@ public:
                 value = "<workspace id from discovery>";
             text += h.name + ": " + value + "\n";
         }
-        text += "\n" + r.body + "\n";
-        std::fputs(text.c_str(), out);
+        text += "\n";
+        std::fwrite(text.data(), 1, text.size(), out);
+        std::fwrite(r.body.data(), 1, r.body.size(), out);  // not copied: a CSV body may be large
+        std::fputc('\n', out);
     }
 
     bool captured() const {

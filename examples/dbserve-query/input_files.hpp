@@ -14,6 +14,8 @@
 #include <system_error>
 #include <utility>
 
+#include <sys/stat.h>
+
 namespace dbserve_query {
 
 // The whole file ("-" is standard input). Files over `limit` bytes are refused.
@@ -39,6 +41,25 @@ inline dbserve::result<std::string> read_input_file(const std::string& path, std
         return dbserve::unexpected(dbserve::errc::configuration,
                                    std::string(flag) + ": reading " + what + " failed (is it a directory?)");
     return std::move(read.text);
+}
+
+// The whole file in one buffer of its own size (a large --csv is read once, not grown
+// chunk by chunk); standard input and anything that is not a regular file as above.
+inline dbserve::result<std::string> read_whole_file(const std::string& path, std::string_view flag,
+                                                   std::size_t limit = 64u * 1024u * 1024u) {
+    struct stat info {};
+    if (path == "-" || ::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) ||
+        static_cast<std::size_t>(info.st_size) > limit)
+        return read_input_file(path, flag, limit);  // its errors and limits
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return read_input_file(path, flag, limit);
+    std::string text(static_cast<std::size_t>(info.st_size), '\0');
+    const std::size_t got = text.empty() ? 0 : std::fread(&text[0], 1, text.size(), f);
+    const bool more = std::fgetc(f) != EOF;  // grew while being read
+    const bool failed = std::ferror(f) != 0;
+    std::fclose(f);
+    if (got != text.size() || more || failed) return read_input_file(path, flag, limit);
+    return text;
 }
 
 // A one-value secret file (client secret, token): surrounding whitespace is dropped; an

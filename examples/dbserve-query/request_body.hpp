@@ -16,8 +16,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -79,17 +82,143 @@ inline dbserve::result<std::string> dump_json(const nlohmann::json& doc, const s
     }
 }
 
-inline dbserve::cell csv_value(const csv_cell& c, std::int64_t& integer, double& number) {
-    if (!c.quoted && c.text.empty()) return nullptr;
-    if (!c.quoted) {
-        const char* first = c.text.data();
-        const char* last = first + c.text.size();
-        if (first != last && *first == '+') ++first;
-        auto [ptr, ec] = std::from_chars(first, last, integer);
-        if (ec == std::errc() && ptr == last) return integer;
-        if (csv_cell_number(c, number)) return number;
+// One shaping of the whole CSV text into a table writer. `null_columns`, when given, marks the
+// numeric columns whose NaN and infinity cells are written as null (--nan null); otherwise
+// they are written as their text, and the column statistics say afterwards whether that text
+// sits in a numeric column (refused) or among other text (kept).
+struct csv_shaping {
+    std::vector<std::string> columns;
+    std::vector<char> numeric;               // per column: every non-empty cell is an unquoted number
+    std::vector<std::size_t> non_finite_row;  // per column: first data row with nan/inf (0: none)
+    std::vector<std::size_t> non_finite_line;
+    std::vector<std::string> non_finite_text;
+    std::size_t data_rows = 0;
+    std::optional<dbserve::error> csv_failure;  // the header or a ragged row, as parse_csv words it
+    dbserve::result<dbserve::model_input> input = dbserve::unexpected(dbserve::errc::invalid_argument, "no table");
+};
+
+template <class Writer>
+dbserve::result<csv_shaping> shape_csv(std::string_view text, std::size_t body_estimate,
+                                       const std::vector<char>* null_columns) {
+    csv_shaping out;
+    std::optional<Writer> writer;
+    bool writing = true;
+    std::vector<dbserve::cell> row;
+    auto on_record = [&](const csv_cell* cells, std::size_t count, std::size_t line) {
+        if (out.csv_failure) return;  // only the first is reported; the rest is still scanned for quoting errors
+        if (!writer) {  // the header row
+            for (std::size_t k = 0; k < count; ++k) {
+                if (cells[k].text.empty()) {
+                    out.csv_failure = csv_error(1, "a column name in the header row is empty").value;
+                    return;
+                }
+                out.columns.emplace_back(cells[k].text);
+            }
+            std::string buffer;
+            buffer.reserve(body_estimate);
+            writer.emplace(out.columns, dbserve::write_options{}, std::move(buffer));
+            out.numeric.assign(count, 1);
+            out.non_finite_row.assign(count, 0);
+            out.non_finite_line.assign(count, 0);
+            out.non_finite_text.assign(count, std::string());
+            return;
+        }
+        const std::size_t data_row = ++out.data_rows;
+        if (count != out.columns.size()) {
+            out.csv_failure =
+                dbserve::error{dbserve::errc::invalid_argument,
+                               "CSV line " + std::to_string(line) + " (data row " + std::to_string(data_row) +
+                                   ") has " + std::to_string(count) + " fields but the header has " +
+                                   std::to_string(out.columns.size()) +
+                                   "; every row needs one field per column (quote fields that contain commas)"};
+            return;
+        }
+        row.clear();
+        for (std::size_t k = 0; k < count; ++k) {
+            const csv_cell& c = cells[k];
+            std::int64_t integer = 0;
+            double number = 0;
+            switch (csv_classify(c, integer, number)) {
+                case csv_number_kind::integer: row.emplace_back(integer); break;
+                case csv_number_kind::finite: row.emplace_back(number); break;
+                case csv_number_kind::non_finite:
+                    if (out.non_finite_row[k] == 0) {
+                        out.non_finite_row[k] = data_row;
+                        out.non_finite_line[k] = line;
+                        out.non_finite_text[k] = std::string(c.text);
+                    }
+                    if (null_columns && (*null_columns)[k]) row.emplace_back(nullptr);
+                    else row.emplace_back(c.text);
+                    break;
+                case csv_number_kind::none:
+                    if (!c.quoted && c.text.empty()) {
+                        row.emplace_back(nullptr);
+                    } else {
+                        out.numeric[k] = 0;
+                        row.emplace_back(c.text);
+                    }
+                    break;
+            }
+        }
+        if (writing) writing = writer->add_row(row);
+    };
+    auto scanned = scan_csv(text, on_record);
+    if (!scanned) return std::move(scanned).error();
+    if (*scanned == 0)
+        return dbserve::unexpected(dbserve::errc::invalid_argument,
+                                   "the CSV file is empty; it needs a header row of column names");
+    if (!out.csv_failure && out.data_rows != 0) out.input = writer->finish();
+    return out;
+}
+
+// A CSV error with the file named, as every --csv error is.
+inline dbserve::error csv_file_error(const cli_options& o, dbserve::error e) {
+    e.message = "--csv " + o.csv_file + ": " + e.message;
+    return e;
+}
+
+template <class Writer>
+dbserve::result<dbserve::model_input> csv_input(const cli_options& o, std::string_view text) {
+    // Numbers keep about their length; records repeat the keys (`,"name":`) on every row.
+    std::size_t estimate = text.size() + text.size() / 4 + 4096;
+    if (o.format == csv_format::records) {
+        const std::string_view header = text.substr(0, text.find('\n'));
+        const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+        const auto commas = static_cast<std::size_t>(std::count(header.begin(), header.end(), ','));
+        estimate += lines * (header.size() + 4 * (commas + 1));
     }
-    return std::string_view(c.text);
+    const auto shaped = [&](const std::vector<char>* null_columns) -> dbserve::result<csv_shaping> {
+        auto s = shape_csv<Writer>(text, estimate, null_columns);
+        if (!s) return csv_file_error(o, std::move(s).error());
+        if (s->csv_failure) return csv_file_error(o, std::move(*s->csv_failure));
+        if (s->data_rows == 0)
+            return body_error("--csv " + o.csv_file + ": the file has a header row but no data rows; add rows");
+        if (!s->input) return csv_file_error(o, std::move(s->input).error());
+        return s;
+    };
+    auto first = shaped(nullptr);
+    if (!first) return std::move(first).error();
+    // NaN and infinity in a numeric column: refused (the first by row), or written as null.
+    std::size_t at = 0;
+    bool any = false;
+    std::vector<char> null_columns(first->columns.size(), 0);
+    for (std::size_t k = 0; k < first->columns.size(); ++k) {
+        if (!first->numeric[k] || first->non_finite_row[k] == 0) continue;
+        null_columns[k] = 1;
+        if (!any || first->non_finite_row[k] < first->non_finite_row[at]) at = k;
+        any = true;
+    }
+    if (!any) return std::move(first->input);
+    if (!o.nan_as_null)
+        return body_error("--csv " + o.csv_file + ": CSV line " + std::to_string(first->non_finite_line[at]) +
+                          " (data row " + std::to_string(first->non_finite_row[at]) + "), column '" +
+                          first->columns[at] + "' (" + std::to_string(at) + "): '" + first->non_finite_text[at] +
+                          "' in a numeric column is NaN or infinite, which JSON cannot carry; fix the cell, or "
+                          "give --nan null to send such cells as null (a missing value)");
+    first->input = dbserve::unexpected(dbserve::errc::invalid_argument, "");  // frees the first body
+    auto second = shaped(&null_columns);
+    if (!second) return std::move(second).error();
+    return std::move(second->input);
 }
 
 }  // namespace detail
@@ -104,41 +233,12 @@ inline dbserve::result<nlohmann::json> parse_params(const cli_options& o) {
     return params;
 }
 
-inline dbserve::result<std::string> csv_body(const cli_options& o, const nlohmann::json& params) {
-    auto text = read_input_file(o.csv_file, "--csv");
-    if (!text) return std::move(text).error();
-    auto table = parse_csv(*text);
-    if (!table) {
-        dbserve::error e = std::move(table).error();
-        e.message = "--csv " + o.csv_file + ": " + e.message;
-        return e;
-    }
-    if (table->rows.empty())
-        return detail::body_error("--csv " + o.csv_file + ": the file has a header row but no data rows; add rows");
-    auto add_rows = [&](auto& writer) {
-        std::vector<dbserve::cell> row;
-        std::vector<std::int64_t> integers(table->columns.size());
-        std::vector<double> numbers(table->columns.size());
-        for (const auto& cells : table->rows) {
-            row.clear();
-            for (std::size_t i = 0; i < cells.size(); ++i) row.push_back(detail::csv_value(cells[i], integers[i], numbers[i]));
-            if (!writer.add_row(row)) break;
-        }
-        return writer.finish();
-    };
-    dbserve::result<dbserve::model_input> input = dbserve::unexpected(dbserve::errc::invalid_argument, "no table");
-    if (o.format == csv_format::split) {
-        dbserve::dataframe_split_writer writer(table->columns);
-        input = add_rows(writer);
-    } else {
-        dbserve::dataframe_records_writer writer(table->columns);
-        input = add_rows(writer);
-    }
-    if (!input) {
-        dbserve::error e = std::move(input).error();
-        e.message = "--csv " + o.csv_file + ": " + e.message;
-        return e;
-    }
+// The request body for --csv, from the file's bytes.
+inline dbserve::result<std::string> csv_text_body(const cli_options& o, std::string_view text,
+                                                  const nlohmann::json& params) {
+    auto input = o.format == csv_format::split ? detail::csv_input<dbserve::dataframe_split_writer>(o, text)
+                                               : detail::csv_input<dbserve::dataframe_records_writer>(o, text);
+    if (!input) return std::move(input).error();
     dbserve::model_request request(std::move(*input));
     if (!params.is_null()) request.params(params);
     auto body = std::move(request).body();
@@ -148,6 +248,12 @@ inline dbserve::result<std::string> csv_body(const cli_options& o, const nlohman
         return e;
     }
     return body;
+}
+
+inline dbserve::result<std::string> csv_body(const cli_options& o, const nlohmann::json& params) {
+    auto text = read_whole_file(o.csv_file, "--csv");
+    if (!text) return std::move(text).error();
+    return csv_text_body(o, *text, params);
 }
 
 inline dbserve::result<std::string> chat_body(const cli_options& o, const nlohmann::json& params) {

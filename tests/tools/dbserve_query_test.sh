@@ -312,6 +312,9 @@ group_body() {
     out_has csv_split_dry '^\{"dataframe_split":\{"columns":\["a","b","c"\],"data":\[\[1,2,3\],\[4,5,null\],\["7",8.5,10(\.0)?\]\]\}\}$'
     run csv_records_dry 0 --url "$SUM_URL" "${NET[@]}" --csv "$files/table.csv" --format records --dry-run
     out_has csv_records_dry '^\{"dataframe_records":\[\{"a":1,"b":2,"c":3\},\{"a":4,"b":5,"c":null\}'
+    printf 'id,score,label\n1,nan,x\n2,-INF,nan\n' >"$files/nan.csv"
+    run csv_nan_null_dry 0 --url "$SUM_URL" "${NET[@]}" --csv "$files/nan.csv" --nan null --dry-run
+    out_has csv_nan_null_dry '^\{"dataframe_split":\{"columns":\["id","score","label"\],"data":\[\[1,null,"x"\],\[2,null,"nan"\]\]\}\}$'
     printf 'a,b\n1,2\n3,4\n' >"$files/numbers.csv"
     run csv_split 0 --url "$SUM_URL" "${NET[@]}" --csv "$files/numbers.csv"
     out_has csv_split '"predictions":\[3,7\]'
@@ -516,6 +519,12 @@ group_bad_input() {
     refused_csv csv_after_quote 'a,b\n"1"x,2\n' 'CSV line 2: unexpected character after a closing quote'
     refused_csv csv_header_only 'a,b\n' 'no data rows'
     refused_csv csv_empty_column_name 'a,,c\n1,2,3\n' 'column name in the header row is empty'
+    refused_csv csv_nan 'id,score\n1,0.5\n2,NaN\n' "CSV line 3 \\(data row 2\\), column 'score' \\(1\\): 'NaN' in a numeric column is NaN or infinite.*--nan null"
+    refused_csv csv_infinity 'a\n1\n-Infinity\n' "CSV line 3 \\(data row 2\\), column 'a' \\(0\\): '-Infinity'"
+    run nan_without_csv 2 "${U[@]}" --data "$body" --nan null
+    one_error_line nan_without_csv '--nan goes with --csv'
+    run nan_bad 2 "${U[@]}" --csv "$files/csv_nan.csv" --nan zero
+    one_error_line nan_bad '--nan expects error or null'
     run csv_missing 2 "${U[@]}" --csv "$files/nope.csv"
     one_error_line csv_missing "--csv: cannot open"
     run format_without_csv 2 "${U[@]}" --data "$body" --format records
