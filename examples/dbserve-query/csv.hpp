@@ -3,7 +3,7 @@
 // everything else a string. Errors name the line and say how to fix it.
 #pragma once
 
-#include <dbserve/result.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <charconv>
 #include <cmath>

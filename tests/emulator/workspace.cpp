@@ -1,6 +1,6 @@
 #include "workspace.hpp"
 
-#include <dbserve/detail/base64.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
 
 #include <algorithm>
 #include <cctype>

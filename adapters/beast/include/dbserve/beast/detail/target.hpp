@@ -3,11 +3,11 @@
 // maps it to. Pure functions without Boost, so they cost nothing to compile and test.
 #pragma once
 
-#include <dbserve/detail/base64.hpp>
-#include <dbserve/detail/config.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <cstdint>
 #include <cstdlib>
