@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/detail/text.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <algorithm>
@@ -22,29 +23,6 @@ constexpr std::string_view to_string(http_method m) noexcept {
 }
 
 namespace detail {
-constexpr char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    // Names mostly arrive in the case they are looked up in: an exact match (one memcmp) is
-    // cheaper than folding byte by byte.
-    if (a == b) return true;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
-// Whether `word` occurs in `text`, ASCII case folded.
-constexpr bool icontains(std::string_view text, std::string_view word) noexcept {
-    for (std::size_t i = 0; i + word.size() <= text.size(); ++i)
-        if (iequals(text.substr(i, word.size()), word)) return true;
-    return false;
-}
-// Whether `text` ends with `suffix`, ASCII case folded.
-constexpr bool iends_with(std::string_view text, std::string_view suffix) noexcept {
-    return text.size() >= suffix.size() && iequals(text.substr(text.size() - suffix.size()), suffix);
-}
 // RFC 9110 token characters, the only ones allowed in a field name.
 constexpr bool is_token_char(char c) noexcept {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;

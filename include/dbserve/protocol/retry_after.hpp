@@ -4,7 +4,7 @@
 #pragma once
 
 #include <dbserve/protocol/detail/config.hpp>
-#include <dbserve/protocol/http.hpp>  // detail::iequals
+#include <dbserve/protocol/detail/text.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <dbserve/protocol/detail/config.hpp>
-#include <dbserve/protocol/http.hpp>  // detail::iequals, detail::ascii_lower
+#include <dbserve/protocol/detail/text.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <array>
