@@ -20,13 +20,13 @@
 #include <dbserve/client/clock.hpp>
 #include <dbserve/client/detail/async_driver.hpp>
 #include <dbserve/client/detail/client_shared.hpp>
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/policy_checks.hpp>
 #include <dbserve/client/query_operation.hpp>
 #include <dbserve/client/query_response.hpp>
-#include <dbserve/protocol/result.hpp>
 #include <dbserve/client/secret_sources.hpp>
 #include <dbserve/client/transport.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>
 

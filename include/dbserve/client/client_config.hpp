@@ -2,12 +2,12 @@
 // options and the statistics a client keeps. Plain data.
 #pragma once
 
-#include <dbserve/protocol/authorization_details.hpp>
 #include <dbserve/client/credentials.hpp>
-#include <dbserve/protocol/detail/config.hpp>
-#include <dbserve/protocol/result.hpp>
 #include <dbserve/client/retry.hpp>
 #include <dbserve/client/token_cache.hpp>
+#include <dbserve/protocol/authorization_details.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <chrono>
 #include <cstdint>

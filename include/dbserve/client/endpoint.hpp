@@ -4,10 +4,10 @@
 // No I/O: discovery requests are sent by the query operation.
 #pragma once
 
+#include <dbserve/client/detail/single_flight.hpp>
 #include <dbserve/protocol/authorization_details.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/detail/lenient_json.hpp>
-#include <dbserve/client/detail/single_flight.hpp>
 #include <dbserve/protocol/error.hpp>
 #include <dbserve/protocol/http.hpp>
 #include <dbserve/protocol/result.hpp>

@@ -16,10 +16,10 @@
 #pragma once
 
 #include <dbserve/client/credentials.hpp>
+#include <dbserve/client/transport.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/http.hpp>
 #include <dbserve/protocol/result.hpp>
-#include <dbserve/client/transport.hpp>
 
 #include <chrono>
 #include <functional>

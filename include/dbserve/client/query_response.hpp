@@ -2,9 +2,9 @@
 // the JSON body parsed on first use, and for streamed queries what the stream added up to.
 #pragma once
 
+#include <dbserve/payload/responses.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/http.hpp>
-#include <dbserve/payload/responses.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>

@@ -22,8 +22,8 @@
 
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/client/detail/bounded_read.hpp>
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/detail/profile_file.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
 #include <dbserve/protocol/secret.hpp>
 

@@ -21,8 +21,8 @@
 // failure) or an accepted one (after 401s) ends it.
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/detail/single_flight.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/error.hpp>
 #include <dbserve/protocol/secret.hpp>
 

@@ -3,9 +3,9 @@
 // lives only as long as the expression that writes it.
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
-#include <dbserve/protocol/detail/base64.hpp>
 #include <dbserve/payload/json_writer.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 
 #include <nlohmann/json.hpp>
 

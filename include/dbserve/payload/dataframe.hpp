@@ -18,12 +18,12 @@
 //   auto input = dbserve::write_dataframe_records(orders, columns);
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/payload/array_views.hpp>
 #include <dbserve/payload/cell.hpp>
 #include <dbserve/payload/detail/table_writer.hpp>
 #include <dbserve/payload/json_writer.hpp>
 #include <dbserve/payload/model_request.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>

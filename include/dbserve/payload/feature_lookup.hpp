@@ -8,10 +8,10 @@
 //   auto body = lookup.to_body();
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/payload/body_limits.hpp>
 #include <dbserve/payload/json_writer.hpp>
 #include <dbserve/payload/model_request.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>

@@ -6,9 +6,9 @@
 // text; body() appends the other fields and checks the size limit without copying it.
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/payload/body_limits.hpp>
 #include <dbserve/payload/json_writer.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>

@@ -2,7 +2,6 @@
 // and feature lookups, with the size limits. Include the single headers to compile less.
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/payload/array_views.hpp>
 #include <dbserve/payload/body_limits.hpp>
 #include <dbserve/payload/cell.hpp>
@@ -12,3 +11,4 @@
 #include <dbserve/payload/llm_request.hpp>
 #include <dbserve/payload/model_request.hpp>
 #include <dbserve/payload/tensor.hpp>
+#include <dbserve/protocol/detail/config.hpp>

@@ -6,8 +6,8 @@
 // and reports an error object found where data was expected as that error. Never throws.
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/payload/detail/error_body.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/detail/lenient_json.hpp>
 #include <dbserve/protocol/detail/shown_text.hpp>
 #include <dbserve/protocol/error.hpp>

@@ -6,8 +6,8 @@
 // first byte and reported through outcome() instead of being parsed as events.
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/payload/detail/error_body.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/detail/lenient_json.hpp>
 #include <dbserve/protocol/error.hpp>
 #include <dbserve/protocol/result.hpp>

@@ -12,12 +12,12 @@
 //   auto body = dbserve::model_request(named.finish()).body();
 #pragma once
 
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/payload/array_views.hpp>
 #include <dbserve/payload/cell.hpp>
 #include <dbserve/payload/dataframe.hpp>
 #include <dbserve/payload/json_writer.hpp>
 #include <dbserve/payload/model_request.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>

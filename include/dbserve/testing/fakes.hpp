@@ -19,11 +19,11 @@
 #include <dbserve/client/client.hpp>
 #include <dbserve/client/clock.hpp>
 #include <dbserve/client/credentials.hpp>
+#include <dbserve/client/secret_sources.hpp>
+#include <dbserve/client/transport.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/http.hpp>
 #include <dbserve/protocol/result.hpp>
-#include <dbserve/client/secret_sources.hpp>
-#include <dbserve/client/transport.hpp>
 
 #include <condition_variable>
 #include <cstddef>

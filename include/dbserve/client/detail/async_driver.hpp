@@ -15,9 +15,9 @@
 #pragma once
 
 #include <dbserve/client/detail/client_shared.hpp>
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/query_operation.hpp>
 #include <dbserve/client/transport.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 
 #include <chrono>
 #include <functional>

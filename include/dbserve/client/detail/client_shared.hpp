@@ -6,10 +6,10 @@
 
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/credentials.hpp>
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/detail/known_secrets.hpp>
 #include <dbserve/client/endpoint.hpp>
 #include <dbserve/client/token_cache.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/url.hpp>
 
 #include <atomic>
