@@ -18,8 +18,8 @@ DBSERVE_BEGIN_NAMESPACE
 
 namespace detail {
 
-constexpr std::size_t max_message_bytes = 1024;
-constexpr std::size_t max_request_id_bytes = 200;
+constexpr std::size_t max_message_bytes = 1024;    // of a peer's text in a message
+constexpr std::size_t max_request_id_bytes = 200;  // of a request id
 
 // A peer's text made safe for a message or a log line: line breaks and tabs become
 // spaces (runs collapse), other terminal controls (C0, DEL, C1) and bytes that are not UTF-8
