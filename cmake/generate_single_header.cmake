@@ -60,7 +60,7 @@ function(dbserve_inline header out)
   set(${out} "${result}" PARENT_SCOPE)
 endfunction()
 
-file(STRINGS "${INCLUDE_DIR}/dbserve/detail/config.hpp" version_lines
+file(STRINGS "${INCLUDE_DIR}/dbserve/protocol/detail/config.hpp" version_lines
      REGEX "^#define DBSERVE_VERSION_(MAJOR|MINOR|PATCH) [0-9]+$")
 set(version "")
 foreach(part MAJOR MINOR PATCH)

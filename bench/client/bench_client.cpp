@@ -2,7 +2,7 @@
 // hand with string concatenation and sent through the same canned transport. The token is
 // cached (one-hour lifetime, real clock), the payload small. Heap allocations per query
 // are counted by the replaced global operator new below.
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 
 #include <benchmark/benchmark.h>
 

@@ -1,7 +1,7 @@
 // Reading what endpoints answer: a 10,000-row {"predictions": ...} response and a streamed
 // chat of 10,000 SSE chunks. bytes_per_second is the size of the response text.
-#include <dbserve/responses.hpp>
-#include <dbserve/sse.hpp>
+#include <dbserve/payload/responses.hpp>
+#include <dbserve/payload/sse.hpp>
 
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>

@@ -6,8 +6,8 @@
 //   floor     - a bare loop of std::to_chars into a preallocated buffer with the separators,
 //               no checks: the cost of the bytes themselves.
 // bytes_per_second is the size of the body written.
-#include <dbserve/dataframe.hpp>
-#include <dbserve/model_request.hpp>
+#include <dbserve/payload/dataframe.hpp>
+#include <dbserve/payload/model_request.hpp>
 
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>

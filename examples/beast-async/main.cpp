@@ -4,7 +4,7 @@
 //   export DATABRICKS_HOST=adb-....azuredatabricks.net DATABRICKS_CLIENT_ID=... DATABRICKS_CLIENT_SECRET=...
 //   beast-async-query <endpoint name | invocations URL> '{"inputs": [[1, 2, 3]]}'
 #include <dbserve/beast/transport.hpp>
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -12,8 +12,8 @@
 // while TLS still checks the certificate against those names.
 #pragma once
 
-#include <dbserve/error.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -5,7 +5,7 @@
 // per frame instead.
 //
 //   curl-async-query <endpoint name | invocations URL> '{"inputs": [[1, 2, 3]]}' [count]
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 #include <dbserve/curl/transport.hpp>
 
 #include <atomic>

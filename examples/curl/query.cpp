@@ -3,7 +3,7 @@
 //   export DATABRICKS_HOST=adb-....azuredatabricks.net DATABRICKS_CLIENT_ID=... DATABRICKS_CLIENT_SECRET=...
 //   curl-query <endpoint name | invocations URL> '{"inputs": [[1, 2, 3]]}'
 // Optional: DBSERVE_CA_FILE=ca.pem to trust a private CA instead of the system store.
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 #include <dbserve/curl/transport.hpp>
 
 #include <cstdio>

@@ -2,7 +2,7 @@
 // gives one line naming the problem and the fix (exit code 2).
 #pragma once
 
-#include <dbserve/result.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <charconv>
 #include <chrono>

@@ -9,9 +9,9 @@
 #include "send_function.hpp"
 #include "verbose_log.hpp"
 
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
 
 #include <chrono>
 #include <memory>

@@ -10,14 +10,14 @@
 #include "input_files.hpp"
 #include "token_file.hpp"
 
-#include <dbserve/client_config.hpp>
-#include <dbserve/credentials.hpp>
-#include <dbserve/detail/config.hpp>
-#include <dbserve/endpoint.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/secret_sources.hpp>
-#include <dbserve/transport_options.hpp>
-#include <dbserve/url.hpp>
+#include <dbserve/client/client_config.hpp>
+#include <dbserve/client/credentials.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/client/endpoint.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/secret_sources.hpp>
+#include <dbserve/client/transport_options.hpp>
+#include <dbserve/protocol/url.hpp>
 
 #include <sys/stat.h>
 

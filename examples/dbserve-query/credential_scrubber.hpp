@@ -8,13 +8,13 @@
 
 #include "redaction.hpp"
 
-#include <dbserve/detail/base64.hpp>
-#include <dbserve/detail/known_secrets.hpp>
-#include <dbserve/detail/lenient_json.hpp>
-#include <dbserve/detail/shown_text.hpp>
-#include <dbserve/form_encoding.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/secret.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
+#include <dbserve/client/detail/known_secrets.hpp>
+#include <dbserve/protocol/detail/lenient_json.hpp>
+#include <dbserve/protocol/detail/shown_text.hpp>
+#include <dbserve/protocol/form_encoding.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/secret.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -8,7 +8,7 @@
 // record.
 #pragma once
 
-#include <dbserve/result.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <charconv>
 #include <cmath>

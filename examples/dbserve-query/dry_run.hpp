@@ -7,9 +7,9 @@
 #include "cli_transport.hpp"
 #include "redaction.hpp"
 
-#include <dbserve/error.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 
 #include "terminal_text.hpp"
 
-#include <dbserve/error.hpp>
+#include <dbserve/protocol/error.hpp>
 
 #include <cstdio>
 #include <string>

@@ -2,9 +2,9 @@
 // secret or token file. Errors name the file and the flag, never the content.
 #pragma once
 
-#include <dbserve/detail/bounded_read.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/secret.hpp>
+#include <dbserve/client/detail/bounded_read.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/protocol/secret.hpp>
 
 #include <cerrno>
 #include <cstdio>

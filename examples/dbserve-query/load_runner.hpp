@@ -17,7 +17,7 @@
 #include "exit_codes.hpp"
 #include "load_report.hpp"
 
-#include <dbserve/error.hpp>
+#include <dbserve/protocol/error.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -13,7 +13,7 @@
 #include "transports.hpp"
 #include "verbose_log.hpp"
 
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 
 #include <unistd.h>
 

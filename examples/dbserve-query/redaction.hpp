@@ -4,9 +4,9 @@
 // Credentials quoted elsewhere in a server's text are credential_scrubber's job.
 #pragma once
 
-#include <dbserve/detail/lenient_json.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/token_response.hpp>
+#include <dbserve/protocol/detail/lenient_json.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/token_response.hpp>
 
 #include <nlohmann/json.hpp>
 

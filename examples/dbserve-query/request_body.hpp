@@ -8,11 +8,11 @@
 #include "input_files.hpp"
 #include "terminal_text.hpp"
 
-#include <dbserve/dataframe.hpp>
-#include <dbserve/detail/lenient_json.hpp>
-#include <dbserve/llm_request.hpp>
-#include <dbserve/model_request.hpp>
-#include <dbserve/result.hpp>
+#include <dbserve/payload/dataframe.hpp>
+#include <dbserve/protocol/detail/lenient_json.hpp>
+#include <dbserve/payload/llm_request.hpp>
+#include <dbserve/payload/model_request.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -3,9 +3,9 @@
 // compile) do not depend on the logging and scrubbing around them.
 #pragma once
 
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
 
 #include <functional>
 

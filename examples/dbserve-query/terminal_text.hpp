@@ -1,10 +1,10 @@
 // Server-provided text made safe to print on a terminal, with the library's rule (see
-// dbserve/detail/shown_text.hpp): control characters (ESC, which starts CSI and OSC
+// dbserve/protocol/detail/shown_text.hpp): control characters (ESC, which starts CSI and OSC
 // sequences, BEL, CR, line breaks...) and bytes that are not UTF-8 become \xNN, C1 controls
 // \u00NN, instead of being acted on. And where input that must be UTF-8 stops being so.
 #pragma once
 
-#include <dbserve/detail/shown_text.hpp>
+#include <dbserve/protocol/detail/shown_text.hpp>
 
 #include <cstddef>
 #include <string>

@@ -6,10 +6,10 @@
 
 #include "input_files.hpp"
 
-#include <dbserve/credentials.hpp>
-#include <dbserve/detail/base64.hpp>
-#include <dbserve/detail/lenient_json.hpp>
-#include <dbserve/result.hpp>
+#include <dbserve/client/credentials.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
+#include <dbserve/protocol/detail/lenient_json.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>
 

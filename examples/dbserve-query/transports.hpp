@@ -6,8 +6,8 @@
 #include "cli_options.hpp"
 #include "send_function.hpp"
 
-#include <dbserve/result.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 namespace dbserve_query {
 

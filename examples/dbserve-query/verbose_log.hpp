@@ -9,9 +9,9 @@
 #include "redaction.hpp"
 #include "terminal_text.hpp"
 
-#include <dbserve/error.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -8,10 +8,10 @@
 //   feature_serving --endpoint customer-features --key customer_id 17 42
 #include <example_options.hpp>
 
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 #include <dbserve/curl/transport.hpp>
-#include <dbserve/feature_lookup.hpp>
-#include <dbserve/responses.hpp>
+#include <dbserve/payload/feature_lookup.hpp>
+#include <dbserve/payload/responses.hpp>
 
 #include <cstdio>
 #include <cstdlib>

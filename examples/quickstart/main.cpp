@@ -15,11 +15,11 @@
 
 #include <example_options.hpp>
 
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 #include <dbserve/curl/transport.hpp>
-#include <dbserve/dataframe.hpp>
-#include <dbserve/model_request.hpp>
-#include <dbserve/responses.hpp>
+#include <dbserve/payload/dataframe.hpp>
+#include <dbserve/payload/model_request.hpp>
+#include <dbserve/payload/responses.hpp>
 
 #include <cmath>
 #include <cstdio>

@@ -8,9 +8,9 @@
 // only the grant type and authorization_details, which are not secret.
 #pragma once
 
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
 
 #include <cstdio>
 #include <string>

@@ -10,9 +10,9 @@
 //   streaming_chat --endpoint my-llm "Summarise RFC 9396 in one line"
 #include <example_options.hpp>
 
-#include <dbserve/client.hpp>
+#include <dbserve/client/client.hpp>
 #include <dbserve/curl/transport.hpp>
-#include <dbserve/llm_request.hpp>
+#include <dbserve/payload/llm_request.hpp>
 
 #include <cstdio>
 #include <string>

@@ -7,7 +7,7 @@
 #include "../conformance/harness.hpp"
 
 #include <dbserve/beast/transport.hpp>
-#include <dbserve/url.hpp>
+#include <dbserve/protocol/url.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,6 +1,6 @@
 // An asynchronous Transport without async_send() is refused with the exact signature it needs.
 // expect: an asynchronous Transport needs `void async_send(dbserve::http_request, dbserve::send_options, dbserve::completion_handler)`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct transport_without_async_send {
     dbserve::result<dbserve::http_response> send(const dbserve::http_request&, const dbserve::send_options&) {

@@ -1,6 +1,6 @@
 // A Clock without async_wait_until() is refused with the exact signature it needs.
 // expect: the Clock policy needs `void async_wait_until(std::chrono::steady_clock::time_point, std::function<void()>) const`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct clock_without_async_wait_until {
     std::chrono::system_clock::time_point wall_now() const { return {}; }

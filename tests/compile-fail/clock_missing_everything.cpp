@@ -5,7 +5,7 @@
 // expect: `std::chrono::steady_clock::time_point monotonic_now() const`
 // expect: `void sleep_until(std::chrono::steady_clock::time_point) const`
 // expect: `void async_wait_until(std::chrono::steady_clock::time_point, std::function<void()>) const`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct not_a_clock {};
 

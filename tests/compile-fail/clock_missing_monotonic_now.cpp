@@ -1,6 +1,6 @@
 // A Clock without monotonic_now() is refused with the exact signature it needs.
 // expect: the Clock policy needs `std::chrono::steady_clock::time_point monotonic_now() const`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct clock_without_monotonic_now {
     std::chrono::system_clock::time_point wall_now() const { return {}; }

@@ -1,6 +1,6 @@
 // A Clock without sleep_until() is refused with the exact signature it needs.
 // expect: the Clock policy needs `void sleep_until(std::chrono::steady_clock::time_point) const`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct clock_without_sleep_until {
     std::chrono::system_clock::time_point wall_now() const { return {}; }

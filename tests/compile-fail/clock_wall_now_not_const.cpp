@@ -1,6 +1,6 @@
 // A member that exists but is not const is reported like a missing one, naming the const.
 // expect: the Clock policy needs `std::chrono::system_clock::time_point wall_now() const`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct clock_with_non_const_wall_now {
     std::chrono::system_clock::time_point wall_now() { return {}; }

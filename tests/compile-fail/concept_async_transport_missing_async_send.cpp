@@ -2,7 +2,7 @@
 // standards: 20
 // expect: async_transport
 // expect: async_send(
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct transport_without_async_send {};
 

@@ -2,7 +2,7 @@
 // standards: 20
 // expect: clock_policy
 // expect: wall_now()
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct clock_without_wall_now {
     std::chrono::steady_clock::time_point monotonic_now() const { return {}; }

@@ -2,7 +2,7 @@
 // standards: 20
 // expect: secret_source
 // expect: load()
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct source_without_load {};
 

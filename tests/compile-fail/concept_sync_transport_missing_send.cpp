@@ -2,7 +2,7 @@
 // standards: 20
 // expect: sync_transport
 // expect: send(request, options)
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct transport_without_send {};
 

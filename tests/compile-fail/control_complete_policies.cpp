@@ -1,9 +1,9 @@
 // Control: complete policies pass every check (and every concept under C++20), so the
 // failures in this folder come from the member each one leaves out.
 // standards: 17 20
-#include <dbserve/clock.hpp>
-#include <dbserve/policy_checks.hpp>
-#include <dbserve/secret_sources.hpp>
+#include <dbserve/client/clock.hpp>
+#include <dbserve/client/policy_checks.hpp>
+#include <dbserve/client/secret_sources.hpp>
 
 struct complete_transport {
     dbserve::result<dbserve::http_response> send(const dbserve::http_request&, const dbserve::send_options&) {

@@ -1,7 +1,7 @@
 // A load() returning something other than result<credentials> is refused (even a type
 // that result<credentials> could be built from).
 // expect: the SecretSource policy needs `dbserve::result<dbserve::credentials> load() const`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 #include <string>
 

@@ -1,6 +1,6 @@
 // A SecretSource without load() is refused with the exact signature it needs.
 // expect: the SecretSource policy needs `dbserve::result<dbserve::credentials> load() const`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct source_without_load {
     dbserve::credentials values;

@@ -1,6 +1,6 @@
 // A send() that does not take the send_options is refused.
 // expect: a synchronous Transport needs `dbserve::result<dbserve::http_response> send(const dbserve::http_request&, const dbserve::send_options&)`
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
 struct transport_send_without_options {
     dbserve::result<dbserve::http_response> send(const dbserve::http_request&) { return dbserve::http_response{}; }

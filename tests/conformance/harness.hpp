@@ -3,10 +3,10 @@
 // closes), and builds the requests and options the tests share.
 #pragma once
 
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

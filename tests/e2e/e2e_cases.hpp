@@ -5,9 +5,9 @@
 
 #include "e2e_fixture.hpp"
 
-#include <dbserve/client.hpp>
-#include <dbserve/detail/base64.hpp>
-#include <dbserve/token_response.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
+#include <dbserve/protocol/token_response.hpp>
 
 #include <doctest/doctest.h>
 

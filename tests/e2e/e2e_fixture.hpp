@@ -7,7 +7,7 @@
 #pragma once
 
 #include <dbserve/dbserve.hpp>
-#include <dbserve/form_encoding.hpp>
+#include <dbserve/protocol/form_encoding.hpp>
 
 #include <emulator_process.hpp>
 

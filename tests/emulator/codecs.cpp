@@ -3,7 +3,7 @@
 #include "workspace.hpp"
 #include "workspace_support.hpp"
 
-#include <dbserve/detail/base64.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
 
 #include <algorithm>
 #include <cstdio>

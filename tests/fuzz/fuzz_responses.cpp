@@ -4,7 +4,7 @@
 // every typed view either parses or says why.
 #include "fuzz_check.hpp"
 
-#include <dbserve/responses.hpp>
+#include <dbserve/payload/responses.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // value, delays within bounds, and every accepted date survives a format/parse round trip.
 #include "fuzz_check.hpp"
 
-#include <dbserve/retry_after.hpp>
+#include <dbserve/protocol/retry_after.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -2,7 +2,7 @@
 // with the status it came with.
 #include "fuzz_check.hpp"
 
-#include <dbserve/service_error.hpp>
+#include <dbserve/protocol/service_error.hpp>
 
 #include <chrono>
 #include <cstddef>

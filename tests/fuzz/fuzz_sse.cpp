@@ -3,7 +3,7 @@
 // with its high bit set, of 1 to 1,500 bytes so that pieces also straddle the 1,024-byte cap).
 #include "fuzz_check.hpp"
 
-#include <dbserve/sse.hpp>
+#include <dbserve/payload/sse.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // never a crash; no credential of the body is ever quoted in an error.
 #include "fuzz_check.hpp"
 
-#include <dbserve/token_response.hpp>
+#include <dbserve/protocol/token_response.hpp>
 
 #include <cstddef>
 #include <cstdint>

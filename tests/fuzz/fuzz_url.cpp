@@ -2,7 +2,7 @@
 // crash on any input, and what they accept comes back unchanged when fed to them again.
 #include "fuzz_check.hpp"
 
-#include <dbserve/url.hpp>
+#include <dbserve/protocol/url.hpp>
 
 #include <cstddef>
 #include <cstdint>

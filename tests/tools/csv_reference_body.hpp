@@ -6,9 +6,9 @@
 #include "cli_options.hpp"
 #include "request_body.hpp"
 
-#include <dbserve/dataframe.hpp>
-#include <dbserve/model_request.hpp>
-#include <dbserve/result.hpp>
+#include <dbserve/payload/dataframe.hpp>
+#include <dbserve/payload/model_request.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <nlohmann/json.hpp>
 

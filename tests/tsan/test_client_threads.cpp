@@ -4,8 +4,8 @@
 // fails the run (halt_on_error=1, no suppressions); every query's outcome is checked
 // against the plan.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <dbserve/client.hpp>
-#include <dbserve/testing.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

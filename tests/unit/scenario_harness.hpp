@@ -4,8 +4,8 @@
 // when every operation waits for it; nothing sleeps.
 #pragma once
 
-#include <dbserve/client.hpp>
-#include <dbserve/testing.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

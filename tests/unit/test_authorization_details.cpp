@@ -1,4 +1,4 @@
-#include <dbserve/authorization_details.hpp>
+#include <dbserve/protocol/authorization_details.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/detail/base64.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/body_limits.hpp>
+#include <dbserve/payload/body_limits.hpp>
 
 #include <doctest/doctest.h>
 

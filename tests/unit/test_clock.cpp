@@ -1,4 +1,4 @@
-#include <dbserve/clock.hpp>
+#include <dbserve/client/clock.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/credentials.hpp>
+#include <dbserve/client/credentials.hpp>
 
 #include <doctest/doctest.h>
 

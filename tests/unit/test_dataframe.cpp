@@ -1,4 +1,4 @@
-#include <dbserve/dataframe.hpp>
+#include <dbserve/payload/dataframe.hpp>
 
 #include <doctest/doctest.h>
 

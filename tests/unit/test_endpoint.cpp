@@ -1,5 +1,5 @@
-#include <dbserve/endpoint.hpp>
-#include <dbserve/testing.hpp>
+#include <dbserve/client/endpoint.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

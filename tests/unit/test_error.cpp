@@ -1,5 +1,5 @@
-#include <dbserve/error.hpp>
-#include <dbserve/result.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/protocol/result.hpp>
 
 #include <doctest/doctest.h>
 

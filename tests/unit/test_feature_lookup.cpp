@@ -1,4 +1,4 @@
-#include <dbserve/feature_lookup.hpp>
+#include <dbserve/payload/feature_lookup.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include <dbserve/detail/base64.hpp>
-#include <dbserve/form_encoding.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
+#include <dbserve/protocol/form_encoding.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/http.hpp>
+#include <dbserve/protocol/http.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/json_writer.hpp>
+#include <dbserve/payload/json_writer.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,9 +1,9 @@
 // No credential in an error, whatever a server echoes: the client secret (raw, form-encoded,
 // in the Basic value), the tokens the client holds or held, the assertion of an exchange and
 // a supplied token; and no terminal control sequence from a server's text.
-#include <dbserve/client.hpp>
-#include <dbserve/detail/known_secrets.hpp>
-#include <dbserve/testing.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/client/detail/known_secrets.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,9 +1,9 @@
 // Every path on which a client reads JSON from the network goes through the bounded parser
 // (detail/lenient_json.hpp): a body nested 100,000 levels deep is an error on each of them,
 // never a stack overflow in nlohmann's recursive dump, copy, comparison or destructor.
-#include <dbserve/client.hpp>
-#include <dbserve/detail/lenient_json.hpp>
-#include <dbserve/testing.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/protocol/detail/lenient_json.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/llm_request.hpp>
+#include <dbserve/payload/llm_request.hpp>
 
 #include <doctest/doctest.h>
 

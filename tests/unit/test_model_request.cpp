@@ -1,5 +1,5 @@
-#include <dbserve/dataframe.hpp>
-#include <dbserve/model_request.hpp>
+#include <dbserve/payload/dataframe.hpp>
+#include <dbserve/payload/model_request.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,7 +1,7 @@
-#include <dbserve/policy_checks.hpp>
+#include <dbserve/client/policy_checks.hpp>
 
-#include <dbserve/clock.hpp>
-#include <dbserve/secret_sources.hpp>
+#include <dbserve/client/clock.hpp>
+#include <dbserve/client/secret_sources.hpp>
 
 #include <doctest/doctest.h>
 

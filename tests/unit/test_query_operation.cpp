@@ -1,7 +1,7 @@
 // The poll interface of query_operation: what the caller's own loop sees.
-#include <dbserve/client.hpp>
-#include <dbserve/query_operation.hpp>
-#include <dbserve/testing.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/client/query_operation.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,9 +1,9 @@
 // query_operation: what a repeated request carries after the requests sent in between (a
 // token refetch after a 401, a retried control-plane token before discovery). Found by the
 // end-to-end tests; pinned here with the poll interface and a manual clock.
-#include <dbserve/client.hpp>
-#include <dbserve/query_operation.hpp>
-#include <dbserve/testing.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/client/query_operation.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/responses.hpp>
+#include <dbserve/payload/responses.hpp>
 
 #include <doctest/doctest.h>
 

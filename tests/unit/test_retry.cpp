@@ -1,4 +1,4 @@
-#include <dbserve/retry.hpp>
+#include <dbserve/client/retry.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/retry_after.hpp>
+#include <dbserve/protocol/retry_after.hpp>
 
 #include <doctest/doctest.h>
 

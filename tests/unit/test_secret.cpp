@@ -1,4 +1,4 @@
-#include <dbserve/secret.hpp>
+#include <dbserve/protocol/secret.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/secret_sources.hpp>
+#include <dbserve/client/secret_sources.hpp>
 
 #include <doctest/doctest.h>
 

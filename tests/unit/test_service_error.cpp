@@ -1,4 +1,4 @@
-#include <dbserve/service_error.hpp>
+#include <dbserve/protocol/service_error.hpp>
 
 #include <doctest/doctest.h>
 

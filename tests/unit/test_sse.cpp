@@ -1,4 +1,4 @@
-#include <dbserve/sse.hpp>
+#include <dbserve/payload/sse.hpp>
 
 #include <doctest/doctest.h>
 

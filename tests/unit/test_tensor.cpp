@@ -1,4 +1,4 @@
-#include <dbserve/tensor.hpp>
+#include <dbserve/payload/tensor.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // The fakes users test their own code with.
-#include <dbserve/testing.hpp>
+#include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
 

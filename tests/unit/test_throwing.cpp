@@ -1,6 +1,6 @@
-#include <dbserve/client.hpp>
-#include <dbserve/testing.hpp>
-#include <dbserve/throwing.hpp>
+#include <dbserve/client/client.hpp>
+#include <dbserve/testing/fakes.hpp>
+#include <dbserve/client/throwing.hpp>
 
 #include <doctest/doctest.h>
 

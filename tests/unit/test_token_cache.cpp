@@ -1,4 +1,4 @@
-#include <dbserve/token_cache.hpp>
+#include <dbserve/client/token_cache.hpp>
 
 #include <doctest/doctest.h>
 

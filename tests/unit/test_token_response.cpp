@@ -1,4 +1,4 @@
-#include <dbserve/token_response.hpp>
+#include <dbserve/protocol/token_response.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <dbserve/url.hpp>
+#include <dbserve/protocol/url.hpp>
 
 #include <doctest/doctest.h>
 

@@ -9,12 +9,12 @@
 // Pulls in Beast, Asio and OpenSSL; include it in as few translation units as you can.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/beast/detail/exchange.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>

@@ -7,12 +7,12 @@
 // Pulls in Beast, Asio and OpenSSL; include it in as few translation units as you can.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/beast/async_transport.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <boost/asio/io_context.hpp>
 

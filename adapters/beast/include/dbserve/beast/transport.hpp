@@ -13,6 +13,6 @@
 // as you can.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/beast/async_transport.hpp>
 #include <dbserve/beast/blocking_transport.hpp>

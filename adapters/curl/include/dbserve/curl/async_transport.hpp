@@ -18,14 +18,14 @@
 // on a silent peer. Destroying the transport completes what is left with errc::cancelled.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/curl/detail/exchange.hpp>
 #include <dbserve/curl/detail/handles.hpp>
 #include <dbserve/curl/detail/settings.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <curl/curl.h>
 

@@ -8,6 +8,6 @@
 // and keep libcurl's code and error-buffer text in error::native_code / native_message.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/curl/async_transport.hpp>
 #include <dbserve/curl/blocking_transport.hpp>

@@ -3,7 +3,7 @@
 // that finds every connection busy waits for one to come back.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/beast/detail/tls.hpp>
 
 #include <boost/asio/any_io_executor.hpp>

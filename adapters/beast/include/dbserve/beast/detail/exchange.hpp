@@ -4,16 +4,16 @@
 // is being set up, the whole-request deadline after), so a silent peer cannot hang it.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/beast/detail/connection_pool.hpp>
 #include <dbserve/beast/detail/target.hpp>
 #include <dbserve/beast/detail/tls.hpp>
-#include <dbserve/error.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
-#include <dbserve/transport_options.hpp>
-#include <dbserve/url.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
+#include <dbserve/client/transport_options.hpp>
+#include <dbserve/protocol/url.hpp>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>

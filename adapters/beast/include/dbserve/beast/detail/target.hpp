@@ -4,12 +4,12 @@
 // compile and test.
 #pragma once
 
-#include <dbserve/detail/base64.hpp>
-#include <dbserve/detail/config.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport_options.hpp>
-#include <dbserve/url.hpp>
+#include <dbserve/protocol/detail/base64.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport_options.hpp>
+#include <dbserve/protocol/url.hpp>
 
 #include <cstdint>
 #include <cstdlib>

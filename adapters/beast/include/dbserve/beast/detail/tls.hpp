@@ -2,9 +2,9 @@
 // tls_options, and the certificate failures told apart by their X509_V_ERR code.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
-#include <dbserve/error.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/verify_context.hpp>

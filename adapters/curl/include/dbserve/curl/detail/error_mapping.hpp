@@ -2,8 +2,8 @@
 // libcurl's own code and text kept, and whether the request may have reached the server.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
-#include <dbserve/error.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/error.hpp>
 
 #include <curl/curl.h>
 

@@ -3,14 +3,14 @@
 // the streaming callback), enforces the size cap, and turns the outcome into a result.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/curl/detail/error_mapping.hpp>
 #include <dbserve/curl/detail/handles.hpp>
 #include <dbserve/curl/detail/settings.hpp>
-#include <dbserve/http.hpp>
-#include <dbserve/result.hpp>
-#include <dbserve/transport.hpp>
-#include <dbserve/url.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
+#include <dbserve/protocol/url.hpp>
 
 #include <curl/curl.h>
 

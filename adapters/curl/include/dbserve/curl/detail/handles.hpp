@@ -3,7 +3,7 @@
 // answers.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 
 #include <curl/curl.h>
 

@@ -2,10 +2,10 @@
 // list, the proxy choice, and a configuration error when the options cannot work.
 #pragma once
 
-#include <dbserve/detail/config.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/curl/detail/handles.hpp>
-#include <dbserve/error.hpp>
-#include <dbserve/transport_options.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/client/transport_options.hpp>
 
 #include <curl/curl.h>
 

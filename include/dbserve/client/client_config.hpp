@@ -1,0 +1,110 @@
+// client_config: what a client queries and how it authenticates, plus the per-query
+// options and the statistics a client keeps. Plain data.
+#pragma once
+
+#include <dbserve/client/credentials.hpp>
+#include <dbserve/client/retry.hpp>
+#include <dbserve/client/token_cache.hpp>
+#include <dbserve/protocol/authorization_details.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/result.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+DBSERVE_BEGIN_NAMESPACE
+
+// How the data-plane token is obtained.
+enum class token_path {
+    // client_credentials when `url` is configured, token_exchange after discovery by name.
+    automatic,
+    // POST host/oidc/v1/token with the client id and secret and authorization_details.
+    client_credentials,
+    // The SDKs' way: a control-plane token exchanged (jwt-bearer) for one scoped to the
+    // discovered authorization_details. Needs discovery (endpoint_name).
+    token_exchange,
+    // A token from outside (a broker, the Serving UI): client_config::supply_token.
+    supplied,
+};
+
+constexpr std::string_view to_string(token_path p) noexcept {
+    switch (p) {
+        case token_path::automatic: return "automatic";
+        case token_path::client_credentials: return "client_credentials";
+        case token_path::token_exchange: return "token_exchange";
+        case token_path::supplied: return "supplied";
+    }
+    return "unknown";
+}
+
+// Returns a token and its expiry; called when the cached one is stale or expired (at most
+// one call in flight per endpoint). Called on whichever thread drives that query.
+using token_supplier = std::function<result<supplied_token>()>;
+
+struct client_config {
+    // Workspace URL (for the token endpoint and discovery). Empty: the secret source's host.
+    std::string host;
+    // The token endpoint; empty: host + /oidc/v1/token. For a token endpoint reached
+    // another way (a private link name, a proxy in front of the workspace).
+    std::string token_url;
+    // Discover the endpoint by name (GET /api/2.0/serving-endpoints/{name}) when `url` is empty.
+    std::string endpoint_name;
+    // The route optimized invocations URL, when known: no discovery.
+    std::string url;
+    // Overrides the endpoint id taken from the first host label of `url`.
+    std::string endpoint_id;
+    // X-Databricks-Workspace-Id; empty: from the URL, else the secret source.
+    std::string workspace_id;
+    // Query one served model of the endpoint (.../served-models/<name>/invocations).
+    std::string served_model;
+    token_path auth = token_path::automatic;
+    endpoint_action action = endpoint_action::query_inference_endpoint;
+    token_supplier supply_token;  // for token_path::supplied
+    token_lifecycle lifecycle;
+    retry_policy retry;
+    // Deadline of each invocation request; zero: the transport's default. A model may run
+    // up to 297 s, so keep it above that unless the endpoint is known to be fast.
+    std::chrono::milliseconds timeout{0};
+    // Deadline of each token-endpoint and serving-endpoints API request.
+    std::chrono::milliseconds auth_timeout{60'000};
+    // Total time a query may take, every request and wait included (tokens, discovery,
+    // the invocation, retry waits, waiting for another query's token fetch); each request's
+    // timeout is the smaller of its own and the time left. Zero: no total deadline.
+    std::chrono::milliseconds query_deadline{0};
+    // Hosts a discovered endpoint URL may point at besides the serving domain of the
+    // workspace's cloud (*.serving.azuredatabricks.net, *.serving.cloud.databricks.com,
+    // *.serving.gcp.databricks.com): a host name, or a suffix starting with a dot
+    // (".example.net" allows every host under example.net). A token is never sent elsewhere.
+    std::vector<std::string> allowed_endpoint_hosts;
+    // Random numbers in [0, 1] for backoff jitter; empty: a built-in generator.
+    std::function<double()> jitter;
+};
+
+struct query_options {
+    // Added to a JSON object body as the documented "client_request_id" tracking field.
+    std::string client_request_id;
+    // Overrides client_config::timeout for this query's invocation (zero: keep it).
+    std::chrono::milliseconds timeout{0};
+    // Overrides client_config::query_deadline for this query (zero: keep it).
+    std::chrono::milliseconds deadline{0};
+};
+
+// What a client has done so far (all counters since construction).
+struct client_statistics {
+    std::uint64_t token_requests = 0;                // every request to the token endpoint
+    std::uint64_t control_plane_token_requests = 0;  // of which for control-plane tokens
+    std::uint64_t supplied_token_calls = 0;          // calls of client_config::supply_token
+    std::uint64_t discoveries = 0;                   // serving-endpoints lookups sent
+    std::uint64_t invocations = 0;                   // invocation requests sent (retries included)
+    std::uint64_t retries = 0;                       // backoff waits before a repeated request
+    std::uint64_t token_waits = 0;                   // times a query waited for another's token fetch
+    std::uint64_t queries_started = 0;
+    std::uint64_t queries_succeeded = 0;
+    std::uint64_t queries_failed = 0;
+};
+
+DBSERVE_END_NAMESPACE
