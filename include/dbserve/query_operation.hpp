@@ -101,19 +101,28 @@ public:
         lane_action background{lane_action::finished};
         if (background_) {
             background = advance(*background_);
-            if (background.kind == lane_action::send) return send_step(*background_, step);
+            if (background.kind == lane_action::send) {
+                send_step(*background_, step);
+                return step;
+            }
             if (background.kind == lane_action::finished) background_.reset();
         }
         lane_action main = advance(main_);
         if (main.kind == lane_action::send) {
-            if (!deadline_passed()) return send_step(main_, step);
+            if (!deadline_passed()) {
+                send_step(main_, step);
+                return step;
+            }
             // A response came in at the deadline and the query would go on: it ends here.
             expire(false);
             main = lane_action{lane_action::finished};
         }
         if (take_chunk(step)) return step;
-        if (main.kind == lane_action::finished && !background_) return done_step(step);
-        return wait_step(step, background, main);
+        if (main.kind == lane_action::finished && !background_)
+            done_step(step);
+        else
+            wait_step(step, background, main);
+        return step;
     }
 
     // Takes the next streamed chunk not yet handed out (drivers call it from inside a
@@ -170,7 +179,7 @@ private:
                 case phase::backoff: stop = wait_for_backoff(l); break;
                 case phase::finished: return {lane_action::finished};
             }
-            if (stop) return *stop;
+            if (stop) return stop;
         }
     }
 
@@ -251,7 +260,7 @@ private:
                        : shared()->data_tokens.acquire(endpoint_->token_key, now(), l.data_wait);
         turn taken;
         if (auto stop = acquire_or_wait(l, lock, got, l.data_wait, claims(l).data, taken)) {
-            if (stop->kind == lane_action::wait_others && !waited_for_token_) {
+            if (stop.kind == lane_action::wait_others && !waited_for_token_) {
                 waited_for_token_ = true;
                 detail::atomic_statistics::bump(shared()->stats.token_waits);
             }
@@ -441,9 +450,16 @@ private:
 
     lane_action send_invocation(lane& l) {
         if (invoke_attempts_ == 0) {
-            // The slot may still hold the token request that got this query its token.
-            auto built = detail::build_invocation_request(l.request, endpoint_->url, invocation_headers(),
-                                                          std::move(body_), options_.client_request_id, streaming_);
+            // The slot may still hold the token request that got this query its token. The
+            // configured endpoint's headers are built once per client: copying them is cheaper.
+            const bool configured = endpoint_ == shared()->configured_endpoint.get();
+            auto built = configured ? detail::build_invocation_request(
+                                          l.request, endpoint_->url, shared()->configured_invocation_headers[streaming_],
+                                          std::move(body_), options_.client_request_id, streaming_)
+                                    : detail::build_invocation_request(
+                                          l.request, endpoint_->url,
+                                          detail::invocation_headers(shared()->workspace_id_for(*endpoint_), streaming_),
+                                          std::move(body_), options_.client_request_id, streaming_);
             if (!built) return finish(l, std::move(built).error());
         } else {
             if (parked_invocation_) {
@@ -463,17 +479,6 @@ private:
         if (streaming_) stream_ = std::make_unique<detail::folded_stream>();
         detail::atomic_statistics::bump(shared()->stats.invocations);
         return begin_send(l, phase::invoke_response);
-    }
-
-    // The configured endpoint's headers are built once per client; copying them is cheaper.
-    header_list invocation_headers() const {
-        if (endpoint_ != shared()->configured_endpoint.get())
-            return detail::invocation_headers(shared()->workspace_id_for(*endpoint_), streaming_);
-        const header_list& constant = shared()->configured_invocation_headers[streaming_];
-        header_list headers;
-        headers.reserve(constant.size() + 1);
-        headers.append(constant);
-        return headers;
     }
 
     // ---------------------------------------------------------------- the answer
@@ -527,15 +532,23 @@ private:
     }
 
     lane_stop invocation_succeeded(lane& l, http_response& r) {
-        if (streaming_) {
-            auto ended = stream_->finish(r, [this] { return endpoint_label(); });
-            if (!ended) return finish(l, std::move(ended).error());
-        } else if (!detail::is_plainly_json(r) && looks_like_html(r)) {
+        if (streaming_) return stream_succeeded(l, r);
+        if (!detail::is_plainly_json(r) && looks_like_html(r))
             return finish(l, dbserve::error(errc::bad_response,
                                             "the query to " + endpoint_label() +
                                                 " returned an HTML page instead of JSON (a login page or a "
                                                 "proxy's page: with Private Link, check DNS and routing)"));
-        }
+        return finish_success(l, r);
+    }
+
+    // A 2xx stream: a success once it ended well.
+    lane_action stream_succeeded(lane& l, http_response& r) {
+        auto ended = stream_->finish(r, [this] { return endpoint_label(); });
+        if (!ended) return finish(l, std::move(ended).error());
+        return finish_success(l, r);
+    }
+
+    lane_action finish_success(lane& l, http_response& r) {
         if (token_on_probation_) {
             // The key had 401s on young tokens: this token worked, so they count anew.
             lock_type lock(shared()->mutex);
@@ -547,7 +560,7 @@ private:
         detail::fill_response_fields(out);
         l.at = phase::finished;
         detail::atomic_statistics::bump(shared()->stats.queries_succeeded);
-        return lane_action{lane_action::finished};
+        return {lane_action::finished};
     }
 
     // A 401 from the data plane: that token is dropped and one new token tried.

@@ -127,15 +127,18 @@ inline result<void> add_stream_flag(std::string& body) {
     return insert_member(body, "\"stream\":true", "\"stream\": true");
 }
 
-// The invocation of a query, in `request` (reused: it may hold an earlier request): POST
-// `body` to `url` with `headers` (from invocation_headers()), the caller's
-// client_request_id and, for a stream, "stream": true added to the body. No Authorization.
-inline result<void> build_invocation_request(http_request& request, std::string_view url, header_list headers,
-                                             std::string body, std::string_view client_request_id, bool streaming) {
+// The start of a query's invocation, in `request` (reused: it may hold an earlier
+// request): a POST to `url`, no headers yet.
+inline void start_invocation_request(http_request& request, const std::string& url) {
     if (!request.url.empty()) request = http_request{};
     request.method = http_method::post;
-    request.url.assign(url.data(), url.size());
-    request.headers = std::move(headers);
+    request.url = url;
+}
+
+// The body of an invocation: the caller's, with its client_request_id and, for a stream,
+// "stream": true added.
+inline result<void> set_invocation_body(http_request& request, std::string&& body, std::string_view client_request_id,
+                                        bool streaming) {
     request.body = std::move(body);
     if (!client_request_id.empty()) {
         auto valid = add_client_request_id(request.body, client_request_id);
@@ -145,15 +148,35 @@ inline result<void> build_invocation_request(http_request& request, std::string_
     return {};
 }
 
+// The invocation of a query, in `request`: POST `body` to `url` with `headers` (from
+// invocation_headers()) and the body edits of set_invocation_body(). No Authorization.
+inline result<void> build_invocation_request(http_request& request, const std::string& url, header_list&& headers,
+                                             std::string&& body, std::string_view client_request_id, bool streaming) {
+    start_invocation_request(request, url);
+    request.headers = std::move(headers);
+    return set_invocation_body(request, std::move(body), client_request_id, streaming);
+}
+
+// The same with headers built once and kept (a configured endpoint's): copied, with room
+// for the Authorization.
+inline result<void> build_invocation_request(http_request& request, const std::string& url,
+                                             const header_list& kept_headers, std::string&& body,
+                                             std::string_view client_request_id, bool streaming) {
+    start_invocation_request(request, url);
+    request.headers.reserve(kept_headers.size() + 1);
+    request.headers.append(kept_headers);
+    return set_invocation_body(request, std::move(body), client_request_id, streaming);
+}
+
 // An invocation sent again to an endpoint discovered again at another URL.
-inline void retarget_invocation_request(http_request& request, std::string_view url, std::string_view workspace_id) {
-    request.url.assign(url.data(), url.size());
+inline void retarget_invocation_request(http_request& request, const std::string& url, std::string_view workspace_id) {
+    request.url = url;
     request.headers.remove("X-Databricks-Workspace-Id");
     if (!workspace_id.empty()) request.headers.add_unchecked("X-Databricks-Workspace-Id", std::string(workspace_id));
 }
 
 // The bearer token of an invocation; `replace`: the request carries an older one.
-inline void set_invocation_bearer(http_request& request, std::string authorization, bool replace) {
+inline void set_invocation_bearer(http_request& request, std::string&& authorization, bool replace) {
     if (replace) request.headers.remove("Authorization");
     request.headers.add_unchecked("Authorization", std::move(authorization));
 }

@@ -41,7 +41,7 @@ class query_claims {
 public:
     // A client the query shares (kept alive while the query lives), or one it borrows
     // (which outlives the query).
-    explicit query_claims(std::shared_ptr<client_shared> owner) noexcept
+    explicit query_claims(std::shared_ptr<client_shared>&& owner) noexcept
         : shared_(owner.get()), owner_(std::move(owner)) {}
     explicit query_claims(client_shared& borrowed) noexcept : shared_(&borrowed) {}
     query_claims(query_claims&& other) noexcept { take(other); }

@@ -52,11 +52,15 @@ struct query_lane {
 };
 
 // Where a lane stopped: it must send its request, wait until `deadline`, wait for another
-// operation of the client, wait for its response, or it has finished.
+// operation of the client, wait for its response, or it has finished. Between two phases
+// of one lane, go_on: it did not stop (false in a boolean context). Small enough to be
+// returned in registers, which the phases do once each per step.
 struct lane_action {
-    enum kind_type { send, wait_until, wait_others, wait_response, finished };
+    enum kind_type { send, wait_until, wait_others, wait_response, finished, go_on };
     kind_type kind;
     std::chrono::steady_clock::time_point deadline{};
+
+    explicit constexpr operator bool() const noexcept { return kind != go_on; }
 };
 
 // What the main lane is doing, for the deadline's error. `name`: the endpoint's name;

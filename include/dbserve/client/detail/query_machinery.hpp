@@ -42,17 +42,17 @@ protected:
     using lane = detail::query_lane;
     using lane_action = detail::lane_action;
     using turn = detail::cache_turn;
-    // A phase's answer: where the lane stopped, or nullopt (go_on) when it goes on.
-    using lane_stop = std::optional<lane_action>;
-    static constexpr std::nullopt_t go_on = std::nullopt;
+    // A phase's answer: where the lane stopped (true), or go_on to its next phase.
+    using lane_stop = lane_action;
+    static constexpr lane_action go_on{lane_action::go_on};
     using lock_type = std::unique_lock<std::mutex>;
 
 
-    query_machinery(std::shared_ptr<client_shared> shared, std::string body, query_options options, bool streaming)
+    query_machinery(std::shared_ptr<client_shared>&& shared, std::string&& body, query_options&& options, bool streaming)
         : claims_(std::move(shared)), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
         start();
     }
-    query_machinery(client_shared& borrowed, std::string body, query_options options, bool streaming)
+    query_machinery(client_shared& borrowed, std::string&& body, query_options&& options, bool streaming)
         : claims_(borrowed), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
         start();
     }
@@ -79,26 +79,24 @@ protected:
         return true;
     }
 
-    operation_step& send_step(lane& l, operation_step& step) {
+    void send_step(lane& l, operation_step& step) {
         step.kind = operation_step::send;
         step.request_id = l.request_id;
         step.request = &l.request;
         step.timeout = l.timeout;
         step.streaming = streaming_ && &l == &main_ && l.at == phase::invoke_response;
-        return step;
     }
 
-    operation_step& done_step(operation_step& step) {
+    void done_step(operation_step& step) {
         step.kind = operation_step::done;
         if (!outcome_) outcome_.emplace(unexpected(errc::cancelled, "the query ended without a result"));
         step.outcome = &*outcome_;
         delivered_ = true;
-        return step;
     }
 
     // Neither lane sends: the earlier timed wait, else idle (waiting for a response, or for
     // another operation of the client).
-    operation_step& wait_step(operation_step& step, const lane_action& background, const lane_action& main) {
+    void wait_step(operation_step& step, const lane_action& background, const lane_action& main) {
         const lane_action* timed = nullptr;
         for (const lane_action* a : {&background, &main})
             if (a->kind == lane_action::wait_until && (!timed || a->deadline < timed->deadline)) timed = a;
@@ -106,14 +104,13 @@ protected:
             step.kind = operation_step::wait_until;
             step.deadline = timed->deadline;
             if (has_deadline() && deadline_at_ < step.deadline) step.deadline = deadline_at_;
-            return step;
+            return;
         }
         step.kind = operation_step::idle;
         if (has_deadline()) step.deadline = deadline_at_;
         step.waiting_for_others =
             background.kind == lane_action::wait_others || main.kind == lane_action::wait_others;
         step.observed_version = observed_version_;
-        return step;
     }
 
     // ---------------------------------------------------------------- the clock
@@ -147,17 +144,20 @@ protected:
     lane_stop acquire_or_wait(lane& l, lock_type& lock, const Acquisition& got, std::uint64_t& wait_ticket,
                               std::uint64_t& claim, turn& taken) {
         taken = detail::take_turn(got, wait_ticket, claim);
-        if (taken == turn::wait) {
+        if (taken == turn::fetch) l.attempts = 0;
+        if (taken != turn::wait && taken != turn::fail) return go_on;
+        return wait_or_fail(l, lock, taken == turn::fail ? got.failure : nullptr);
+    }
+
+    // The uncommon turns, kept out of the common one: no `failure`, wait; else end the lane.
+    lane_stop wait_or_fail(lane& l, lock_type& lock, const dbserve::error* failure) {
+        if (!failure) {
             note_waiting(lock);
             return lane_action{lane_action::wait_others};
         }
-        if (taken == turn::fail) {
-            dbserve::error failure = *got.failure;
-            lock.unlock();
-            return finish(l, std::move(failure));
-        }
-        if (taken == turn::fetch) l.attempts = 0;
-        return go_on;
+        dbserve::error copy = *failure;
+        lock.unlock();
+        return finish(l, std::move(copy));
     }
 
     void note_waiting(const lock_type&) {
