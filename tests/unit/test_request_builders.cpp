@@ -134,3 +134,12 @@ TEST_CASE("the bearer token is added once, and replaced when a new token is sent
     CHECK(r.headers.get("Authorization") == "Bearer two");
     CHECK(r.headers.size() == 1);
 }
+
+TEST_CASE("headers kept for every invocation are copied into it, not consumed") {
+    const header_list kept = detail::invocation_headers("1234567890123456", false);
+    http_request r;
+    REQUIRE(detail::build_invocation_request(r, invocations, kept, std::string("{}"), "", false));
+    CHECK(kept.size() == 3);
+    CHECK(r.headers.size() == 3);
+    CHECK(r.headers.get("X-Databricks-Workspace-Id") == "1234567890123456");
+}
