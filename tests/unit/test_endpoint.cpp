@@ -59,14 +59,6 @@ TEST_CASE("plain http to a remote host is a configuration error; loopback is all
     CHECK(resolve_configured_endpoint("http://localhost:9/1234567890123456/serving-endpoints/my-ep/invocations"));
 }
 
-TEST_CASE("the discovery request is a GET with the control-plane bearer token") {
-    auto r = make_discovery_request("https://adb-1.2.azuredatabricks.net", "my-ep", "cp");
-    REQUIRE(r);
-    CHECK(r->method == http_method::get);
-    CHECK(r->url == "https://adb-1.2.azuredatabricks.net/api/2.0/serving-endpoints/my-ep");
-    CHECK(r->headers.get("Authorization") == "Bearer cp");
-}
-
 TEST_CASE("a discovery response gives the URL and the authorization_details byte for byte") {
     // Whitespace and key order in the service's string are kept exactly.
     const std::string odd = R"([ {"actions":["query_inference_endpoint"], "type":"workspace_permission"} ])";

@@ -1,7 +1,8 @@
 // Where a route optimized endpoint lives: its invocations URL, id, workspace and the
 // authorization_details its tokens are scoped to. Either taken apart from a configured URL
 // or read from the serving-endpoints API (discovery), plus the per-name discovery cache.
-// No I/O: discovery requests are sent by the query operation.
+// No I/O: the discovery request is built in client/request_builders.hpp and sent by the
+// query operation.
 #pragma once
 
 #include <dbserve/client/detail/single_flight.hpp>
@@ -111,23 +112,6 @@ inline result<resolved_endpoint> resolve_configured_endpoint(std::string_view ur
     out.authorization_details = authorization_details::for_serving_endpoint(out.id, action).json();
     out.token_key = detail::token_key_for(out.url, out.authorization_details);
     return out;
-}
-
-// The GET /api/2.0/serving-endpoints/{name} request (control-plane bearer token).
-inline result<http_request> make_discovery_request(std::string_view workspace_host, std::string_view endpoint_name,
-                                                   std::string_view control_plane_token) {
-    auto url = serving_endpoint_url(workspace_host, endpoint_name);
-    if (!url) return std::move(url).error();
-    http_request request;
-    request.method = http_method::get;
-    request.url = std::move(*url);
-    std::string authorization;
-    authorization.reserve(7 + control_plane_token.size());
-    authorization += "Bearer ";
-    authorization.append(control_plane_token.data(), control_plane_token.size());
-    request.headers.add_unchecked("Authorization", std::move(authorization));
-    request.headers.add_unchecked("Accept", "application/json");
-    return request;
 }
 
 // Reads data_plane_info.query_info from a serving-endpoints response. Errors name the

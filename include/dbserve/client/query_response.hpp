@@ -1,5 +1,6 @@
 // What a successful query gives back: the HTTP response, the served model that answered,
-// the JSON body parsed on first use, and for streamed queries what the stream added up to.
+// the JSON body parsed on first use, and for streamed queries what the stream added up to;
+// and what is read from a response's headers to fill it in.
 #pragma once
 
 #include <dbserve/payload/responses.hpp>
@@ -39,6 +40,43 @@ struct query_response {
 private:
     mutable std::optional<nlohmann::json> parsed_;
 };
+
+namespace detail {
+
+// One pass over the headers for what a response reports: its served model and request id
+// (x-request-id, else x-databricks-request-id).
+inline void fill_response_fields(query_response& out) {
+    out.status = out.raw.status;
+    const std::string* request_id = nullptr;
+    const std::string* databricks_request_id = nullptr;
+    for (const auto& h : out.raw.headers) {
+        switch (h.name.size()) {
+            case 17:
+                if (iequals(h.name, "served-model-name")) out.served_model_name = h.value;
+                break;
+            case 12:
+                if (iequals(h.name, "x-request-id")) request_id = &h.value;
+                break;
+            case 23:
+                if (iequals(h.name, "x-databricks-request-id")) databricks_request_id = &h.value;
+                break;
+            default:
+                break;
+        }
+    }
+    if (request_id) out.request_id = *request_id;
+    else if (databricks_request_id) out.request_id = *databricks_request_id;
+}
+
+// The common case, decided cheaply: a JSON content type and a body that starts like
+// JSON cannot be a login page.
+inline bool is_plainly_json(const http_response& r) noexcept {
+    const std::string_view type = r.headers.get("content-type");
+    if (type.size() < 16 || !iequals(type.substr(0, 16), "application/json")) return false;
+    return !r.body.empty() && (r.body.front() == '{' || r.body.front() == '[');
+}
+
+}  // namespace detail
 
 // The end of a streamed chat or completion: the deltas joined, the finish reason and the
 // usage when the server sent it.

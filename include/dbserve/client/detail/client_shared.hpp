@@ -4,12 +4,13 @@
 // it is never held while a policy (secret source, token supplier) or a transport runs.
 #pragma once
 
+#include <dbserve/client/request_builders.hpp>
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/credentials.hpp>
+#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/detail/known_secrets.hpp>
 #include <dbserve/client/endpoint.hpp>
 #include <dbserve/client/token_cache.hpp>
-#include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/url.hpp>
 
 #include <atomic>
@@ -94,7 +95,8 @@ public:
         validate();
         if (configured_endpoint) {
             for (bool streaming : {false, true})
-                configured_invocation_headers[streaming] = make_invocation_headers(*configured_endpoint, streaming);
+                configured_invocation_headers[streaming] =
+                    invocation_headers(workspace_id_for(*configured_endpoint), streaming);
             configured_token_slot = data_tokens.slot_for(configured_endpoint->token_key);
         }
     }
@@ -225,19 +227,7 @@ public:
         return endpoint.workspace_id;
     }
 
-    // The headers every invocation of `endpoint` sends before its Authorization, with room
-    // for that one: Content-Type, Accept and X-Databricks-Workspace-Id when known.
-    header_list make_invocation_headers(const resolved_endpoint& endpoint, bool streaming) const {
-        header_list headers;
-        headers.reserve(4);
-        headers.add_unchecked("Content-Type", "application/json");
-        headers.add_unchecked("Accept", streaming ? "text/event-stream" : "application/json");
-        const std::string& workspace = workspace_id_for(endpoint);
-        if (!workspace.empty()) headers.add_unchecked("X-Databricks-Workspace-Id", workspace);
-        return headers;
-    }
-
-    // make_invocation_headers() of the configured endpoint, [streaming], built once:
+    // invocation_headers() of the configured endpoint, [streaming], built once:
     // copying them is cheaper than building them per query. Empty without one.
     header_list configured_invocation_headers[2];
 

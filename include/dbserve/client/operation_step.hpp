@@ -1,0 +1,47 @@
+// operation_step: what a query_operation asks its driver to do next (send a request, wait
+// until a time, hand over a streamed chunk, take the result) or that it has nothing to do
+// until a response arrives; see query_operation.hpp for how a driver answers each kind.
+#pragma once
+
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/http.hpp>
+#include <dbserve/client/query_response.hpp>
+#include <dbserve/payload/responses.hpp>
+#include <dbserve/protocol/result.hpp>
+#include <dbserve/client/transport.hpp>
+
+#include <chrono>
+#include <cstdint>
+
+DBSERVE_BEGIN_NAMESPACE
+
+struct operation_step {
+    enum kind_type { idle, send, wait_until, chunk, done };
+    kind_type kind = idle;
+
+    // send
+    std::uint64_t request_id = 0;
+    const http_request* request = nullptr;  // owned by the operation, valid until on_response
+    std::chrono::milliseconds timeout{0};   // the deadline for this request (send_options::timeout)
+    bool streaming = false;                 // deliver the body through on_body_chunk
+    // wait_until: when to call next() again; idle: the query's total deadline, if any
+    std::chrono::steady_clock::time_point deadline{};
+    // idle: waiting for another operation of the client (token fetch, discovery)
+    bool waiting_for_others = false;
+    std::uint64_t observed_version = 0;
+    // chunk: owned by the operation, valid until the next call on it
+    const chat_chunk* stream_chunk = nullptr;
+    // done: the result, owned by the operation (move it out); null on later calls
+    result<query_response>* outcome = nullptr;
+
+    explicit operator bool() const noexcept { return kind != idle; }
+
+    // send_options for a transport (without a chunk handler).
+    send_options options() const {
+        send_options o;
+        o.timeout = timeout;
+        return o;
+    }
+};
+
+DBSERVE_END_NAMESPACE
