@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -254,6 +255,11 @@ inline dbserve::error bad_token(const http_response& response, std::string what)
     return e;
 }
 
+// The longest access token accepted: "Bearer " and the token must fit one header field
+// of every bundled transport (Boost.Beast's limit is 65,533 bytes). Databricks tokens are
+// a few KB.
+inline constexpr std::size_t max_access_token_bytes = 60u * 1024u;
+
 // A short, printable rendering of a non-secret value for a message.
 inline std::string quote(std::string_view text) {
     return "'" + service_errors::clean_text(text, 40) + "'";
@@ -325,6 +331,17 @@ inline result<token_response> read(const http_response& response, const nlohmann
                                                             ", not a string");
     const std::string& token_text = token->get_ref<const std::string&>();
     if (token_text.empty()) return bad_token(response, "access_token is empty");
+    if (token_text.size() > max_access_token_bytes) {
+        // It would go out in every request's Authorization header, which no HTTP stack
+        // sends at that size (Beast refuses a field over 64 KiB, libcurl fails "out of
+        // memory"): the answer is too large to use, said once, here.
+        auto e = bad_token(response, "access_token is " + std::to_string(token_text.size()) +
+                                         " bytes, more than the " + std::to_string(max_access_token_bytes) +
+                                         " bytes an Authorization header can carry");
+        e.code = errc::response_too_large;
+        e.message = "token response too large: " + e.message;
+        return e;
+    }
     out.access_token.assign(token_text);
     const auto type = parsed.find("token_type");
     if (type == parsed.end() || type->is_null())
