@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dbserve/result.hpp>
+#include <dbserve/transport_options.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -154,9 +155,19 @@ inline dbserve::result<resolve_entry> parse_resolve(std::string_view text) {
         return bad();
     e.port = static_cast<std::uint16_t>(port);
     e.address = std::string(text.substr(second + 1));
-    if (e.address.size() > 2 && e.address.front() == '[' && e.address.back() == ']')
-        e.address = e.address.substr(1, e.address.size() - 2);
     if (e.address.empty()) return bad();
+    // Checked here, before anything is sent, by the rule every transport applies: one IP
+    // literal, an IPv6 one in brackets as in curl's --resolve.
+    auto refuse = [&](const std::string& why) {
+        return usage_error("--resolve: " + why);
+    };
+    if (auto ok = dbserve::check_resolve_override({e.host, e.port, e.address}); !ok)
+        return refuse(ok.error().message);
+    if (e.address.front() != '[' && e.address.find(':') != std::string::npos)
+        return refuse("resolve override for '" + e.host + ":" + std::to_string(e.port) +
+                      "': an IPv6 address goes in brackets, as in " + e.host + ":" + std::to_string(e.port) + ":[" +
+                      e.address + "]");
+    if (e.address.front() == '[') e.address = e.address.substr(1, e.address.size() - 2);
     return e;
 }
 }  // namespace detail

@@ -87,11 +87,7 @@ struct transport_state {
           tls(make_tls_context(options.tls)),
           pool(options.max_connections_per_host, options.max_connection_idle) {
         if (tls.configuration_error) configuration_error = tls.configuration_error;
-        for (const auto& entry : options.resolve)
-            if (entry.host.empty() || entry.address.empty() || entry.port == 0)
-                configuration_error = dbserve::error(
-                    errc::configuration, "a resolve override needs a host, a port and an address (got host '" +
-                                             entry.host + "', address '" + entry.address + "')");
+        if (auto ok = check_resolve_overrides(options.resolve); !ok) configuration_error = std::move(ok).error();
         if (options.max_response_bytes == 0)
             configuration_error = dbserve::error(
                 errc::configuration, "transport_options::max_response_bytes is 0: no response could be received");
