@@ -103,7 +103,10 @@ Body:
   --stream                    stream the answer; print chat deltas as they arrive
   --dry-run                   print the request that would be sent; send nothing, fetch no token
 TLS and network:
-  --cacert FILE  --capath DIR  --resolve HOST:PORT:ADDRESS (repeatable)
+  --cacert FILE               a PEM file of trusted CAs (checked before sending)
+  --capath DIR                a directory of PEM CA files prepared with openssl rehash
+  --resolve HOST:PORT:ADDRESS connect to ADDRESS for HOST:PORT (repeatable); ADDRESS is one
+                              IPv4 address (127.0.0.1) or an IPv6 one in brackets ([::1])
   --connect-timeout S  --transport curl|beast
   --max-time S                the whole query: token and discovery requests, retries and
                               waits included
@@ -117,9 +120,11 @@ Load mode (one client, many queries; a summary at the end):
   --repeat N  --duration S  --concurrency C  --summary text|json
   --duration S ends the run at S seconds even when a server hangs: queries still running
   then time out and are counted as unfinished (a run where none finished fails).
-Exit codes: 0 success, 2 usage, configuration or input error, 3 authentication or authorization
-  failure (token refused, 401, 403), 4 other HTTP error, 5 network failure or timeout,
-  6 TLS verification failure. Load mode: 0 only if every query succeeded.
+Exit codes: 0 success, 2 usage, configuration or input error (nothing was sent),
+  3 authentication or authorization failure (token refused, 401, 403), 4 other HTTP error or
+  an answer that cannot be used (not valid HTTP, too large, a discovered endpoint that is not
+  route optimized or whose URL is unusable), 5 network failure or timeout, 6 TLS verification
+  failure. Load mode: 0 only if every query succeeded.
 )";
 
 namespace detail {
