@@ -79,6 +79,10 @@ private:
     std::unique_ptr<base> impl_;
 };
 
+// The longest header name or value boost::beast::http::fields holds (it stores offsets in
+// 16 bits, two bytes taken by the line ending).
+inline constexpr std::size_t max_header_field_bytes = 65533;
+
 // What every request of one transport shares: options, TLS context, connection pool.
 struct transport_state {
     transport_state(boost::asio::any_io_executor ex, transport_options opts)
@@ -178,6 +182,15 @@ private:
         if (state_->configuration_error) return finish(*state_->configuration_error);
         auto parsed = dbserve::parse_url(request_.url);
         if (!parsed) return finish(std::move(parsed).error());
+        // Beast throws on a header field it cannot hold (name or value over 65,533 bytes),
+        // from inside a completion handler: refused here instead, before anything is sent.
+        for (const auto& h : request_.headers)
+            if (h.name.size() > max_header_field_bytes || h.value.size() > max_header_field_bytes)
+                return finish(dbserve::error(
+                    errc::invalid_argument, "the request header '" + h.name.substr(0, 64) + "' is " +
+                                                std::to_string(h.name.size() + h.value.size()) +
+                                                " bytes; Beast sends at most " +
+                                                std::to_string(max_header_field_bytes) + " bytes per name or value"));
         // Decided before anything is resolved or connected.
         if (!dbserve::may_carry_credentials(*parsed) && request_.headers.contains("Authorization"))
             return finish(dbserve::error(
