@@ -496,13 +496,22 @@ const cases = [
         ['HTTP/0.9 (a body with no status line)', PREDICTIONS],
         ['HTTP/1.1 2x0', `HTTP/1.1 2x0 OK\r\nContent-Type: application/json\r\nContent-Length: ${PREDICTIONS.length}\r\n\r\n${PREDICTIONS}`],
         ['HTTP/7.3 200', `HTTP/7.3 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${PREDICTIONS.length}\r\n\r\n${PREDICTIONS}`],
-    ].map(([label, reply]) => ({
+    ].flatMap(([label, reply]) => [{
         group: 'status_line', name: `data plane answers ${label}`,
         promise: 'exit 4 (a bad response); exactly one POST; never a success',
         data: ['tls', () => (request, ctx) => ctx.socket.end(reply)],
         exit: 4,
         check: exactlyOnePost,
-    })),
+    }, {
+        group: 'status_line', name: `token endpoint answers ${label}`,
+        promise: 'exit 4 (a bad response, not a URL that cannot be used); no POST to the data plane',
+        token: ['tls', () => (request, ctx) => ctx.socket.end(reply)],
+        exit: 4,
+        check: (r, l, fail) => {
+            if (l.data.posts() !== 0) fail(`${l.data.posts()} POSTs arrived at the data plane`);
+            if (/cannot be used/.test(r.stderr.toString())) fail('stderr blames the request URL');
+        },
+    }]),
 ];
 
 // ---- exit codes that say what happened ---------------------------------------------------
