@@ -2,6 +2,7 @@
 // gives one line naming the problem and the fix (exit code 2).
 #pragma once
 
+#include <dbserve/client/transport_options.hpp>
 #include <dbserve/protocol/result.hpp>
 
 #include <charconv>
@@ -102,7 +103,10 @@ Body:
   --stream                    stream the answer; print chat deltas as they arrive
   --dry-run                   print the request that would be sent; send nothing, fetch no token
 TLS and network:
-  --cacert FILE  --capath DIR  --resolve HOST:PORT:ADDRESS (repeatable)
+  --cacert FILE               a PEM file of trusted CAs (checked before sending)
+  --capath DIR                a directory of PEM CA files prepared with openssl rehash
+  --resolve HOST:PORT:ADDRESS connect to ADDRESS for HOST:PORT (repeatable); ADDRESS is one
+                              IPv4 address (127.0.0.1) or an IPv6 one in brackets ([::1])
   --connect-timeout S  --transport curl|beast
   --max-time S                the whole query: token and discovery requests, retries and
                               waits included
@@ -116,9 +120,11 @@ Load mode (one client, many queries; a summary at the end):
   --repeat N  --duration S  --concurrency C  --summary text|json
   --duration S ends the run at S seconds even when a server hangs: queries still running
   then time out and are counted as unfinished (a run where none finished fails).
-Exit codes: 0 success, 2 usage, configuration or input error, 3 authentication or authorization
-  failure (token refused, 401, 403), 4 other HTTP error, 5 network failure or timeout,
-  6 TLS verification failure. Load mode: 0 only if every query succeeded.
+Exit codes: 0 success, 2 usage, configuration or input error (nothing was sent),
+  3 authentication or authorization failure (token refused, 401, 403), 4 other HTTP error or
+  an answer that cannot be used (not valid HTTP, too large, a discovered endpoint that is not
+  route optimized or whose URL is unusable), 5 network failure or timeout, 6 TLS verification
+  failure. Load mode: 0 only if every query succeeded.
 )";
 
 namespace detail {
@@ -154,9 +160,19 @@ inline dbserve::result<resolve_entry> parse_resolve(std::string_view text) {
         return bad();
     e.port = static_cast<std::uint16_t>(port);
     e.address = std::string(text.substr(second + 1));
-    if (e.address.size() > 2 && e.address.front() == '[' && e.address.back() == ']')
-        e.address = e.address.substr(1, e.address.size() - 2);
     if (e.address.empty()) return bad();
+    // Checked here, before anything is sent, by the rule every transport applies: one IP
+    // literal, an IPv6 one in brackets as in curl's --resolve.
+    auto refuse = [&](const std::string& why) {
+        return usage_error("--resolve: " + why);
+    };
+    if (auto ok = dbserve::check_resolve_override({e.host, e.port, e.address}); !ok)
+        return refuse(ok.error().message);
+    if (e.address.front() != '[' && e.address.find(':') != std::string::npos)
+        return refuse("resolve override for '" + e.host + ":" + std::to_string(e.port) +
+                      "': an IPv6 address goes in brackets, as in " + e.host + ":" + std::to_string(e.port) + ":[" +
+                      e.address + "]");
+    if (e.address.front() == '[') e.address = e.address.substr(1, e.address.size() - 2);
     return e;
 }
 }  // namespace detail

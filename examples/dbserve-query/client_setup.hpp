@@ -19,9 +19,12 @@
 #include <dbserve/client/transport_options.hpp>
 #include <dbserve/protocol/url.hpp>
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstddef>
+#include <fstream>
 #include <string>
 
 namespace dbserve_query {
@@ -49,6 +52,53 @@ inline dbserve::result<void> check_path(const std::string& path, const char* fla
         return setup_error(std::string(flag) + " '" + path + "' is " + (directory ? "not a directory" : "a directory") +
                            (directory ? "; give a directory of CA certificates prepared with openssl rehash"
                                       : "; give a PEM file of CA certificates (use --capath for a directory)"));
+    return {};
+}
+
+// Whether the file holds a PEM certificate block; reads at most `limit` bytes (a CA bundle
+// is a few hundred KB).
+inline bool holds_pem_certificate(const std::string& path, std::size_t limit = 4u * 1024u * 1024u) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::string text(limit, '\0');
+    in.read(&text[0], static_cast<std::streamsize>(limit));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    return text.find("-----BEGIN CERTIFICATE-----") != std::string::npos;
+}
+
+// A CA file or directory that cannot be used would only show as a TLS failure (exit 6)
+// after the first connection, or be ignored by one TLS stack and not the other: both are
+// checked here, before anything is sent, the same way for every transport.
+inline dbserve::result<void> check_ca_file(const std::string& path) {
+    if (auto ok = check_path(path, "--cacert", false); !ok) return ok;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_size == 0)
+        return setup_error("--cacert '" + path + "' is empty; give a PEM file of CA certificates");
+    if (!holds_pem_certificate(path))
+        return setup_error("--cacert '" + path +
+                           "' holds no PEM certificate (no -----BEGIN CERTIFICATE----- block, or it cannot be read); "
+                           "give a PEM file of CA certificates");
+    return {};
+}
+
+inline dbserve::result<void> check_ca_directory(const std::string& path) {
+    if (auto ok = check_path(path, "--capath", true); !ok) return ok;
+    bool found = false;
+    if (DIR* dir = ::opendir(path.c_str())) {
+        while (const dirent* entry = ::readdir(dir)) {
+            const std::string file = path + "/" + entry->d_name;
+            struct stat st {};
+            if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && holds_pem_certificate(file)) {
+                found = true;
+                break;
+            }
+        }
+        ::closedir(dir);
+    }
+    if (!found)
+        return setup_error("--capath '" + path +
+                           "' holds no PEM certificate file; give a directory of CA certificates prepared with "
+                           "openssl rehash");
     return {};
 }
 
@@ -89,11 +139,11 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o, credential_sc
     // Network.
     auto& t = s.transport;
     if (!o.cacert.empty()) {
-        if (auto ok = detail::check_path(o.cacert, "--cacert", false); !ok) return std::move(ok).error();
+        if (auto ok = detail::check_ca_file(o.cacert); !ok) return std::move(ok).error();
         t.tls.ca_file = o.cacert;
     }
     if (!o.capath.empty()) {
-        if (auto ok = detail::check_path(o.capath, "--capath", true); !ok) return std::move(ok).error();
+        if (auto ok = detail::check_ca_directory(o.capath); !ok) return std::move(ok).error();
         t.tls.ca_directory = o.capath;
     }
     for (const auto& r : o.resolve) t.resolve.push_back({r.host, r.port, r.address});

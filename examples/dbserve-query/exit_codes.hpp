@@ -15,7 +15,7 @@ enum exit_code : int {
     exit_success = 0,
     exit_usage = 2,            // usage or configuration error; nothing was sent
     exit_auth = 3,             // token request refused, 401, 403
-    exit_http = 4,             // the endpoint answered with another HTTP error
+    exit_http = 4,             // another HTTP error, or an answer that cannot be used
     exit_network = 5,          // network failure or timeout
     exit_tls = 6,              // TLS verification failure
 };
@@ -45,6 +45,15 @@ inline int exit_code_for(const dbserve::error& e) noexcept {
             return exit_http;
     }
     return exit_http;
+}
+
+// Exit 2 promises that nothing was sent. A problem found in what a server answered, after
+// requests went out (a discovered endpoint that is not route optimized, a discovered URL
+// that is plain http or carries user-info), is the server side's: exit 4, whatever the
+// library calls it.
+inline int exit_code_for(const dbserve::error& e, bool requests_sent) noexcept {
+    const int code = exit_code_for(e);
+    return code == exit_usage && requests_sent ? exit_http : code;
 }
 
 // One line on stderr: the problem and (in the library's messages) the fix. Line breaks in

@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,8 +35,11 @@ using client_type = dbserve::basic_client<
 
 // Usage and configuration errors are the user's to fix: the message alone says it best.
 // A server's text may quote a credential: every one the tool knows is scrubbed.
+// Set once a request goes to the network: from then on no error is "nothing was sent".
+std::atomic<bool> requests_sent{false};  // load mode sends from several threads
+
 int report(const dbserve::error& e, const credential_scrubber& scrubber) {
-    const int code = exit_code_for(e);
+    const int code = exit_code_for(e, requests_sent.load());
     print_error_line(scrubber.scrub(code == exit_usage ? e.message : e.to_string()));
     return code;
 }
@@ -166,7 +170,11 @@ int run(int argc, char** argv) {
     } else {
         auto network = make_network_send(o.transport, setup->transport);
         if (!network) return report(network.error(), *scrubber);
-        send = std::move(*network);
+        send = [network = std::move(*network)](const dbserve::http_request& request,
+                                               const dbserve::send_options& options) {
+            requests_sent.store(true);
+            return network(request, options);
+        };
     }
 
     if (log && setup->config.supply_token) {

@@ -76,6 +76,30 @@ int server_connections() {
 
 }  // namespace
 
+TEST_CASE("a resolve override that is not one IP address fails every request, before anything is sent") {
+    for (const char* address : {"localhost", "127.0.0.1,127.0.0.2", "999.1.1.1", "[::1"}) {
+        CAPTURE(address);
+        auto options = trusting_options();
+        options.resolve.push_back({"other.example", 443, address});
+        dbserve::beast::blocking_transport t(options);
+        auto r = t.send(get(https_url(good_host, "/json")), with_timeout(normal_timeout));
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == errc::configuration);
+        CHECK(r.error().message.find("resolve override") != std::string::npos);
+    }
+}
+
+TEST_CASE("a header too large for Beast is refused before anything is sent, not thrown") {
+    dbserve::beast::blocking_transport t(trusting_options());
+    auto request = get(https_url(good_host, "/json"));
+    REQUIRE(request.headers.set("Authorization", "Bearer " + std::string(8u * 1024u * 1024u, 'a')));
+    auto r = t.send(request, with_timeout(normal_timeout));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_argument);
+    CHECK_FALSE(r.error().request_may_have_been_processed);
+    CHECK(r.error().message.find("aaaaaaaa") == std::string::npos);  // the value is never quoted
+}
+
 namespace {
 dbserve::result<detail::request_target> target_of(std::string_view url) {
     auto parsed = dbserve::parse_url(url);

@@ -120,8 +120,11 @@ function runTool(args, limitMs) {
 }
 
 function toolArgs(transport, token, data, extra) {
+    // A case that gives --endpoint discovers the URL through the workspace listener.
+    const where = extra.includes('--endpoint') ? []
+        : ['--url', `https://${DATA_HOST}:${data.port}/${WORKSPACE_ID}/serving-endpoints/hostile-model/invocations`];
     return [
-        '--url', `https://${DATA_HOST}:${data.port}/${WORKSPACE_ID}/serving-endpoints/hostile-model/invocations`,
+        ...where,
         '--host', `https://${WORKSPACE_HOST}:${token.port}`,
         '--cacert', certificates.caFile,
         '--resolve', `${WORKSPACE_HOST}:${token.port}:127.0.0.1`,
@@ -493,14 +496,103 @@ const cases = [
         ['HTTP/0.9 (a body with no status line)', PREDICTIONS],
         ['HTTP/1.1 2x0', `HTTP/1.1 2x0 OK\r\nContent-Type: application/json\r\nContent-Length: ${PREDICTIONS.length}\r\n\r\n${PREDICTIONS}`],
         ['HTTP/7.3 200', `HTTP/7.3 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${PREDICTIONS.length}\r\n\r\n${PREDICTIONS}`],
-    ].map(([label, reply]) => ({
+    ].flatMap(([label, reply]) => [{
         group: 'status_line', name: `data plane answers ${label}`,
         promise: 'exit 4 (a bad response); exactly one POST; never a success',
         data: ['tls', () => (request, ctx) => ctx.socket.end(reply)],
         exit: 4,
         check: exactlyOnePost,
-    })),
+    }, {
+        group: 'status_line', name: `token endpoint answers ${label}`,
+        promise: 'exit 4 (a bad response, not a URL that cannot be used); no POST to the data plane',
+        token: ['tls', () => (request, ctx) => ctx.socket.end(reply)],
+        exit: 4,
+        check: (r, l, fail) => {
+            if (l.data.posts() !== 0) fail(`${l.data.posts()} POSTs arrived at the data plane`);
+            if (/cannot be used/.test(r.stderr.toString())) fail('stderr blames the request URL');
+        },
+    }]),
 ];
+
+// ---- exit codes that say what happened ---------------------------------------------------
+// The workspace listener answers discovery with `discovered(dataPort)` and every other
+// request with a token.
+const workspaceWithDiscovery = (discovered) => (secrets) => (request, ctx) => {
+    if (request.method === 'GET' && request.target.startsWith('/api/2.0/serving-endpoints/')) {
+        const body = JSON.stringify(discovered(ctx.listener.dataPort));
+        return writeResponse(ctx.socket, 200, { 'Content-Type': 'application/json', 'Content-Length': body.length }, body);
+    }
+    return issueToken(secrets)(request, ctx);
+};
+const routeOptimized = (url) => (port) => ({
+    name: 'hostile-model', id: ENDPOINT_ID, state: { ready: 'READY' }, route_optimized: true,
+    data_plane_info: { query_info: { endpoint_url: url(port) } },
+});
+const DISCOVERED_PATH = `/${WORKSPACE_ID}/serving-endpoints/hostile-model/invocations`;
+const BIG_HEADER = 'x'.repeat(200 * 1024);
+// A token response of 8 MB, nearly all of it the access token: a token no request could carry.
+const EIGHT_MB_TOKEN = (request, secrets) => JSON.stringify({
+    access_token: secrets.issue() + 'A'.repeat(8 * 1024 * 1024), token_type: 'Bearer', expires_in: 3600,
+});
+function stderrSays(pattern, never) {
+    return (r, l, fail) => {
+        const text = r.stderr.toString();
+        if (!pattern.test(text)) fail(`stderr does not match ${pattern}`);
+        if (never && never.test(text)) fail(`stderr matches ${never}`);
+    };
+}
+const NOTHING_WAS_SENT = /nothing was sent/i;
+
+cases.push(
+    ...[
+        ['is not route optimized', (port) => ({ name: 'hostile-model', id: ENDPOINT_ID, state: { ready: 'READY' },
+            route_optimized: false }), /not route optimized/],
+        ['gives a plain http:// URL', routeOptimized((port) => `http://${DATA_HOST}:${port}${DISCOVERED_PATH}`), /http/],
+        ['gives a URL with user-info', routeOptimized((port) => `https://user@${DATA_HOST}:${port}${DISCOVERED_PATH}`),
+            /user-info/],
+    ].map(([label, discovered, says]) => ({
+        group: 'exit_codes', name: `discovery answers that the endpoint ${label}`,
+        promise: 'exit 4 (the answer cannot be used; requests were sent), not exit 2; no POST',
+        token: ['tls', workspaceWithDiscovery(discovered)], extra: ['--endpoint', 'hostile-model'],
+        exit: 4,
+        check: allOf(stderrSays(says, NOTHING_WAS_SENT), (r, l, fail) => {
+            if (l.data.posts() !== 0) fail(`${l.data.posts()} POSTs arrived at the data plane`);
+        }),
+    })),
+    {
+        group: 'exit_codes', name: 'data plane answers with a 200 KB response header',
+        promise: 'exit 4; the error says the response is too large, not "out of memory"',
+        data: ['tls', answer(200, PREDICTIONS, { headers: { 'X-Big': BIG_HEADER } })],
+        exit: 4,
+        check: stderrSays(/too large|larger than/i, /out of memory/i),
+    },
+    {
+        group: 'exit_codes', name: 'token endpoint answers with an 8 MB token response',
+        promise: 'exit 4; the error says the response is too large, never "out of memory" or "unexpected"; no POST',
+        token: ['tls', answer(200, EIGHT_MB_TOKEN)],
+        exit: 4,
+        check: allOf(stderrSays(/too large/i, /out of memory|unexpected error/i), (r, l, fail) => {
+            if (l.data.posts() !== 0) fail(`${l.data.posts()} POSTs arrived at the data plane`);
+        }),
+    },
+    {
+        group: 'exit_codes', name: 'reused keep-alive connection: the second POST is read and never answered',
+        promise: 'exit 5; the error does not say no connection could be set up',
+        data: ['tls', (secrets) => {
+            const first = predict(secrets);
+            return (request, ctx) => (ctx.listener.posts() === 1 ? first(request, ctx) : undefined);
+        }],
+        extra: ['--repeat', '2', '--concurrency', '1', '--summary', 'json'], maxTime: 2,
+        exit: 5,
+        check: (r, l, fail) => {
+            const posts = l.data.requests.filter((q) => q.method === 'POST');
+            if (posts.length !== 2 || posts[1].connection !== posts[0].connection)
+                fail('the second POST did not come on the first one\'s connection: the case did not exercise reuse');
+            if (/could be set up|took longer than .*connect_timeout/i.test(r.stderr.toString()))
+                fail('stderr says no connection could be set up');
+        },
+    },
+);
 
 // ---- the runner ---------------------------------------------------------------------------
 
@@ -517,6 +609,7 @@ async function runCase(c, transport) {
     };
     const token = await make(c.token, issueToken);
     const data = await make(c.data, predict);
+    token.dataPort = data.port;  // for a discovery answer naming the data plane
     const listeners = { token, data };
     const extra = [...(c.extra || [])];
     if (c.maxTime) extra.push('--max-time', String(c.maxTime));

@@ -479,6 +479,19 @@ group_exit_codes() {
     run code_5 5 --host "https://$WS_HOST:$closed" --url "$SUM_URL" --cacert "$CA" \
         --resolve "$WS_HOST:$closed:127.0.0.1" "${RESOLVE[@]}" --data "$body" --max-time 10
     run code_6 6 --url "$SUM_URL" "${RESOLVE[@]}" --data "$body"
+    # 4, not 2, once requests went out: discovery finds an endpoint that is not route
+    # optimized (the token and discovery requests were sent).
+    run code_4_not_route_optimized 4 --endpoint classic-model "${NET[@]}" --data "$body"
+    one_error_line code_4_not_route_optimized 'classic-model.* is not route optimized'
+    # Accepted --resolve values mean the same to both transports: an IPv4 and a bracketed
+    # IPv6 literal for a host the query does not use change nothing.
+    local transports=(curl) t
+    [ "$has_beast" = 1 ] && transports+=(beast)
+    for t in "${transports[@]}"; do
+        run "resolve_accepted_$t" 0 --url "$SUM_URL" "${NET[@]}" --data "$body" --transport "$t" \
+            --resolve other.example:443:10.1.2.3 --resolve other.example:8443:[2001:db8::1]
+        out_has "resolve_accepted_$t" '"predictions":\[3\]'
+    done
 }
 
 group_bad_input() {
@@ -614,6 +627,42 @@ group_bad_input() {
     printf 'a,b\n\xff,2\n' >"$files/not-utf8.csv"
     run csv_not_utf8 2 "${U[@]}" --csv "$files/not-utf8.csv" --dry-run
     one_error_line csv_not_utf8 'UTF-8'
+    # --resolve: one IP literal (an IPv6 one in brackets), refused the same way by both
+    # transports before anything is sent; an accepted one is used the same way by both.
+    local transports=(curl)
+    [ "$has_beast" = 1 ] && transports+=(beast)
+    local t i address
+    for t in "${transports[@]}"; do
+        i=0
+        for address in localhost 999.1.1.1 0x7f.1 127.1 '[::1' ::1 127.0.0.1,127.0.0.2 garbage $'127.0.0.1\r\nX: y'; do
+            i=$((i + 1))
+            run "resolve_refused_${t}_$i" 2 "${U[@]}" --data "$body" --transport "$t" --resolve "other.example:443:$address"
+            one_error_line "resolve_refused_${t}_$i" '^dbserve-query: --resolve: resolve override for .other.example:443.: '
+        done
+        err_has "resolve_refused_${t}_1" 'not an IP address.*127\.0\.0\.1.*\[::1\]'
+        err_has "resolve_refused_${t}_5" 'unmatched bracket'
+        err_has "resolve_refused_${t}_6" 'an IPv6 address goes in brackets'
+        err_has "resolve_refused_${t}_7" 'only one address'
+        err_has "resolve_refused_${t}_9" '\\x0d\\x0a'
+    done
+    # --cacert / --capath that cannot give a trusted CA: refused before anything is sent,
+    # not a TLS failure (exit 6) after connecting.
+    printf '' >"$files/empty.pem"
+    printf 'this is not a certificate\n' >"$files/not-pem.pem"
+    mkdir -p "$files/empty-capath" "$files/not-pem-capath"
+    cp "$files/not-pem.pem" "$files/not-pem-capath/0badc0de.0"
+    for t in "${transports[@]}"; do
+        run "cacert_empty_$t" 2 --url "$SUM_URL" --cacert "$files/empty.pem" "${RESOLVE[@]}" --data "$body" --transport "$t"
+        one_error_line "cacert_empty_$t" "--cacert '.*empty.pem' is empty"
+        run "cacert_not_pem_$t" 2 --url "$SUM_URL" --cacert "$files/not-pem.pem" "${RESOLVE[@]}" --data "$body" --transport "$t"
+        one_error_line "cacert_not_pem_$t" "--cacert '.*not-pem.pem' holds no PEM certificate"
+        run "cacert_missing_$t" 2 --url "$SUM_URL" --cacert "$files/nope.pem" "${RESOLVE[@]}" --data "$body" --transport "$t"
+        one_error_line "cacert_missing_$t" "--cacert '.*nope.pem' does not exist"
+        run "capath_empty_$t" 2 --url "$SUM_URL" --capath "$files/empty-capath" "${RESOLVE[@]}" --data "$body" --transport "$t"
+        one_error_line "capath_empty_$t" "--capath '.*empty-capath' holds no PEM certificate"
+        run "capath_not_pem_$t" 2 --url "$SUM_URL" --capath "$files/not-pem-capath" "${RESOLVE[@]}" --data "$body" --transport "$t"
+        one_error_line "capath_not_pem_$t" "--capath '.*not-pem-capath' holds no PEM certificate"
+    done
     equals "bad input: requests the emulator saw" "$(counter 'j.requests')" 0
 }
 

@@ -167,6 +167,57 @@ TEST_CASE("exit codes follow the documented table") {
     CHECK(exit_code_for({errc::tls, ""}) == 6);
 }
 
+TEST_CASE("exit code 2 only when nothing was sent") {
+    using dbserve::errc;
+    CHECK(exit_code_for({errc::configuration, ""}, false) == 2);
+    CHECK(exit_code_for({errc::invalid_argument, ""}, false) == 2);
+    // Found in an answer: a discovered endpoint that is not route optimized, a discovered
+    // URL that is plain http or carries user-info.
+    CHECK(exit_code_for({errc::configuration, ""}, true) == 4);
+    CHECK(exit_code_for({errc::invalid_argument, ""}, true) == 4);
+    CHECK(exit_code_for({errc::timeout, ""}, true) == 5);
+    CHECK(exit_code_for({errc::tls, ""}, true) == 6);
+    CHECK(exit_code_for({errc::authentication, ""}, true) == 3);
+}
+
+TEST_CASE("command line: --resolve takes one IP literal, an IPv6 one in brackets") {
+    auto resolve = [](std::string_view value) {
+        return parse_command_line({"--url", "u", "--data", "{}", "--resolve", value});
+    };
+    for (std::string_view good : {"h.example:443:127.0.0.1", "h.example:443:0.0.0.0", "h.example:443:255.255.255.255",
+                                  "h.example:443:[::1]", "h.example:443:[2001:db8::8:800:200c:417a]",
+                                  "h.example:443:[::ffff:127.0.0.1]", "h.example:443:[1:2:3:4:5:6:7:8]"}) {
+        CAPTURE(good);
+        CHECK(resolve(good));
+    }
+    for (std::string_view bad :
+         {"h.example:443:localhost", "h.example:443:999.1.1.1", "h.example:443:256.0.0.1", "h.example:443:0x7f.1",
+          "h.example:443:127.1", "h.example:443:127.0.0.01", "h.example:443:127.0.0.1.", "h.example:443:[::1",
+          "h.example:443:::1]", "h.example:443:::1", "h.example:443:127.0.0.1,127.0.0.2", "h.example:443:127.0.0.1\r\n",
+          "h.example:443:garbage", "h.example:443:[127.0.0.1]", "h.example:443:[1:2:3:4:5:6:7:8:9]",
+          "h.example:443:[1::2::3]", "h.example:443:[::1%eth0]", "h.example:443: 127.0.0.1"}) {
+        CAPTURE(bad);
+        auto r = resolve(bad);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == dbserve::errc::invalid_argument);
+        CHECK(r.error().message.rfind("--resolve", 0) == 0);
+        CHECK(r.error().message.find('\n') == std::string::npos);
+    }
+}
+
+TEST_CASE("check_resolve_override: the rule every transport applies") {
+    CHECK(dbserve::check_resolve_override({"h", 443, "10.1.2.3"}));
+    CHECK(dbserve::check_resolve_override({"h", 443, "::1"}));  // the library takes IPv6 bare too
+    CHECK(dbserve::check_resolve_override({"h", 443, "[::1]"}));
+    const auto name = dbserve::check_resolve_override({"h", 443, "localhost"});
+    REQUIRE_FALSE(name);
+    CHECK(name.error().code == dbserve::errc::configuration);
+    CHECK_FALSE(dbserve::check_resolve_override({"h", 443, "1.2.3.4\r\nX: y"}));
+    CHECK_FALSE(dbserve::check_resolve_override({"", 443, "127.0.0.1"}));
+    CHECK_FALSE(dbserve::check_resolve_override({"h", 0, "127.0.0.1"}));
+    CHECK_FALSE(dbserve::check_resolve_overrides({{"h", 443, "127.0.0.1"}, {"g", 443, "127.0.0.1,127.0.0.2"}}));
+}
+
 namespace {
 std::string deep_json(std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
 

@@ -489,3 +489,16 @@ TEST_CASE("a token response nested too deeply is an error, not a stack overflow"
     REQUIRE_FALSE(in_object);
     check_no_token(in_object.error());
 }
+
+TEST_CASE("an access token too long for an Authorization header is a response too large") {
+    const std::string longest(dbserve::detail::tokens::max_access_token_bytes, 'a');
+    CHECK(parse_token_response(reply(200, R"({"access_token":")" + longest +
+                                              R"(","token_type":"Bearer","expires_in":3600})")));
+    const std::string huge(8u * 1024u * 1024u, 'a');
+    auto r = parse_token_response(reply(200, R"({"access_token":")" + huge +
+                                             R"(","token_type":"Bearer","expires_in":3600})"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == dbserve::errc::response_too_large);
+    CHECK(r.error().message.find("too large") != std::string::npos);
+    CHECK(r.error().message.find("aaaaaaaa") == std::string::npos);  // the token is never quoted
+}

@@ -85,6 +85,17 @@ inline result<token_response> read(const http_response& response, const nlohmann
                                                             ", not a string");
     const std::string& token_text = token->get_ref<const std::string&>();
     if (token_text.empty()) return bad_token(response, "access_token is empty");
+    if (token_text.size() > max_access_token_bytes) {
+        // It would go out in every request's Authorization header, which no HTTP stack
+        // sends at that size (Beast refuses a field over 64 KiB, libcurl fails "out of
+        // memory"): the answer is too large to use, said once, here.
+        auto e = bad_token(response, "access_token is " + std::to_string(token_text.size()) +
+                                         " bytes, more than the " + std::to_string(max_access_token_bytes) +
+                                         " bytes an Authorization header can carry");
+        e.code = errc::response_too_large;
+        e.message = "token response too large: " + e.message;
+        return e;
+    }
     out.access_token.assign(token_text);
     const auto type = parsed.find("token_type");
     if (type == parsed.end() || type->is_null())

@@ -200,3 +200,31 @@ TEST_CASE("curl: every libcurl failure maps onto a category and keeps libcurl's 
     CHECK(e.code == errc::response_too_large);
     CHECK(e.native_message == "Failure writing output to destination");
 }
+
+TEST_CASE("curl: a failure's category depends on whether the request went out") {
+    using dbserve::curl::detail::map_error;
+    dbserve::curl::detail::failure_context before;
+    before.host = "adb-1.2.azuredatabricks.net";
+    dbserve::curl::detail::failure_context after = before;
+    after.request_sent = true;
+    after.connection_ready = true;
+    // HTTP/0.9, "HTTP/1.1 2x0", "HTTP/7.3 200": libcurl says unsupported protocol, as it
+    // does for a URL scheme it cannot use; only the second is the caller's to fix.
+    CHECK(map_error(CURLE_UNSUPPORTED_PROTOCOL, nullptr, before).code == errc::invalid_argument);
+    CHECK(map_error(CURLE_UNSUPPORTED_PROTOCOL, nullptr, after).code == errc::bad_response);
+    CHECK(map_error(CURLE_WEIRD_SERVER_REPLY, nullptr, after).code == errc::bad_response);
+    // A response header over libcurl's cap is reported as out of memory before libcurl 8.6.
+    const auto header = map_error(CURLE_OUT_OF_MEMORY, nullptr, after);
+    CHECK(header.code == errc::response_too_large);
+    CHECK(header.message.find("too large") != std::string::npos);
+    CHECK(header.message.find("out of memory") == std::string::npos);
+    CHECK(map_error(CURLE_OUT_OF_MEMORY, nullptr, before).code == errc::connection);
+    // A reused connection has no connect time: a timeout on it is not a failed set-up.
+    dbserve::curl::detail::failure_context reused = before;
+    reused.connection_ready = true;
+    const auto late = map_error(CURLE_OPERATION_TIMEDOUT, nullptr, reused);
+    CHECK(late.code == errc::timeout);
+    CHECK(late.message.find("could be set up") == std::string::npos);
+    CHECK(late.message.find("no complete response") != std::string::npos);
+    CHECK(map_error(CURLE_OPERATION_TIMEDOUT, nullptr, before).message.find("could be set up") != std::string::npos);
+}

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -231,6 +232,11 @@ inline dbserve::error bad_token(const http_response& response, std::string what)
     e.request_id = request_id_from(response, nullptr);
     return e;
 }
+
+// The longest access token accepted: "Bearer " and the token must fit one header field
+// of every bundled transport (Boost.Beast's limit is 65,533 bytes). Databricks tokens are
+// a few KB.
+inline constexpr std::size_t max_access_token_bytes = 60u * 1024u;
 
 // A short, printable rendering of a non-secret value for a message.
 inline std::string quote(std::string_view text) {

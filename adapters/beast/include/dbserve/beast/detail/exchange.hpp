@@ -79,6 +79,10 @@ private:
     std::unique_ptr<base> impl_;
 };
 
+// The longest header name or value boost::beast::http::fields holds (it stores offsets in
+// 16 bits, two bytes taken by the line ending).
+inline constexpr std::size_t max_header_field_bytes = 65533;
+
 // What every request of one transport shares: options, TLS context, connection pool.
 struct transport_state {
     transport_state(boost::asio::any_io_executor ex, transport_options opts)
@@ -87,11 +91,7 @@ struct transport_state {
           tls(make_tls_context(options.tls)),
           pool(options.max_connections_per_host, options.max_connection_idle) {
         if (tls.configuration_error) configuration_error = tls.configuration_error;
-        for (const auto& entry : options.resolve)
-            if (entry.host.empty() || entry.address.empty() || entry.port == 0)
-                configuration_error = dbserve::error(
-                    errc::configuration, "a resolve override needs a host, a port and an address (got host '" +
-                                             entry.host + "', address '" + entry.address + "')");
+        if (auto ok = check_resolve_overrides(options.resolve); !ok) configuration_error = std::move(ok).error();
         if (options.max_response_bytes == 0)
             configuration_error = dbserve::error(
                 errc::configuration, "transport_options::max_response_bytes is 0: no response could be received");
@@ -182,6 +182,15 @@ private:
         if (state_->configuration_error) return finish(*state_->configuration_error);
         auto parsed = dbserve::parse_url(request_.url);
         if (!parsed) return finish(std::move(parsed).error());
+        // Beast throws on a header field it cannot hold (name or value over 65,533 bytes),
+        // from inside a completion handler: refused here instead, before anything is sent.
+        for (const auto& h : request_.headers)
+            if (h.name.size() > max_header_field_bytes || h.value.size() > max_header_field_bytes)
+                return finish(dbserve::error(
+                    errc::invalid_argument, "the request header '" + h.name.substr(0, 64) + "' is " +
+                                                std::to_string(h.name.size() + h.value.size()) +
+                                                " bytes; Beast sends at most " +
+                                                std::to_string(max_header_field_bytes) + " bytes per name or value"));
         // Decided before anything is resolved or connected.
         if (!dbserve::may_carry_credentials(*parsed) && request_.headers.contains("Authorization"))
             return finish(dbserve::error(

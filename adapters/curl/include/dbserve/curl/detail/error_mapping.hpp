@@ -29,6 +29,10 @@ struct failure_context {
     // Some of the request went out: a reply libcurl cannot read is the server's fault,
     // not the URL's (libcurl reports both as CURLE_UNSUPPORTED_PROTOCOL).
     bool request_sent = false;
+    // A connection was ready for the request (made or reused): a timeout after that is
+    // not a connection that could not be set up, even when libcurl reports no connect
+    // time (a reused connection has none).
+    bool connection_ready = false;
     const char* error_buffer = "";
 };
 
@@ -102,8 +106,8 @@ inline dbserve::error map_error(CURLcode code, CURL* easy, const failure_context
             e = dbserve::error(errc::name_resolution, "could not resolve the proxy host; check proxy_options::url and HTTPS_PROXY");
             break;
         case CURLE_OPERATION_TIMEDOUT: {
-            curl_off_t connected = 0;
-            if (easy) curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &connected);
+            curl_off_t connected = c.connection_ready || c.request_sent ? 1 : 0;
+            if (connected == 0 && easy) curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &connected);
             if (connected == 0 && easy) curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected);
             e = connected == 0
                     ? dbserve::error(errc::timeout, "no connection to " + host + " could be set up in time (connect timeout " +
@@ -179,8 +183,22 @@ inline dbserve::error map_error(CURLcode code, CURL* easy, const failure_context
             e = dbserve::error(errc::connection, "could not connect to " + host + ": " + native);
             break;
         case CURLE_OUT_OF_MEMORY:
+            // libcurl before 8.6 reports a response header past its cap (100 KiB per
+            // header, 300 KiB in all) as out of memory; once the request went out, that
+            // is what it is.
+            if (c.request_sent) {
+                e = dbserve::error(errc::response_too_large,
+                                   "the response header from " + host +
+                                       " is too large (libcurl accepts at most 100 KiB per header line)");
+                break;
+            }
             e = dbserve::error(errc::connection, "out of memory while talking to " + host);
             break;
+#if LIBCURL_VERSION_NUM >= 0x080600
+        case CURLE_TOO_LARGE:
+            e = dbserve::error(errc::response_too_large, "the response header from " + host + " is too large: " + native);
+            break;
+#endif
         default:  // reset, closed early (GOT_NOTHING, PARTIAL_FILE, RECV/SEND_ERROR), HTTP/2 and proxy failures
             e = dbserve::error(errc::connection, "the connection to " + host + " failed: " + native);
             break;

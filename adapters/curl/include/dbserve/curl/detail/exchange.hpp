@@ -151,6 +151,7 @@ public:
         context.response_too_large = too_large_;
         context.resend_refused = resend_refused_;
         context.request_sent = may_have_been_processed();
+        context.connection_ready = attempts_ > 0;  // libcurl asks before each send, on a ready connection
         context.error_buffer = error_buffer_;
         auto e = map_error(code, easy_, context);
         e.request_may_have_been_processed = context.request_sent;

@@ -88,11 +88,8 @@ struct settings {
             return;
         }
         for (const auto& entry : options.resolve) {
-            if (entry.host.empty() || entry.address.empty() || entry.port == 0) {
-                configuration_error = dbserve::error(
-                    errc::configuration,
-                    "a resolve override needs a host, a port and an address (got host '" + entry.host +
-                        "', address '" + entry.address + "')");
+            if (auto ok = check_resolve_override(entry); !ok) {
+                configuration_error = std::move(ok).error();
                 return;
             }
             // An IPv6 address goes in brackets, as in curl's --resolve.
