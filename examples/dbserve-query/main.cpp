@@ -95,13 +95,13 @@ int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std
 }
 
 int run_load_mode(client_type& client, const cli_options& o, const std::string& body,
-                  const credential_scrubber& scrubber) {
-    auto run_query = [&client, &body](std::chrono::milliseconds deadline) {
+                  const credential_scrubber& scrubber, const async_network& network) {
+    auto start_query = [&client, &body](std::chrono::milliseconds deadline, auto done) {
         dbserve::query_options options;
         options.deadline = deadline;
-        return client.query(body, std::move(options));
+        client.async_query(body, std::move(done), std::move(options));
     };
-    auto outcome = run_load(o, run_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose);
+    auto outcome = run_load(o, start_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose);
     outcome.report.token_requests = client.statistics().token_requests;
     if (o.summary == summary_format::json) {
         const std::string line = outcome.report.to_json().dump() + "\n";
@@ -122,6 +122,7 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
         std::fflush(nullptr);
         std::_Exit(outcome.exit);
     }
+    network.stop();  // nothing in flight: the loop threads end before the client does
     return outcome.exit;
 }
 
@@ -158,7 +159,17 @@ int run(int argc, char** argv) {
 
     dry_run_recorder recorder;
     send_function send;
-    if (o.dry_run) {
+    async_network network;
+    if (o.load_mode()) {
+        // Every query in flight gets its own connection.
+        setup->transport.max_connections_per_host = static_cast<std::size_t>(o.concurrency);
+        auto made = make_network_async(o.transport, setup->transport);
+        if (!made) return report(made.error(), *scrubber);
+        network = std::move(*made);
+        send = [](const dbserve::http_request&, const dbserve::send_options&) -> dbserve::result<dbserve::http_response> {
+            return dbserve::unexpected(dbserve::errc::configuration, "load mode sends asynchronously");
+        };
+    } else if (o.dry_run) {
         recorder.set_token_url(setup->token_url);
         // Its discovery answer names a placeholder host (".invalid": never resolvable).
         setup->config.allowed_endpoint_hosts.push_back(dry_run_recorder::discovered_host_name);
@@ -182,7 +193,8 @@ int run(int argc, char** argv) {
         };
     }
 
-    client_type client(std::move(setup->config), cli_transport(std::move(send), log, scrubber, setup->token_url),
+    client_type client(std::move(setup->config),
+                       cli_transport(std::move(send), log, scrubber, setup->token_url, network.send),
                        dbserve::system_clock_policy{}, std::move(setup->secrets));
     if (auto ok = client.check_configuration(); !ok) return report(ok.error(), *scrubber);
 
@@ -190,7 +202,7 @@ int run(int argc, char** argv) {
     if (o.dry_run) {
         code = run_dry(client, recorder, o, std::move(*body), *scrubber);
     } else if (o.load_mode()) {
-        code = run_load_mode(client, o, *body, *scrubber);
+        code = run_load_mode(client, o, *body, *scrubber, network);
     } else if (o.stream) {
         code = run_stream(client, log, std::move(*body), *scrubber);
     } else {

@@ -633,6 +633,10 @@ group_load() {
         v=$(json_field "$out/repeat_json.out" "j.latency_ms.$field")
         if [ -n "$v" ]; then pass; else fail "repeat: no latency_ms.$field"; fi
     done
+    if [ -n "$(json_field "$out/repeat_json.out" "j.latency_ms['p99.9']")" ]; then pass; else fail "repeat: no latency_ms.p99.9"; fi
+    # The histogram's buckets, [lower_ms, upper_ms, count], account for every query.
+    equals "repeat: histogram buckets count every query" \
+        "$(json_field "$out/repeat_json.out" "j.latency_ms.buckets.reduce((n, b) => n + b[2], 0)")" 40
     if [ "$(wc -l <"$out/repeat_json.out")" = 1 ]; then pass; else fail "repeat: --summary json is not one line"; fi
     # A progress bar on stderr when it is a terminal; none otherwise.
     if run_terminal progress 0 --url "$SUM_URL" "${NET[@]}" --data "$body" --repeat 200 --concurrency 2; then
@@ -644,7 +648,7 @@ group_load() {
     run duration_text 0 --endpoint sum-model "${NET[@]}" --data "$body" --duration 1.5 --concurrency 2
     out_has duration_text '^queries: +[0-9]+ \([0-9]+ succeeded, 0 failed\)'
     out_has duration_text '^throughput: +[0-9.]+ queries/s'
-    out_has duration_text '^latency \(ms\): +p50 [0-9.]+ +p90 [0-9.]+ +p99 [0-9.]+ +max [0-9.]+'
+    out_has duration_text '^latency \(ms\): +p50 [0-9.]+ +p90 [0-9.]+ +p99 [0-9.]+ +p99\.9 [0-9.]+ +max [0-9.]+'
     out_has duration_text '^token requests: +2$'
 
     if [ "$has_beast" = 1 ]; then
