@@ -186,8 +186,23 @@ load_outcome run_load(const cli_options& o, StartQuery start_query, bool progres
             if (again) ++s->issued;
             else --s->in_flight;
         }
-        if (again) s->launch(clock::now());  // the slot held keeps the run (and launch) alive
-        else s->changed.notify_all();
+        if (!again) {
+            s->changed.notify_all();
+            return;
+        }
+        // The slot held keeps the run (and launch) alive. A query can end inside its own
+        // start (a client refusing at once, e.g. in a token backoff): the next one then
+        // starts from the loop below, not from deeper in the stack.
+        thread_local bool launching = false;
+        thread_local long deferred = 0;
+        if (launching) {
+            ++deferred;
+            return;
+        }
+        launching = true;
+        s->launch(clock::now());
+        for (; deferred > 0; --deferred) s->launch(clock::now());
+        launching = false;
     };
     s->launch = [start_query, end, max_time, finish](clock::time_point due) {
         start_query(detail::query_deadline_at(clock::now(), end, max_time),
