@@ -14,6 +14,7 @@
 #include <dbserve/result.hpp>
 #include <dbserve/transport.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -41,11 +42,25 @@ public:
         return response;
     }
 
+    // Load mode: every request sent from now on must end by `when` (its send timeout is
+    // cut to the time left). This, not a per-query deadline, makes --duration a promise:
+    // the client keeps a timer per query deadline until it passes, which over a long run
+    // is memory growing with the number of queries.
+    void cut_sends_at(std::chrono::steady_clock::time_point when) {
+        cut_at_->store(when.time_since_epoch().count());
+    }
+
     // Load mode's path (the client's callback API): the same learning and logging, done
     // when the response arrives on the event loop.
     void async_send(dbserve::http_request request, dbserve::send_options options,
                     dbserve::completion_handler handler) {
         const state& s = *state_;
+        if (const auto cut = cut_at_->load(); cut != 0) {
+            const auto at = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(cut));
+            auto left = std::chrono::ceil<std::chrono::milliseconds>(at - std::chrono::steady_clock::now());
+            if (left < std::chrono::milliseconds(1)) left = std::chrono::milliseconds(1);
+            if (options.timeout.count() == 0 || left < options.timeout) options.timeout = left;
+        }
         const bool token_request = is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url);
         if (s.scrubber) s.scrubber->learn_from_request(request, token_request);
         if (!s.log && !(s.scrubber && token_request)) {
@@ -75,6 +90,8 @@ private:
         async_send_function async_send;  // load mode only
     };
     std::shared_ptr<const state> state_;
+    std::shared_ptr<std::atomic<std::chrono::steady_clock::rep>> cut_at_ =
+        std::make_shared<std::atomic<std::chrono::steady_clock::rep>>(0);  // 0: none
 };
 
 }  // namespace dbserve_query

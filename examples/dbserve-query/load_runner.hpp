@@ -114,18 +114,25 @@ std::thread start_progress_painter(std::shared_ptr<State> s, const cli_options& 
 
 }  // namespace detail
 
+// When --duration ends a run that started at `started` (none without --duration).
+inline std::optional<std::chrono::steady_clock::time_point> load_end(const cli_options& o,
+                                                                    std::chrono::steady_clock::time_point started) {
+    if (!o.duration_s) return std::nullopt;
+    return started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double>(*o.duration_s));
+}
+
 // start_query(std::chrono::milliseconds deadline, done) starts one query that must end
 // within `deadline` (zero: no bound beyond the client's own) and calls
 // done(dbserve::result<T>) (any T) exactly once, on any thread, when it ends.
+// `started` lets the caller know the run's end beforehand (load_end(o, started)).
 template <class StartQuery>
-load_outcome run_load(const cli_options& o, StartQuery start_query, bool progress) {
+load_outcome run_load(const cli_options& o, StartQuery start_query, bool progress,
+                      std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now()) {
     using clock = std::chrono::steady_clock;
-    const auto started = clock::now();
     const bool by_count = o.repeat.has_value();
     const long total = by_count ? *o.repeat : 0;
-    std::optional<clock::time_point> end;
-    if (o.duration_s)
-        end = started + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(*o.duration_s));
+    const std::optional<clock::time_point> end = load_end(o, started);
     const std::chrono::milliseconds max_time =
         o.max_time_s ? detail::to_milliseconds(*o.max_time_s) : std::chrono::milliseconds(0);
     const bool open_loop = o.rate.has_value();

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,12 +97,18 @@ int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std
 
 int run_load_mode(client_type& client, const cli_options& o, const std::string& body,
                   const credential_scrubber& scrubber, const async_network& network) {
-    auto start_query = [&client, &body](std::chrono::milliseconds deadline, auto done) {
+    // The end of --duration is enforced by the transport (cut_sends_at); --max-time by each
+    // query's deadline.
+    const auto started = std::chrono::steady_clock::now();
+    if (auto end = load_end(o, started)) client.transport().cut_sends_at(*end);
+    std::optional<std::chrono::milliseconds> max_time;
+    if (o.max_time_s) max_time = detail::to_milliseconds(*o.max_time_s);
+    auto start_query = [&client, &body, max_time](std::chrono::milliseconds, auto done) {
         dbserve::query_options options;
-        options.deadline = deadline;
+        if (max_time) options.deadline = *max_time;
         client.async_query(body, std::move(done), std::move(options));
     };
-    auto outcome = run_load(o, start_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose);
+    auto outcome = run_load(o, start_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose, started);
     outcome.report.token_requests = client.statistics().token_requests;
     if (o.summary == summary_format::json) {
         const std::string line = outcome.report.to_json().dump() + "\n";
