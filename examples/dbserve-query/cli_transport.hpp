@@ -43,7 +43,7 @@ public:
     }
 
     // Load mode: every request sent from now on must end by `when` (its send timeout is
-    // cut to the time left). This, not a per-query deadline, makes --duration a promise:
+    // cut to the time left; one sent later fails at once, as cancelled). This, not a per-query deadline, makes --duration a promise:
     // the client keeps a timer per query deadline until it passes, which over a long run
     // is memory growing with the number of queries.
     void cut_sends_at(std::chrono::steady_clock::time_point when) {
@@ -57,8 +57,13 @@ public:
         const state& s = *state_;
         if (const auto cut = cut_at_->load(); cut != 0) {
             const auto at = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(cut));
-            auto left = std::chrono::ceil<std::chrono::milliseconds>(at - std::chrono::steady_clock::now());
-            if (left < std::chrono::milliseconds(1)) left = std::chrono::milliseconds(1);
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(at - std::chrono::steady_clock::now());
+            if (left <= std::chrono::milliseconds(0)) {
+                // Too late: not sent, and not retried (a cancellation never is), so a query
+                // retrying a token fetch ends now rather than after its retries.
+                handler(dbserve::unexpected(dbserve::errc::cancelled, "not sent: the run's --duration has ended"));
+                return;
+            }
             if (options.timeout.count() == 0 || left < options.timeout) options.timeout = left;
         }
         const bool token_request = is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url);

@@ -10,9 +10,9 @@
 // flight finish and the summary is still printed). A progress bar goes to stderr when it
 // is a terminal. The result is a load_report; the caller prints it.
 //
-// --duration is a promise: each query gets the time left as its deadline (or --max-time
-// when that is shorter), so a query in flight when time is up times out; it is counted as
-// unfinished, not as a failure (a healthy run always ends with some in flight), unless no
+// --duration is a promise: no query may run past it (start_query's deadline: the time left,
+// or --max-time when that is shorter), so a query in flight when time is up times out (or,
+// not sent any more, is cancelled); it is counted as unfinished, not as a failure (a healthy run always ends with some in flight), unless no
 // query finished at all. A query still running a grace period after that (a dependency
 // that ignores the deadline) is left behind and counted as unfinished too; the caller must
 // then end the process without unwinding (load_outcome::abandoned), since it still uses
@@ -173,7 +173,8 @@ load_outcome run_load(const cli_options& o, StartQuery start_query, bool progres
             std::lock_guard<std::mutex> lock(s->mutex);
             if (result) {
                 s->outcome.report.record_success(ms);
-            } else if (end && finished_at >= *end && result.error().code == dbserve::errc::timeout) {
+            } else if (end && finished_at >= *end &&
+                       (result.error().code == dbserve::errc::timeout || result.error().code == dbserve::errc::cancelled)) {
                 // Cut by the end of the run, not by the endpoint.
                 s->outcome.report.record_unfinished();
                 if (s->first_unfinished.empty()) s->first_unfinished = result.error().to_string();
