@@ -108,6 +108,7 @@ for mode in "${modes[@]}"; do
 done
 
 # Load tools, 64 connections each. Client CPU is user + system time of the whole process.
+# dbserve-query needs a route optimized URL (workspace id 1234) and a ready token.
 query="$build/examples/dbserve-query/dbserve-query"
 printf '%s\n' 'wrk.method = "POST"' "wrk.body = '{\"inputs\":[[1,2]]}'" \
   'wrk.headers["Content-Type"] = "application/json"' "wrk.headers[\"Host\"] = \"$host\"" > "$work/post.lua"
@@ -129,7 +130,8 @@ for round in $(seq "$rounds"); do
       query-*)
         transport=${mode#query-}
         transport=${transport%-c64}
-        DATABRICKS_TOKEN=bench-token /usr/bin/time -f "%U %S" -o "$work/time" "$query" --url "$url" --auth token \
+        DATABRICKS_TOKEN=bench-token-value /usr/bin/time -f "%U %S" -o "$work/time" "$query" --host "https://$host" \
+          --url "https://$host:$port/1234/serving-endpoints/bench/invocations" --auth token \
           --cacert "$ca" --resolve "$resolve" --transport "$transport" --data '{"inputs":[[1,2]]}' \
           --duration "$load_seconds" --concurrency 64 --summary json > "$work/query.json" || true
         python3 -c '

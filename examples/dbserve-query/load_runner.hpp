@@ -1,6 +1,6 @@
 // Load mode (--repeat N, --duration S, --concurrency C, --rate R): one client, its queries
-// started asynchronously (the client's callback API on the transport's event loop, at most
-// one loop thread per core), never more than C in flight. Without --rate the load is
+// started asynchronously (the client's callback API on the transport's event loop: one
+// thread drives all of them), never more than C in flight. Without --rate the load is
 // closed: each finished query starts the next, so C are always in flight, and a latency is
 // measured from its send. With --rate R it is open: query i is due at start + i/R whether
 // or not the server keeps up, and its latency is measured from that due time, so a slow

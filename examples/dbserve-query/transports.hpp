@@ -13,8 +13,8 @@
 
 namespace dbserve_query {
 
-// Load mode's transport: requests started from any thread, run on event-loop threads the
-// transport owns (at most one per core). stop() ends and joins them; call it once no
+// Load mode's transport: requests started from any thread, run on an event-loop thread
+// the transport owns. stop() ends and joins them; call it once no
 // request is in flight, before the client goes (the sender keeps the loop alive).
 struct async_network {
     async_send_function send;
