@@ -61,6 +61,7 @@ struct cli_options {
     std::optional<long> repeat;
     std::optional<double> duration_s;
     long concurrency = 1;
+    std::optional<double> rate;  // --rate: queries per second, open loop
     bool help = false;
     bool version = false;
 
@@ -117,7 +118,10 @@ Output:
   value, any token sent or received), even when a server quotes one; control characters
   from a server are shown escaped (\x1b).
 Load mode (one client, many queries; a summary at the end):
-  --repeat N  --duration S  --concurrency C  --summary text|json
+  --repeat N  --duration S  --concurrency C  --rate R  --summary text|json
+  C queries in flight at most, each started as one ends; --rate R starts R a second on
+  schedule instead (open loop: latency counts from the scheduled time; a warning when C
+  are in flight). The summary gives p50/p90/p99/p99.9/max and a histogram (JSON: buckets).
   --duration S ends the run at S seconds even when a server hangs: queries still running
   then time out and are counted as unfinished (a run where none finished fails).
 Exit codes: 0 success, 2 usage, configuration or input error (nothing was sent),
@@ -253,6 +257,14 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
         else if (flag == "--duration") ok = seconds_into(o.duration_s);
         else if (flag == "--repeat") { long n = 0; ok = count_into(n, 1, 100'000'000); o.repeat = n; }
         else if (flag == "--concurrency") ok = count_into(o.concurrency, 1, 1024);
+        else if (flag == "--rate") {
+            auto v = value();
+            double r = 0;
+            if (!v) ok = std::move(v).error();
+            else if (!detail::parse_number(*v, r) || !(r > 0) || r > 1e7)
+                ok = detail::usage_error("--rate expects a positive number of queries per second, got '" + *v + "'");
+            else o.rate = r;
+        }
         else if (flag == "--max-tokens") { long n = 0; ok = count_into(n, 1, 1'000'000); o.max_tokens = n; }
         else if (flag == "--temperature") {
             auto v = value();
@@ -347,6 +359,8 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
         return detail::usage_error("--concurrency needs load mode: add --repeat N or --duration S");
     if (o.stream && o.load_mode())
         return detail::usage_error("--stream cannot be combined with load mode (--repeat/--duration)");
+    if (o.rate && !o.load_mode())
+        return detail::usage_error("--rate needs load mode: add --repeat N or --duration S");
     return o;
 }
 

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,13 +100,19 @@ int run_stream(client_type& client, const std::shared_ptr<verbose_log>& log, std
 }
 
 int run_load_mode(client_type& client, const cli_options& o, const std::string& body,
-                  const credential_scrubber& scrubber) {
-    auto run_query = [&client, &body](std::chrono::milliseconds deadline) {
+                  const credential_scrubber& scrubber, const async_network& network) {
+    // The end of --duration is enforced by the transport (cut_sends_at); --max-time by each
+    // query's deadline.
+    const auto started = std::chrono::steady_clock::now();
+    if (auto end = load_end(o, started)) client.transport().cut_sends_at(*end);
+    std::optional<std::chrono::milliseconds> max_time;
+    if (o.max_time_s) max_time = detail::to_milliseconds(*o.max_time_s);
+    auto start_query = [&client, &body, max_time](std::chrono::milliseconds, auto done) {
         dbserve::query_options options;
-        options.deadline = deadline;
-        return client.query(body, std::move(options));
+        if (max_time) options.deadline = *max_time;
+        client.async_query(body, std::move(done), std::move(options));
     };
-    auto outcome = run_load(o, run_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose);
+    auto outcome = run_load(o, start_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose, started);
     outcome.report.token_requests = client.statistics().token_requests;
     if (o.summary == summary_format::json) {
         const std::string line = outcome.report.to_json().dump() + "\n";
@@ -126,6 +133,7 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
         std::fflush(nullptr);
         std::_Exit(outcome.exit);
     }
+    network.stop();  // nothing in flight: the loop threads end before the client does
     return outcome.exit;
 }
 
@@ -162,7 +170,17 @@ int run(int argc, char** argv) {
 
     dry_run_recorder recorder;
     send_function send;
-    if (o.dry_run) {
+    async_network network;
+    if (o.load_mode()) {
+        // Every query in flight gets its own connection.
+        setup->transport.max_connections_per_host = static_cast<std::size_t>(o.concurrency);
+        auto made = make_network_async(o.transport, setup->transport);
+        if (!made) return report(made.error(), *scrubber);
+        network = std::move(*made);
+        send = [](const dbserve::http_request&, const dbserve::send_options&) -> dbserve::result<dbserve::http_response> {
+            return dbserve::unexpected(dbserve::errc::configuration, "load mode sends asynchronously");
+        };
+    } else if (o.dry_run) {
         recorder.set_token_url(setup->token_url);
         // Its discovery answer names a placeholder host (".invalid": never resolvable).
         setup->config.allowed_endpoint_hosts.push_back(dry_run_recorder::discovered_host_name);
@@ -190,7 +208,8 @@ int run(int argc, char** argv) {
         };
     }
 
-    client_type client(std::move(setup->config), cli_transport(std::move(send), log, scrubber, setup->token_url),
+    client_type client(std::move(setup->config),
+                       cli_transport(std::move(send), log, scrubber, setup->token_url, network.send),
                        dbserve::system_clock_policy{}, std::move(setup->secrets));
     if (auto ok = client.check_configuration(); !ok) return report(ok.error(), *scrubber);
 
@@ -198,7 +217,7 @@ int run(int argc, char** argv) {
     if (o.dry_run) {
         code = run_dry(client, recorder, o, std::move(*body), *scrubber);
     } else if (o.load_mode()) {
-        code = run_load_mode(client, o, *body, *scrubber);
+        code = run_load_mode(client, o, *body, *scrubber, network);
     } else if (o.stream) {
         code = run_stream(client, log, std::move(*body), *scrubber);
     } else {

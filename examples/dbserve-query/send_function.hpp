@@ -14,4 +14,9 @@ namespace dbserve_query {
 using send_function =
     std::function<dbserve::result<dbserve::http_response>(const dbserve::http_request&, const dbserve::send_options&)>;
 
+// Load mode's call: start a request on the transport's event loop; the handler runs once,
+// on a loop thread.
+using async_send_function =
+    std::function<void(dbserve::http_request, dbserve::send_options, dbserve::completion_handler)>;
+
 }  // namespace dbserve_query

@@ -682,6 +682,10 @@ group_load() {
         v=$(json_field "$out/repeat_json.out" "j.latency_ms.$field")
         if [ -n "$v" ]; then pass; else fail "repeat: no latency_ms.$field"; fi
     done
+    if [ -n "$(json_field "$out/repeat_json.out" "j.latency_ms['p99.9']")" ]; then pass; else fail "repeat: no latency_ms.p99.9"; fi
+    # The histogram's buckets, [lower_ms, upper_ms, count], account for every query.
+    equals "repeat: histogram buckets count every query" \
+        "$(json_field "$out/repeat_json.out" "j.latency_ms.buckets.reduce((n, b) => n + b[2], 0)")" 40
     if [ "$(wc -l <"$out/repeat_json.out")" = 1 ]; then pass; else fail "repeat: --summary json is not one line"; fi
     # A progress bar on stderr when it is a terminal; none otherwise.
     if run_terminal progress 0 --url "$SUM_URL" "${NET[@]}" --data "$body" --repeat 200 --concurrency 2; then
@@ -693,7 +697,7 @@ group_load() {
     run duration_text 0 --endpoint sum-model "${NET[@]}" --data "$body" --duration 1.5 --concurrency 2
     out_has duration_text '^queries: +[0-9]+ \([0-9]+ succeeded, 0 failed\)'
     out_has duration_text '^throughput: +[0-9.]+ queries/s'
-    out_has duration_text '^latency \(ms\): +p50 [0-9.]+ +p90 [0-9.]+ +p99 [0-9.]+ +max [0-9.]+'
+    out_has duration_text '^latency \(ms\): +p50 [0-9.]+ +p90 [0-9.]+ +p99 [0-9.]+ +p99\.9 [0-9.]+ +max [0-9.]+'
     out_has duration_text '^token requests: +2$'
 
     if [ "$has_beast" = 1 ]; then
@@ -866,14 +870,15 @@ group_deadlines() {
         one_error_line max_time_token_beast 'timeout'
     fi
     run_bounded 30 duration_hung_token 5 "${U[@]}" --duration 2 --concurrency 2 --summary json
-    # Every query was cut by the end of the run (its deadline was the time left): counted as
-    # unfinished, and a run in which none finished fails.
+    # Every query was cut by the end of the run (its token request timed out then, and a
+    # retry after the end is not sent: cancelled): counted as unfinished, and a run in which
+    # none finished fails.
     local unfinished
     unfinished=$(json_field "$out/duration_hung_token.out" j.unfinished)
     if [ "${unfinished:-0}" -ge 2 ] 2>/dev/null; then pass; else fail "duration: $unfinished unfinished, expected one per worker at least"; fi
     equals "duration: finished queries" "$(json_field "$out/duration_hung_token.out" j.queries)" 0
     equals "duration: successes" "$(json_field "$out/duration_hung_token.out" j.successes)" 0
-    err_has duration_hung_token '^dbserve-query: load mode: no query finished before --duration ended; the first: timeout'
+    err_has duration_hung_token '^dbserve-query: load mode: no query finished before --duration ended; the first: (timeout|cancelled)'
     kill "$silent_pid" 2>/dev/null
     wait "$silent_pid" 2>/dev/null
 }

@@ -16,7 +16,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -136,11 +140,49 @@ TEST_CASE("load report: nearest-rank percentiles, failures by kind, throughput")
     CHECK(j["queries"] == 101);
     CHECK(j["failures"] == 1);
     CHECK(j["failures_by_kind"]["timeout"] == 1);
-    CHECK(j["latency_ms"]["p50"] == 51.0);
+    CHECK(j["latency_ms"]["p50"].get<double>() == doctest::Approx(51.0).epsilon(latency_histogram::relative_precision));
     CHECK(j["latency_ms"]["max"] == 500.0);
+    CHECK(j["latency_ms"]["buckets"].size() == 101);
     CHECK(j["queries_per_second"] == 50.5);
     CHECK(j["token_requests"] == 3);
-    CHECK(load_report::percentile({}, 99) == 0);
+    CHECK(load_report{}.to_json()["latency_ms"]["p99"] == 0);
+}
+
+TEST_CASE("latency histogram: percentiles match a sorted list within the stated precision, memory is fixed") {
+    latency_histogram h;
+    const std::size_t memory = h.memory_bytes();
+    std::vector<std::uint64_t> values;
+    std::uint64_t x = 88172645463325252ull;  // xorshift: a spread from microseconds to minutes
+    for (int i = 0; i < 200000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const int magnitude = static_cast<int>(x % 27);  // 1 us .. ~134 s
+        const std::uint64_t v = (x >> 8) % (std::uint64_t(1) << magnitude) + 1;
+        values.push_back(v);
+        h.record_us(v);
+    }
+    CHECK(h.memory_bytes() == memory);
+    CHECK(h.count() == values.size());
+    std::sort(values.begin(), values.end());
+    for (double p : {1.0, 10.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
+        auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+        const double exact_ms = static_cast<double>(values[std::max<std::size_t>(rank, 1) - 1]) / 1000.0;
+        const double got = h.percentile_ms(p);
+        INFO("p", p, " exact ", exact_ms, " got ", got);
+        CHECK(got >= exact_ms);
+        CHECK(got <= exact_ms * (1 + latency_histogram::relative_precision) + 0.001);
+    }
+    CHECK(h.max_ms() == static_cast<double>(values.back()) / 1000.0);
+    // Recording a million more changes nothing in its size, and the extremes are clamped.
+    for (int i = 0; i < 1000000; ++i) h.record_ms(3.5);
+    h.record_us(~std::uint64_t(0));
+    CHECK(h.memory_bytes() == memory);
+    CHECK(h.count() == values.size() + 1000001);
+    latency_histogram merged;
+    merged.merge(h);
+    CHECK(merged.count() == h.count());
+    CHECK(merged.percentile_ms(50) == h.percentile_ms(50));
 }
 
 TEST_CASE("token file: a JWT's exp claim is its expiry; other tokens have none") {
@@ -371,6 +413,16 @@ TEST_CASE("load mode: each query's deadline is the time left, or --max-time when
     CHECK(detail::query_deadline_at(now, now - milliseconds(5), milliseconds(0)) == milliseconds(1));
 }
 
+namespace {
+// Load mode starts queries asynchronously: each blocking fake runs on a thread of its own.
+template <class Blocking>
+auto started_on_threads(Blocking blocking) {
+    return [blocking](std::chrono::milliseconds deadline, auto done) {
+        std::thread([blocking, deadline, done] { done(blocking(deadline)); }).detach();
+    };
+}
+}  // namespace
+
 TEST_CASE("load mode: a query that ignores its deadline is left behind and counted, the run still ends") {
     struct gate {
         std::mutex mutex;
@@ -387,7 +439,7 @@ TEST_CASE("load mode: a query that ignores its deadline is left behind and count
         g->changed.wait(lock, [&] { return g->open; });
         return dbserve::unexpected(dbserve::errc::timeout, "released");
     };
-    auto outcome = run_load(*o, hung, false);
+    auto outcome = run_load(*o, started_on_threads(hung), false);
     CHECK(outcome.abandoned == 1);
     CHECK(outcome.report.queries == 0);
     CHECK(outcome.report.unfinished == 1);
@@ -414,7 +466,7 @@ TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not fa
         std::this_thread::sleep_for(deadline);
         return dbserve::unexpected(dbserve::errc::timeout, "passed its total deadline");
     };
-    auto healthy = run_load(*o, honest, false);
+    auto healthy = run_load(*o, started_on_threads(honest), false);
     CHECK(healthy.exit == exit_success);
     CHECK(healthy.report.successes == healthy.report.queries);
     CHECK(healthy.report.successes > 0);
@@ -425,11 +477,50 @@ TEST_CASE("load mode: a query cut by the end of --duration is unfinished, not fa
         std::this_thread::sleep_for(deadline);
         return dbserve::unexpected(dbserve::errc::timeout, "passed its total deadline");
     };
-    auto none = run_load(*o, hung, false);
+    auto none = run_load(*o, started_on_threads(hung), false);
     CHECK(none.exit == exit_network);
     CHECK(none.report.queries == 0);
     CHECK(none.report.unfinished == 2);
     CHECK(none.first_failure.find("no query finished before --duration ended; the first: timeout") == 0);
+}
+
+TEST_CASE("load mode: --repeat starts exactly N with at most --concurrency in flight") {
+    auto o = parse_command_line({"--url", "u", "--data", "{}", "--repeat", "50", "--concurrency", "4"});
+    REQUIRE(o);
+    auto in_flight = std::make_shared<std::atomic<int>>(0);
+    auto most = std::make_shared<std::atomic<int>>(0);
+    auto counted = [in_flight, most](std::chrono::milliseconds) -> dbserve::result<int> {
+        const int now = ++*in_flight;
+        int seen = most->load();
+        while (now > seen && !most->compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        --*in_flight;
+        return 1;
+    };
+    auto outcome = run_load(*o, started_on_threads(counted), false);
+    CHECK(outcome.exit == exit_success);
+    CHECK(outcome.report.queries == 50);
+    CHECK(outcome.report.successes == 50);
+    CHECK(most->load() <= 4);
+}
+
+TEST_CASE("load mode: --rate measures latency from the scheduled time, so a slow server shows as latency") {
+    // 200 a second for 1 s against a server that takes 50 ms and serves one at a time:
+    // it falls behind, the queries wait for the single slot, and their latency grows.
+    auto o = parse_command_line(
+        {"--url", "u", "--data", "{}", "--duration", "1", "--rate", "200", "--concurrency", "1"});
+    REQUIRE(o);
+    auto slow = [](std::chrono::milliseconds) -> dbserve::result<int> {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return 1;
+    };
+    auto outcome = run_load(*o, started_on_threads(slow), false);
+    CHECK(outcome.report.successes >= 5);
+    CHECK(outcome.report.successes <= 21);
+    // Closed loop it would be 50 ms each; open loop the later ones waited hundreds of ms.
+    CHECK(outcome.report.latencies.max_ms() > 300);
+    CHECK(outcome.report.latencies.percentile_ms(50) > 100);
 }
 
 TEST_CASE("credential scrubber: a token response with thousands of credential strings is learned only in part") {
