@@ -43,9 +43,9 @@ public:
     }
 
     // Load mode: every request sent from now on must end by `when` (its send timeout is
-    // cut to the time left; one sent later fails at once, as cancelled). This, not a per-query deadline, makes --duration a promise:
-    // the client keeps a timer per query deadline until it passes, which over a long run
-    // is memory growing with the number of queries.
+    // cut to the time left; one sent later fails at once, as cancelled). This, not a
+    // per-query deadline, makes --duration a promise: the Clock keeps each deadline's wake
+    // until it passes, which over a long run grows with the number of queries.
     void cut_sends_at(std::chrono::steady_clock::time_point when) {
         cut_at_->store(when.time_since_epoch().count());
     }

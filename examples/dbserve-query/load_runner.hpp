@@ -10,9 +10,11 @@
 // flight finish and the summary is still printed). A progress bar goes to stderr when it
 // is a terminal. The result is a load_report; the caller prints it.
 //
-// --duration is a promise: no query may run past it (start_query's deadline: the time left,
-// or --max-time when that is shorter), so a query in flight when time is up times out (or,
-// not sent any more, is cancelled); it is counted as unfinished, not as a failure (a healthy run always ends with some in flight), unless no
+// --duration is a promise: no query may run past it. start_query is given the time left (or
+// --max-time when that is shorter) for a caller that bounds each query itself; dbserve-query
+// bounds the run through its transport instead (cli_transport::cut_sends_at). A query in
+// flight when time is up times out (or, not sent any more, is cancelled); it is counted as
+// unfinished, not as a failure (a healthy run always ends with some in flight), unless no
 // query finished at all. A query still running a grace period after that (a dependency
 // that ignores the deadline) is left behind and counted as unfinished too; the caller must
 // then end the process without unwinding (load_outcome::abandoned), since it still uses
