@@ -32,8 +32,7 @@ public:
     dbserve::result<dbserve::http_response> send(const dbserve::http_request& request,
                                                  const dbserve::send_options& options) {
         const state& s = *state_;
-        const bool token_request = is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url);
-        if (s.scrubber) s.scrubber->learn_from_request(request, token_request);
+        const bool token_request = learn_from(request);
         if (s.log) s.log->request(request, token_request);
         const auto started = std::chrono::steady_clock::now();
         auto response = s.send(request, options);
@@ -66,8 +65,7 @@ public:
             }
             if (options.timeout.count() == 0 || left < options.timeout) options.timeout = left;
         }
-        const bool token_request = is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url);
-        if (s.scrubber) s.scrubber->learn_from_request(request, token_request);
+        const bool token_request = learn_from(request);
         if (!s.log && !(s.scrubber && token_request)) {
             s.async_send(std::move(request), std::move(options), std::move(handler));  // the hot path: no copy
             return;
@@ -87,6 +85,15 @@ public:
     }
 
 private:
+    // Hands the credentials `request` carries to the scrubber; true for a token request
+    // (its response brings a token to learn too).
+    bool learn_from(const dbserve::http_request& request) const {
+        const state& s = *state_;
+        const bool token_request = is_token_request(request) || (!s.token_url.empty() && request.url == s.token_url);
+        if (s.scrubber) s.scrubber->learn_from_request(request, token_request);
+        return token_request;
+    }
+
     struct state {
         send_function send;
         std::shared_ptr<verbose_log> log;
