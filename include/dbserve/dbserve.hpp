@@ -30,6 +30,7 @@
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/client/endpoint.hpp>
 #include <dbserve/client/policy_checks.hpp>
+#include <dbserve/client/query_group.hpp>
 #include <dbserve/client/query_operation.hpp>
 #include <dbserve/client/query_response.hpp>
 #include <dbserve/client/retry.hpp>
@@ -38,3 +39,4 @@
 #include <dbserve/client/token_cache.hpp>
 #include <dbserve/client/transport.hpp>
 #include <dbserve/client/transport_options.hpp>
+#include <dbserve/client/workspace.hpp>

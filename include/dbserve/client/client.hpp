@@ -1,5 +1,6 @@
-// basic_client: the policies (Transport, Clock, SecretSource) composed at compile time,
-// and the three ways to drive a query_operation:
+// basic_client: the shortest path to one endpoint, a workspace (workspace.hpp) with one
+// endpoint handle (endpoint_handle.hpp), configured from one client_config. Queries run
+// on it exactly as on a handle:
 //   blocking  client.query(body)                  over a transport with send();
 //   callback  client.async_query(body, handler)   over a transport with async_send();
 //   poll      auto op = client.start_query(body)  the caller does the I/O (no transport).
@@ -8,292 +9,62 @@
 //   dbserve::basic_client<my_traits> client(config, my_transport{...});
 // A client is thread safe: share one between threads (its caches then serve them all);
 // its transport then sees concurrent send() / async_send() calls from those threads.
-// Destroying it while asynchronous queries run: each one's handler is still called once.
-// A query waiting for another query's token or discovery gets errc::cancelled from inside
-// the destructor; the others end with errc::cancelled (or their answer, when their last
-// request was already in flight) as their transport or timer calls back. Operations from
-// start_query() hold a share of the client's state and run on to their end.
+// Destroying it while asynchronous queries run: as for a workspace (workspace.hpp).
 // Statistics (token requests made, discoveries, retries...): client.statistics().
+// For several endpoints of one workspace, use basic_workspace and its handles: they share
+// one workspace token and one transport.
 #pragma once
 
 #include <dbserve/client/client_config.hpp>
-#include <dbserve/client/clock.hpp>
-#include <dbserve/client/detail/async_driver.hpp>
-#include <dbserve/client/detail/client_shared.hpp>
-#include <dbserve/client/policy_checks.hpp>
-#include <dbserve/client/query_operation.hpp>
-#include <dbserve/client/query_response.hpp>
-#include <dbserve/client/secret_sources.hpp>
-#include <dbserve/client/transport.hpp>
+#include <dbserve/client/endpoint_handle.hpp>
+#include <dbserve/client/traits.hpp>
+#include <dbserve/client/workspace.hpp>
 #include <dbserve/protocol/detail/config.hpp>
-#include <dbserve/protocol/result.hpp>
 
-#include <nlohmann/json.hpp>
-
-#include <memory>
-#include <string>
-#include <type_traits>
 #include <utility>
 
 DBSERVE_BEGIN_NAMESPACE
 
-// The null Transport: a client that is only driven by poll (start_query) needs none.
-struct no_transport {};
-
-// The defaults every policy falls back to. A user's traits derive from it and override
-// what differs.
-struct default_traits {
-    using transport = no_transport;
-    using clock = system_clock_policy;
-    using secret_source = default_secret_source;
-};
-
-// Traits from explicit policy types, for those who prefer template arguments.
-template <class Transport, class Clock = system_clock_policy, class SecretSource = default_secret_source>
-struct traits_for {
-    using transport = Transport;
-    using clock = Clock;
-    using secret_source = SecretSource;
-};
-
 namespace detail {
-template <class T>
-constexpr bool check_transport() {
-    if constexpr (std::is_same_v<T, no_transport> || is_sync_transport_v<T> || is_async_transport_v<T>) {
-        return true;
-    } else {
-        static_assert(is_sync_transport_v<T> || is_async_transport_v<T>,
-                      "dbserve: the Transport policy needs `dbserve::result<dbserve::http_response> "
-                      "send(const dbserve::http_request&, const dbserve::send_options&)` (blocking) or "
-                      "`void async_send(dbserve::http_request, dbserve::send_options, "
-                      "dbserve::completion_handler)` (asynchronous), or use dbserve::no_transport to drive "
-                      "queries with start_query()");
-        return false;
-    }
-}
+// Holds the workspace and the configuration of a basic_client; a base class so both exist
+// before the endpoint handle (the other base) is made from them.
+template <class Traits>
+struct client_workspace_holder {
+    client_config client_configuration;
+    basic_workspace<Traits> workspace;
 
-inline std::string dump_body(const nlohmann::json& body) {
-    return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+    client_workspace_holder(client_config&& config, typename Traits::transport&& transport,
+                            typename Traits::clock&& clock, typename Traits::secret_source&& secrets)
+        : client_configuration(config),
+          workspace(static_cast<workspace_config&&>(std::move(config)), std::move(transport), std::move(clock),
+                    std::move(secrets)) {}
+};
 }  // namespace detail
 
 template <class Traits = default_traits>
-class basic_client {
-public:
-    using traits_type = Traits;
-    using transport_type = typename Traits::transport;
-    using clock_type = typename Traits::clock;
-    using secret_source_type = typename Traits::secret_source;
+class basic_client : private detail::client_workspace_holder<Traits>, public basic_endpoint<Traits> {
+    using holder = detail::client_workspace_holder<Traits>;
 
-    static_assert(check_clock<clock_type>(), "dbserve: Traits::clock is not a Clock policy");
-    static_assert(check_secret_source<secret_source_type>(), "dbserve: Traits::secret_source is not a SecretSource");
-    static_assert(detail::check_transport<transport_type>(), "dbserve: Traits::transport is not a Transport");
-#if DBSERVE_HAS_CONCEPTS
-    static_assert(clock_policy<clock_type> && secret_source<secret_source_type>);
-#endif
+public:
+    using typename basic_endpoint<Traits>::traits_type;
+    using typename basic_endpoint<Traits>::transport_type;
+    using typename basic_endpoint<Traits>::clock_type;
+    using typename basic_endpoint<Traits>::secret_source_type;
 
     explicit basic_client(client_config config, transport_type transport = transport_type{},
                           clock_type clock = clock_type{}, secret_source_type secrets = secret_source_type{})
-        : transport_(std::make_shared<transport_type>(std::move(transport))),
-          clock_(std::make_shared<const clock_type>(std::move(clock))) {
-        auto source = std::make_shared<const secret_source_type>(std::move(secrets));
-        auto clock_ptr = clock_;
-        shared_ = std::make_shared<detail::client_shared>(
-            std::move(config), [clock_ptr] { return clock_ptr->monotonic_now(); },
-            [clock_ptr] { return clock_ptr->wall_now(); }, [source]() -> result<credentials> { return source->load(); });
-    }
+        : holder(std::move(config), std::move(transport), std::move(clock), std::move(secrets)),
+          basic_endpoint<Traits>(
+              holder::workspace.endpoint(static_cast<const endpoint_config&>(holder::client_configuration))) {}
 
     basic_client(const basic_client&) = delete;
     basic_client& operator=(const basic_client&) = delete;
     basic_client(basic_client&&) = default;
     basic_client& operator=(basic_client&&) = default;
-    ~basic_client() {
-        if (shared_) shared_->close();
-    }
 
-    // ------------------------------------------------------------------ blocking
-
-    result<query_response> query(std::string body, query_options options = {}) {
-        static_assert(check_sync_transport<transport_type>(),
-                      "dbserve: query() needs a blocking transport (send); use async_query() or start_query()");
-        query_operation op(query_operation::borrow_tag{}, *shared_, std::move(body), std::move(options));
-        auto ignore = [](const chat_chunk&) {};
-        return run_blocking(op, ignore);
-    }
-    result<query_response> query(const nlohmann::json& body, query_options options = {}) {
-        return query(detail::dump_body(body), std::move(options));
-    }
-
-    // A streamed chat or completion: on_chunk(const chat_chunk&) is called for each chunk
-    // as it arrives, then the summary is returned.
-    template <class OnChunk>
-    result<stream_response> stream(std::string body, OnChunk&& on_chunk, query_options options = {}) {
-        static_assert(check_sync_transport<transport_type>(),
-                      "dbserve: stream() needs a blocking transport (send); use async_stream() or start_stream()");
-        query_operation op(query_operation::borrow_tag{}, *shared_, std::move(body), std::move(options), true);
-        auto done = run_blocking(op, on_chunk);
-        if (!done) return std::move(done).error();
-        return stream_response{std::move(*done), op.summary()};
-    }
-    template <class OnChunk>
-    result<stream_response> stream(const nlohmann::json& body, OnChunk&& on_chunk, query_options options = {}) {
-        return stream(detail::dump_body(body), std::forward<OnChunk>(on_chunk), std::move(options));
-    }
-    template <class Body, class OnChunk>
-    result<stream_response> stream_chat(Body&& body, OnChunk&& on_chunk, query_options options = {}) {
-        return stream(std::forward<Body>(body), std::forward<OnChunk>(on_chunk), std::move(options));
-    }
-
-    // ------------------------------------------------------------------ callback
-
-    // handler(result<query_response>) is called once, on a transport or timer thread (or
-    // inside this call when everything completes at once).
-    template <class Handler>
-    void async_query(std::string body, Handler&& handler, query_options options = {}) {
-        static_assert(check_async_transport<transport_type>(),
-                      "dbserve: async_query() needs an asynchronous transport (async_send)");
-        auto runner = make_runner(
-            query_operation(shared_, std::move(body), std::move(options)),
-            [h = std::forward<Handler>(handler)](result<query_response> r, const query_operation&) mutable {
-                h(std::move(r));
-            },
-            nullptr);
-        runner->drive();
-    }
-    template <class Handler>
-    void async_query(const nlohmann::json& body, Handler&& handler, query_options options = {}) {
-        async_query(detail::dump_body(body), std::forward<Handler>(handler), std::move(options));
-    }
-
-    // on_chunk(const chat_chunk&) per chunk, then handler(result<stream_response>) once.
-    template <class OnChunk, class Handler>
-    void async_stream(std::string body, OnChunk on_chunk, Handler&& handler, query_options options = {}) {
-        static_assert(check_async_transport<transport_type>(),
-                      "dbserve: async_stream() needs an asynchronous transport (async_send)");
-        auto runner = make_runner(
-            query_operation(shared_, std::move(body), std::move(options), true),
-            [h = std::forward<Handler>(handler)](result<query_response> r, const query_operation& op) mutable {
-                if (!r) {
-                    h(result<stream_response>(std::move(r).error()));
-                    return;
-                }
-                h(result<stream_response>(stream_response{std::move(*r), op.summary()}));
-            },
-            std::function<void(const chat_chunk&)>(std::move(on_chunk)));
-        runner->drive();
-    }
-    template <class OnChunk, class Handler>
-    void async_stream(const nlohmann::json& body, OnChunk on_chunk, Handler&& handler, query_options options = {}) {
-        async_stream(detail::dump_body(body), std::move(on_chunk), std::forward<Handler>(handler), std::move(options));
-    }
-
-    // ------------------------------------------------------------------ poll
-
-    // An operation the caller drives: see query_operation.hpp.
-    query_operation start_query(std::string body, query_options options = {}) {
-        return query_operation(shared_, std::move(body), std::move(options));
-    }
-    query_operation start_query(const nlohmann::json& body, query_options options = {}) {
-        return start_query(detail::dump_body(body), std::move(options));
-    }
-    query_operation start_stream(std::string body, query_options options = {}) {
-        return query_operation(shared_, std::move(body), std::move(options), true);
-    }
-    query_operation start_stream(const nlohmann::json& body, query_options options = {}) {
-        return start_stream(detail::dump_body(body), std::move(options));
-    }
-
-    // ------------------------------------------------------------------ inspection
-
-    client_statistics statistics() const noexcept { return shared_->stats.snapshot(); }
-    // The configuration error every query would fail with, if any.
-    result<void> check_configuration() const {
-        if (shared_->config_error) return *shared_->config_error;
-        return {};
-    }
-    const client_config& config() const noexcept { return shared_->config; }
-    transport_type& transport() noexcept { return *transport_; }
-    const clock_type& clock() const noexcept { return *clock_; }
-    // The state of the cached data-plane token of the configured (or discovered) endpoint.
-    token_state data_token_state() const {
-        std::lock_guard<std::mutex> lock(shared_->mutex);
-        std::shared_ptr<const resolved_endpoint> endpoint = shared_->configured_endpoint;
-        if (!endpoint && !shared_->config.endpoint_name.empty())
-            endpoint = shared_->endpoints.find(shared_->config.endpoint_name);
-        if (!endpoint) return token_state::missing;
-        return shared_->data_tokens.state(endpoint->token_key, shared_->monotonic_now());
-    }
-
-private:
-    using runner_type = detail::async_runner<transport_type, clock_type>;
-
-    // Not make_shared: a query's deadline wake holds a weak_ptr to its runner inside the
-    // Clock until the deadline passes, and a weak_ptr keeps a make_shared allocation (the
-    // runner with its whole operation, about 1.4 kB) alive with the control block. With a
-    // separate allocation a finished query's memory is freed at once and only the small
-    // control block waits for the wake.
-    std::shared_ptr<runner_type> make_runner(query_operation op, typename runner_type::finish_function on_finish,
-                                             typename runner_type::chunk_function on_chunk) {
-        return std::shared_ptr<runner_type>(
-            new runner_type(std::move(op), transport_, clock_, shared_, std::move(on_finish), std::move(on_chunk)));
-    }
-
-    template <class OnChunk>
-    result<query_response> run_blocking(query_operation& op, OnChunk& on_chunk) {
-        bool deadline_wake_set = false;
-        for (;;) {
-            operation_step step = op.next();
-            switch (step.kind) {
-                case operation_step::send: {
-                    send_options options = step.options();
-                    if (step.streaming) {
-                        options.on_body_chunk = [&op, &on_chunk, id = step.request_id](const http_response& head,
-                                                                                         std::string_view bytes) {
-                            op.on_body_chunk(id, head, bytes);
-                            while (auto chunk = op.pop_chunk()) on_chunk(*chunk);
-                        };
-                    }
-                    auto response = transport_->send(*step.request, options);
-                    op.on_response(step.request_id, std::move(response));
-                    break;
-                }
-                case operation_step::wait_until:
-                    clock_->sleep_until(step.deadline);
-                    break;
-                case operation_step::chunk:
-                    on_chunk(*step.stream_chunk);
-                    break;
-                case operation_step::idle:
-                    if (!step.waiting_for_others)
-                        return unexpected(errc::cancelled,
-                                          "the query is waiting for a response the blocking transport never gave");
-                    if (!deadline_wake_set && step.deadline != std::chrono::steady_clock::time_point{}) {
-                        deadline_wake_set = true;
-                        wake_at(step.deadline);
-                    }
-                    shared_->wait_for_change(step.observed_version);
-                    break;
-                case operation_step::done:
-                    return std::move(*step.outcome);
-            }
-        }
-    }
-
-    // Wakes the blocking waiters of this client at `deadline`, so a query waiting for
-    // another's token fetch sees its own deadline pass. Needs the clock's async wait;
-    // without one the wait ends with the fetch it waits for.
-    void wake_at(std::chrono::steady_clock::time_point deadline) {
-        if constexpr (detail::has_async_wait_until<clock_type>::value) {
-            std::weak_ptr<detail::client_shared> shared = shared_;
-            clock_->async_wait_until(deadline, [shared] {
-                if (auto alive = shared.lock()) alive->wake_waiters();
-            });
-        }
-    }
-
-    std::shared_ptr<transport_type> transport_;
-    std::shared_ptr<const clock_type> clock_;
-    std::shared_ptr<detail::client_shared> shared_;
+    const client_config& config() const noexcept { return holder::client_configuration; }
+    // The workspace behind this client: more endpoints sharing its workspace token.
+    basic_workspace<Traits>& workspace() noexcept { return holder::workspace; }
 };
 
 DBSERVE_END_NAMESPACE

@@ -45,25 +45,17 @@ constexpr std::string_view to_string(token_path p) noexcept {
 // one call in flight per endpoint). Called on whichever thread drives that query.
 using token_supplier = std::function<result<supplied_token>()>;
 
-struct client_config {
+// What every endpoint of one workspace shares: where the workspace is, how tokens are
+// obtained and kept, retries and deadlines.
+struct workspace_config {
     // Workspace URL (for the token endpoint and discovery). Empty: the secret source's host.
     std::string host;
     // The token endpoint; empty: host + /oidc/v1/token. For a token endpoint reached
     // another way (a private link name, a proxy in front of the workspace).
     std::string token_url;
-    // Discover the endpoint by name (GET /api/2.0/serving-endpoints/{name}) when `url` is empty.
-    std::string endpoint_name;
-    // The route optimized invocations URL, when known: no discovery.
-    std::string url;
-    // Overrides the endpoint id taken from the first host label of `url`.
-    std::string endpoint_id;
-    // X-Databricks-Workspace-Id; empty: from the URL, else the secret source.
+    // X-Databricks-Workspace-Id; empty: from the endpoint's URL, else the secret source.
     std::string workspace_id;
-    // Query one served model of the endpoint (.../served-models/<name>/invocations).
-    std::string served_model;
     token_path auth = token_path::automatic;
-    endpoint_action action = endpoint_action::query_inference_endpoint;
-    token_supplier supply_token;  // for token_path::supplied
     token_lifecycle lifecycle;
     retry_policy retry;
     // Deadline of each invocation request; zero: the transport's default. A model may run
@@ -84,6 +76,25 @@ struct client_config {
     std::function<double()> jitter;
 };
 
+// One endpoint of a workspace: by name (discovered) or by its route optimized URL.
+struct endpoint_config {
+    // Discover the endpoint by name (GET /api/2.0/serving-endpoints/{name}) when `url` is empty.
+    std::string endpoint_name;
+    // The route optimized invocations URL, when known: no discovery.
+    std::string url;
+    // Overrides the endpoint id taken from the first host label of `url`.
+    std::string endpoint_id;
+    // Query one served model of the endpoint (.../served-models/<name>/invocations).
+    std::string served_model;
+    endpoint_action action = endpoint_action::query_inference_endpoint;
+    // For token_path::supplied: this endpoint's token (a supplied token is scoped to one
+    // endpoint, so each endpoint has its own supplier).
+    token_supplier supply_token;
+};
+
+// One endpoint and its workspace in one piece: what basic_client takes.
+struct client_config : workspace_config, endpoint_config {};
+
 struct query_options {
     // Added to a JSON object body as the documented "client_request_id" tracking field.
     std::string client_request_id;
@@ -93,7 +104,8 @@ struct query_options {
     std::chrono::milliseconds deadline{0};
 };
 
-// What a client has done so far (all counters since construction).
+// What a client, a workspace or one of its endpoints has done so far (all counters since
+// construction; a workspace's are the sums over its endpoints).
 struct client_statistics {
     std::uint64_t token_requests = 0;                // every request to the token endpoint
     std::uint64_t control_plane_token_requests = 0;  // of which for control-plane tokens

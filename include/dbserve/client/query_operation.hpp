@@ -64,16 +64,16 @@ class query_operation : private detail::query_machinery {
 public:
     using mono_time = std::chrono::steady_clock::time_point;
 
-    query_operation(std::shared_ptr<detail::client_shared> shared, std::string body, query_options options = {},
-                    bool streaming = false)
-        : query_machinery(std::move(shared), std::move(body), std::move(options), streaming) {}
+    query_operation(std::shared_ptr<detail::client_shared> shared, std::shared_ptr<const detail::endpoint_target> target,
+                    std::string body, query_options options = {}, bool streaming = false)
+        : query_machinery(std::move(shared), std::move(target), std::move(body), std::move(options), streaming) {}
 
     // For a driver that outlives the operation inside one call (the blocking client): the
     // client's state is borrowed, not shared, which saves two atomic operations per query.
     struct borrow_tag {};
-    query_operation(borrow_tag, detail::client_shared& shared, std::string body, query_options options = {},
-                    bool streaming = false)
-        : query_machinery(shared, std::move(body), std::move(options), streaming) {}
+    query_operation(borrow_tag, detail::client_shared& shared, const detail::endpoint_target& target, std::string body,
+                    query_options options = {}, bool streaming = false)
+        : query_machinery(shared, target, std::move(body), std::move(options), streaming) {}
 
     // Claims on shared fetches move with the operation (a moved-from one holds none) and
     // are given up when it is dropped unfinished.
@@ -184,9 +184,12 @@ private:
     }
 
     lane_stop begin_query(lane& l) {
-        if (shared()->config_error) return finish(l, *shared()->config_error);
-        if (shared()->configured_endpoint) {
-            endpoint_ = shared()->configured_endpoint.get();  // lives as long as the client
+        if (target()->config_error) return finish(l, *target()->config_error);
+        if (shared()->closed_already())
+            return finish(l, dbserve::error(errc::cancelled, "the workspace (or client) this endpoint belongs to was "
+                                                             "destroyed before the query started"));
+        if (target()->configured_endpoint) {
+            endpoint_ = target()->configured_endpoint.get();  // lives as long as the target
             l.at = phase::data_token;
         } else {
             l.at = phase::endpoint;
@@ -204,10 +207,11 @@ private:
 
     lane_stop acquire_endpoint(lane& l) {
         lock_type lock(shared()->mutex);
-        auto got = shared()->endpoints.acquire(shared()->config.endpoint_name, l.endpoint_wait);
+        auto got = shared()->endpoints.acquire(target()->discovery_key, l.endpoint_wait);
         turn taken;
         if (auto stop = acquire_or_wait(l, lock, got, l.endpoint_wait, claims(l).discovery, taken)) return stop;
         if (taken == turn::fetch) {
+            claims(l).discovery_key = target()->discovery_key;
             l.at = phase::control;
             l.resume = phase::discovery_send;
             return go_on;
@@ -248,21 +252,21 @@ private:
         }
         set_request(l, detail::client_credentials_token_request(c.token_url, c.values.client_id,
                                                                 c.values.client_secret.reveal()));
-        const lane_action send = send_auth_request(l, shared()->stats.token_requests, phase::control_response);
-        detail::atomic_statistics::bump(shared()->stats.control_plane_token_requests);
+        const lane_action send = send_auth_request(l, target()->stats.token_requests, phase::control_response);
+        detail::atomic_statistics::bump(target()->stats.control_plane_token_requests);
         return send;
     }
 
     lane_stop acquire_data_token(lane& l) {
         lock_type lock(shared()->mutex);
-        auto got = endpoint_ == shared()->configured_endpoint.get()
-                       ? shared()->data_tokens.acquire(shared()->configured_token_slot, now(), l.data_wait)
+        auto got = endpoint_ == target()->configured_endpoint.get()
+                       ? shared()->data_tokens.acquire(target()->configured_token_slot, now(), l.data_wait)
                        : shared()->data_tokens.acquire(endpoint_->token_key, now(), l.data_wait);
         turn taken;
         if (auto stop = acquire_or_wait(l, lock, got, l.data_wait, claims(l).data, taken)) {
             if (stop.kind == lane_action::wait_others && !waited_for_token_) {
                 waited_for_token_ = true;
-                detail::atomic_statistics::bump(shared()->stats.token_waits);
+                detail::atomic_statistics::bump(target()->stats.token_waits);
             }
             return stop;
         }
@@ -288,10 +292,10 @@ private:
     lane_stop send_discovery(lane& l) {
         auto creds = shared()->credentials_once();
         if (!creds) return finish(l, std::move(creds).error());
-        auto request = make_discovery_request((*creds)->host, shared()->config.endpoint_name, control_token());
+        auto request = make_discovery_request((*creds)->host, target()->config.endpoint_name, control_token());
         if (!request) return finish(l, std::move(request).error());
         set_request(l, std::move(*request));
-        return send_auth_request(l, shared()->stats.discoveries, phase::discovery_response);
+        return send_auth_request(l, target()->stats.discoveries, phase::discovery_response);
     }
 
     lane_stop on_discovery_response(lane& l) {
@@ -311,8 +315,8 @@ private:
             }
         }
         result<resolved_endpoint> found =
-            response ? parse_discovery_response(*response, shared()->config.endpoint_name, (*creds)->host,
-                                                shared()->wall_now(), shared()->config.served_model)
+            response ? parse_discovery_response(*response, target()->config.endpoint_name, (*creds)->host,
+                                                shared()->wall_now(), target()->config.served_model)
                      : result<resolved_endpoint>(std::move(response).error());
         if (!found) return discovery_failed(l, response, std::move(found).error());
         auto allowed =
@@ -320,7 +324,7 @@ private:
         if (!allowed) return finish(l, std::move(allowed).error());
         lock_type lock(shared()->mutex);
         endpoint_owner_ =
-            shared()->endpoints.complete(shared()->config.endpoint_name, claims(l).discovery, std::move(*found));
+            shared()->endpoints.complete(target()->discovery_key, claims(l).discovery, std::move(*found));
         endpoint_ = endpoint_owner_.get();
         claims(l).discovery = 0;
         shared()->notify(lock);
@@ -331,7 +335,7 @@ private:
     lane_stop discovery_failed(lane& l, const result<http_response>& response, dbserve::error failure) {
         if (!response)
             failure.message =
-                "could not look up serving endpoint '" + shared()->config.endpoint_name + "': " + failure.message;
+                "could not look up serving endpoint '" + target()->config.endpoint_name + "': " + failure.message;
         // Only what the service or the network says is passing is retried; a missing,
         // unready or not route optimized endpoint is reported at once.
         const bool passing = !response || response->status == 429 || response->status == 503;
@@ -341,7 +345,7 @@ private:
 
     void rediscover() {
         lock_type lock(shared()->mutex);
-        shared()->endpoints.invalidate(endpoint_->name, endpoint_);
+        shared()->endpoints.invalidate(target()->discovery_key, endpoint_);
         lock.unlock();
         rediscovered_ = true;
         endpoint_ = nullptr;
@@ -387,7 +391,7 @@ private:
     }
 
     lane_stop fetch_data_token(lane& l) {
-        if (shared()->path == token_path::supplied) return fetch_supplied(l);
+        if (target()->path == token_path::supplied) return fetch_supplied(l);
         auto creds = shared()->credentials_once();
         if (!creds) return finish(l, std::move(creds).error());
         const detail::loaded_credentials& c = **creds;
@@ -396,7 +400,7 @@ private:
             // is unknown; it is re-read from the credentials hourly.
             return data_token_arrived(l, c.values.token, std::chrono::hours(1));
         }
-        if (shared()->path == token_path::token_exchange) {
+        if (target()->path == token_path::token_exchange) {
             l.at = phase::control;
             l.resume = phase::fetch_exchange_send;
             return go_on;
@@ -404,7 +408,7 @@ private:
         set_request(l, detail::client_credentials_token_request(c.token_url, c.values.client_id,
                                                                 c.values.client_secret.reveal(),
                                                                 endpoint_->authorization_details));
-        return send_auth_request(l, shared()->stats.token_requests, phase::fetch_response);
+        return send_auth_request(l, target()->stats.token_requests, phase::fetch_response);
     }
 
     lane_stop send_token_exchange(lane& l) {
@@ -412,7 +416,7 @@ private:
         if (!creds) return finish(l, std::move(creds).error());
         set_request(l, detail::token_exchange_token_request((*creds)->token_url, control_token(),
                                                             endpoint_->authorization_details));
-        return send_auth_request(l, shared()->stats.token_requests, phase::fetch_response);
+        return send_auth_request(l, target()->stats.token_requests, phase::fetch_response);
     }
 
     lane_stop on_data_token_response(lane& l) {
@@ -433,9 +437,9 @@ private:
     }
 
     lane_stop fetch_supplied(lane& l) {
-        detail::atomic_statistics::bump(shared()->stats.supplied_token_calls);
+        detail::atomic_statistics::bump(target()->stats.supplied_token_calls);
         const auto wall = shared()->wall_now();
-        auto supplied = detail::check_supplied_token(shared()->config.supply_token(), wall);
+        auto supplied = detail::check_supplied_token(target()->config.supply_token(), wall);
         if (!supplied) {
             dbserve::error failure = std::move(supplied).error();
             failure.message = "could not get a token for serving endpoint '" + endpoint_->name +
@@ -452,9 +456,9 @@ private:
         if (invoke_attempts_ == 0) {
             // The slot may still hold the token request that got this query its token. The
             // configured endpoint's headers are built once per client: copying them is cheaper.
-            const bool configured = endpoint_ == shared()->configured_endpoint.get();
+            const bool configured = endpoint_ == target()->configured_endpoint.get();
             auto built = configured ? detail::build_invocation_request(
-                                          l.request, endpoint_->url, shared()->configured_invocation_headers[streaming_],
+                                          l.request, endpoint_->url, target()->configured_invocation_headers[streaming_],
                                           std::move(body_), options_.client_request_id, streaming_)
                                     : detail::build_invocation_request(
                                           l.request, endpoint_->url,
@@ -477,7 +481,7 @@ private:
         set_timeout(l, options_.timeout.count() > 0 ? options_.timeout : shared()->config.timeout);
         ++invoke_attempts_;
         if (streaming_) stream_ = std::make_unique<detail::folded_stream>();
-        detail::atomic_statistics::bump(shared()->stats.invocations);
+        detail::atomic_statistics::bump(target()->stats.invocations);
         return begin_send(l, phase::invoke_response);
     }
 
@@ -559,7 +563,7 @@ private:
         out.raw = std::move(r);
         detail::fill_response_fields(out);
         l.at = phase::finished;
-        detail::atomic_statistics::bump(shared()->stats.queries_succeeded);
+        detail::atomic_statistics::bump(target()->stats.queries_succeeded);
         return {lane_action::finished};
     }
 

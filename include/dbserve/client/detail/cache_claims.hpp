@@ -22,13 +22,19 @@ DBSERVE_BEGIN_NAMESPACE
 namespace detail {
 
 // One line of work's claims (0: none), each on its own cache: the discovery of the
-// configured endpoint name, the control-plane token of the loaded credentials, the
+// endpoint's discovery key, the control-plane token of the loaded credentials, the
 // data-plane token of data_key.
 struct claim_set {
     std::uint64_t discovery = 0;
     std::uint64_t control = 0;
     std::uint64_t data = 0;
+    std::string discovery_key;
     std::string data_key;
+
+    void claim_discovery(std::uint64_t ticket, std::string_view key) {
+        discovery = ticket;
+        discovery_key.assign(key.data(), key.size());
+    }
 
     void claim_data(std::uint64_t ticket, std::string_view key) {
         data = ticket;
@@ -67,7 +73,7 @@ public:
             if (auto creds = shared_->credentials_if_loaded())
                 shared_->control_tokens.fail(creds->control_key, claims.control, failure, now);
         }
-        if (claims.discovery) shared_->endpoints.fail(shared_->config.endpoint_name, claims.discovery, failure);
+        if (claims.discovery) shared_->endpoints.fail(claims.discovery_key, claims.discovery, failure);
         claims.discovery = claims.control = claims.data = 0;
         shared_->notify(lock);
     }
@@ -82,7 +88,7 @@ public:
                 if (auto creds = shared_->credentials_if_loaded())
                     shared_->control_tokens.abandon(creds->control_key, claims->control);
             }
-            if (claims->discovery) shared_->endpoints.abandon(shared_->config.endpoint_name, claims->discovery);
+            if (claims->discovery) shared_->endpoints.abandon(claims->discovery_key, claims->discovery);
             claims->discovery = claims->control = claims->data = 0;
         }
         shared_->notify(lock);

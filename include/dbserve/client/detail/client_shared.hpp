@@ -1,13 +1,15 @@
-// The state every operation of one client shares: configuration, the policies seen
-// through type-erased functions, the token and discovery caches, credentials once loaded,
-// statistics, and the change notification drivers wait on. One mutex guards the caches;
-// it is never held while a policy (secret source, token supplier) or a transport runs.
+// The state every operation of one workspace shares, whichever endpoint it queries:
+// configuration, the policies seen through type-erased functions, the token and discovery
+// caches, credentials once loaded, the endpoints handed out (with their statistics), and
+// the change notification drivers wait on. One mutex guards the caches; it is never held
+// while a policy (secret source, token supplier) or a transport runs.
 #pragma once
 
 #include <dbserve/client/request_builders.hpp>
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/client/detail/endpoint_target.hpp>
 #include <dbserve/client/detail/known_secrets.hpp>
 #include <dbserve/client/endpoint.hpp>
 #include <dbserve/client/token_cache.hpp>
@@ -18,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,37 +31,6 @@
 
 DBSERVE_BEGIN_NAMESPACE
 namespace detail {
-
-struct atomic_statistics {
-    std::atomic<std::uint64_t> token_requests{0};
-    std::atomic<std::uint64_t> control_plane_token_requests{0};
-    std::atomic<std::uint64_t> supplied_token_calls{0};
-    std::atomic<std::uint64_t> discoveries{0};
-    std::atomic<std::uint64_t> invocations{0};
-    std::atomic<std::uint64_t> retries{0};
-    std::atomic<std::uint64_t> token_waits{0};
-    std::atomic<std::uint64_t> queries_started{0};
-    std::atomic<std::uint64_t> queries_succeeded{0};
-    std::atomic<std::uint64_t> queries_failed{0};
-
-    static void bump(std::atomic<std::uint64_t>& counter) noexcept {
-        counter.fetch_add(1, std::memory_order_relaxed);
-    }
-    client_statistics snapshot() const noexcept {
-        client_statistics s;
-        s.token_requests = token_requests.load(std::memory_order_relaxed);
-        s.control_plane_token_requests = control_plane_token_requests.load(std::memory_order_relaxed);
-        s.supplied_token_calls = supplied_token_calls.load(std::memory_order_relaxed);
-        s.discoveries = discoveries.load(std::memory_order_relaxed);
-        s.invocations = invocations.load(std::memory_order_relaxed);
-        s.retries = retries.load(std::memory_order_relaxed);
-        s.token_waits = token_waits.load(std::memory_order_relaxed);
-        s.queries_started = queries_started.load(std::memory_order_relaxed);
-        s.queries_succeeded = queries_succeeded.load(std::memory_order_relaxed);
-        s.queries_failed = queries_failed.load(std::memory_order_relaxed);
-        return s;
-    }
-};
 
 // Credentials as loaded and checked once, with what was derived from them.
 struct loaded_credentials {
@@ -74,7 +46,7 @@ public:
     using mono_time = std::chrono::steady_clock::time_point;
     using wall_time = std::chrono::system_clock::time_point;
 
-    client_shared(client_config cfg, std::function<mono_time()> monotonic, std::function<wall_time()> wall,
+    client_shared(workspace_config cfg, std::function<mono_time()> monotonic, std::function<wall_time()> wall,
                   std::function<result<credentials>()> load)
         : config(std::move(cfg)),
           monotonic_now(std::move(monotonic)),
@@ -92,25 +64,14 @@ public:
                 return std::uniform_real_distribution<double>(0.0, 1.0)(*engine);
             };
         }
-        validate();
-        if (configured_endpoint) {
-            for (bool streaming : {false, true})
-                configured_invocation_headers[streaming] =
-                    invocation_headers(workspace_id_for(*configured_endpoint), streaming);
-            configured_token_slot = data_tokens.slot_for(configured_endpoint->token_key);
-        }
     }
 
     // ---- set once at construction, read without the lock
-    client_config config;
+    workspace_config config;
     std::function<mono_time()> monotonic_now;
     std::function<wall_time()> wall_now;
     std::function<result<credentials>()> load_credentials;
     std::function<double()> jitter;
-    std::optional<dbserve::error> config_error;
-    std::shared_ptr<const resolved_endpoint> configured_endpoint;
-    token_path path = token_path::client_credentials;  // automatic resolved
-    atomic_statistics stats;
     // Every credential sent or held, blanked from each error an operation returns (own lock).
     known_secrets secrets;
 
@@ -119,8 +80,6 @@ public:
     token_cache data_tokens;
     token_cache control_tokens;
     endpoint_cache endpoints;
-    // The configured endpoint's entry in data_tokens (empty without one): no key lookup per query.
-    token_cache::slot configured_token_slot;
 
     // The current change count, under the lock.
     std::uint64_t version_locked() const noexcept { return version_; }
@@ -165,6 +124,7 @@ public:
         {
             std::lock_guard<std::mutex> lock(mutex);
             closed_ = true;
+            closed_flag_.store(true, std::memory_order_release);
             ++version_;
             to_call.swap(waiters_);
         }
@@ -175,6 +135,50 @@ public:
     bool closed() const {
         std::lock_guard<std::mutex> lock(mutex);
         return closed_;
+    }
+    // closed() without the lock, for a query about to start.
+    bool closed_already() const noexcept { return closed_flag_.load(std::memory_order_acquire); }
+
+    // The target of an endpoint: made and checked on first use, then the same one for
+    // every handle to that endpoint (they share its statistics). An endpoint with its own
+    // token supplier gets a target of its own each time (suppliers cannot be compared).
+    std::shared_ptr<const endpoint_target> target_for(endpoint_config endpoint) {
+        const bool shareable = !endpoint.supply_token;
+        std::string key;
+        if (shareable) {
+            key = endpoint.url + '\n' + endpoint.endpoint_name + '\n' + endpoint.endpoint_id + '\n' +
+                  endpoint.served_model + '\n' + std::to_string(static_cast<int>(endpoint.action));
+            std::lock_guard<std::mutex> lock(mutex);
+            auto found = targets_.find(key);
+            if (found != targets_.end()) return found->second;
+        }
+        auto target = std::make_shared<endpoint_target>();
+        target->config = std::move(endpoint);
+        prepare_endpoint_target(*target, config.auth);
+        if (target->configured_endpoint)
+            for (bool streaming : {false, true})
+                target->configured_invocation_headers[streaming] =
+                    invocation_headers(workspace_id_for(*target->configured_endpoint), streaming);
+        std::lock_guard<std::mutex> lock(mutex);
+        // Complete before it is published: other threads read it without the lock.
+        if (target->configured_endpoint)
+            target->configured_token_slot = data_tokens.slot_for(target->configured_endpoint->token_key);
+        if (shareable) {
+            auto inserted = targets_.emplace(std::move(key), target);
+            if (!inserted.second) return inserted.first->second;  // made meanwhile by another thread
+        } else {
+            unshared_targets_.push_back(target);
+        }
+        return target;
+    }
+
+    // The sums over every endpoint handed out.
+    client_statistics statistics() const {
+        client_statistics sum;
+        std::lock_guard<std::mutex> lock(mutex);
+        for (const auto& entry : targets_) entry.second->stats.add_to(sum);
+        for (const auto& target : unshared_targets_) target->stats.add_to(sum);
+        return sum;
     }
 
     // Loads and checks the credentials once; later calls return the stored ones.
@@ -227,64 +231,14 @@ public:
         return endpoint.workspace_id;
     }
 
-    // invocation_headers() of the configured endpoint, [streaming], built once:
-    // copying them is cheaper than building them per query. Empty without one.
-    header_list configured_invocation_headers[2];
-
 private:
-    void validate() {
-        if (config.url.empty() && config.endpoint_name.empty()) {
-            config_error = dbserve::error(errc::configuration,
-                                          "no endpoint is configured: set client_config::url to the route optimized "
-                                          "invocations URL, or client_config::endpoint_name to discover it");
-            return;
-        }
-        if (!config.url.empty()) {
-            auto endpoint = resolve_configured_endpoint(config.url, config.endpoint_id, config.served_model, config.action);
-            if (!endpoint) {
-                config_error = std::move(endpoint).error();
-                return;
-            }
-            configured_endpoint = std::make_shared<const resolved_endpoint>(std::move(*endpoint));
-        } else {
-            auto valid = validate_endpoint_name(config.endpoint_name);
-            if (!valid) {
-                config_error = std::move(valid).error();
-                return;
-            }
-        }
-        switch (config.auth) {
-            case token_path::automatic:
-                path = configured_endpoint ? token_path::client_credentials : token_path::token_exchange;
-                break;
-            case token_path::token_exchange:
-                if (config.endpoint_name.empty() && configured_endpoint)
-                    config.endpoint_name = configured_endpoint->name;
-                if (configured_endpoint) {
-                    // The exchange needs the discovered authorization_details: discover by name.
-                    configured_endpoint.reset();
-                }
-                path = token_path::token_exchange;
-                break;
-            case token_path::client_credentials:
-                path = token_path::client_credentials;
-                break;
-            case token_path::supplied:
-                if (!config.supply_token) {
-                    config_error = dbserve::error(errc::configuration,
-                                                  "token_path::supplied needs client_config::supply_token: a "
-                                                  "function returning the token and its expiry");
-                    return;
-                }
-                path = token_path::supplied;
-                break;
-        }
-    }
-
     std::condition_variable changed_;
     std::uint64_t version_ = 0;
     std::vector<std::function<void()>> waiters_;
     bool closed_ = false;
+    std::atomic<bool> closed_flag_{false};
+    std::map<std::string, std::shared_ptr<endpoint_target>> targets_;
+    std::vector<std::shared_ptr<endpoint_target>> unshared_targets_;
     std::optional<loaded_credentials> credentials_;
 };
 

@@ -11,6 +11,7 @@
 #include <dbserve/client/stream_folding.hpp>
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/detail/client_shared.hpp>
+#include <dbserve/client/detail/endpoint_target.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/endpoint.hpp>
 #include <dbserve/protocol/error.hpp>
@@ -48,12 +49,19 @@ protected:
     using lock_type = std::unique_lock<std::mutex>;
 
 
-    query_machinery(std::shared_ptr<client_shared>&& shared, std::string&& body, query_options&& options, bool streaming)
-        : claims_(std::move(shared)), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
+    query_machinery(std::shared_ptr<client_shared>&& shared, std::shared_ptr<const endpoint_target>&& target,
+                    std::string&& body, query_options&& options, bool streaming)
+        : claims_(std::move(shared)),
+          target_(target.get()),
+          target_owner_(std::move(target)),
+          body_(std::move(body)),
+          options_(std::move(options)),
+          streaming_(streaming) {
         start();
     }
-    query_machinery(client_shared& borrowed, std::string&& body, query_options&& options, bool streaming)
-        : claims_(borrowed), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
+    query_machinery(client_shared& borrowed, const endpoint_target& target, std::string&& body,
+                    query_options&& options, bool streaming)
+        : claims_(borrowed), target_(&target), body_(std::move(body)), options_(std::move(options)), streaming_(streaming) {
         start();
     }
     // Claims on shared fetches move with the operation (a moved-from one holds none) and
@@ -62,11 +70,12 @@ protected:
     query_machinery& operator=(query_machinery&&) = default;
 
     detail::client_shared* shared() const noexcept { return claims_.shared(); }
+    const detail::endpoint_target* target() const noexcept { return target_; }
     detail::claim_set& claims(const lane& l) noexcept { return claims_.of(l.background); }
 
     void start() {
         if (streaming_) stream_ = std::make_unique<detail::folded_stream>();
-        detail::atomic_statistics::bump(shared()->stats.queries_started);
+        detail::atomic_statistics::bump(target()->stats.queries_started);
     }
 
     // ---------------------------------------------------------------- steps
@@ -289,7 +298,7 @@ protected:
     }
 
     std::string_view action_name() const noexcept {
-        return shared()->config.action == endpoint_action::manage_inference_endpoint ? "manage_inference_endpoint"
+        return target()->config.action == endpoint_action::manage_inference_endpoint ? "manage_inference_endpoint"
                                                                                     : "query_inference_endpoint";
     }
 
@@ -309,7 +318,7 @@ protected:
                                " would pass the query's deadline of " + detail::describe_duration(deadline_total_) + ")";
             return false;
         }
-        detail::atomic_statistics::bump(shared()->stats.retries);
+        detail::atomic_statistics::bump(target()->stats.retries);
         l.deadline = now() + *delay;
         l.after_backoff = resume;
         l.at = phase::backoff;
@@ -325,7 +334,7 @@ protected:
         l.at = phase::finished;
         if (!l.background) {
             outcome_.emplace(std::move(failure));
-            detail::atomic_statistics::bump(shared()->stats.queries_failed);
+            detail::atomic_statistics::bump(target()->stats.queries_failed);
         }
         return {lane_action::finished};
     }
@@ -371,10 +380,10 @@ protected:
             else
                 may_have_run = request_out;
         }
-        const std::string& name = endpoint_ ? endpoint_->name : shared()->config.endpoint_name;
+        const std::string& name = endpoint_ ? endpoint_->name : target()->config.endpoint_name;
         dbserve::error failure(errc::timeout, "the query passed its total deadline of " +
                                                   detail::describe_duration(deadline_total_) + " while " +
-                                                  detail::describe_activity(main_, name, shared()->path == token_path::supplied));
+                                                  detail::describe_activity(main_, name, target()->path == token_path::supplied));
         failure.request_may_have_been_processed = may_have_run;
         claims_.abandon_all();
         background_.reset();
@@ -386,6 +395,10 @@ protected:
 
     // First: released last, and on a move assignment the old claims are given up first.
     detail::query_claims claims_;
+    // The endpoint queried: shared with its handles, or borrowed from a driver that
+    // outlives the operation.
+    const detail::endpoint_target* target_ = nullptr;
+    std::shared_ptr<const detail::endpoint_target> target_owner_;
     const resolved_endpoint* endpoint_ = nullptr;
     std::shared_ptr<const resolved_endpoint> endpoint_owner_;  // keeps a discovered endpoint alive
     std::string body_;
