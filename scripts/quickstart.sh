@@ -97,7 +97,7 @@ else
     run_example quickstart "${ca[@]}" --endpoint sum-model
     run_example streaming_chat "${ca[@]}" --endpoint chat-model "What is a route optimized endpoint?"
     run_example feature_serving "${ca[@]}" --endpoint feature-endpoint
-    run_example poll_loop "${ca[@]}" --endpoint sum-model
+    run_example poll_loop "${ca[@]}" --endpoint sum-model --chat chat-model
 fi
 
 echo

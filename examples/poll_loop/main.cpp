@@ -1,18 +1,19 @@
 // Queries driven by the program's own loop, the way a game engine or an embedded event
 // loop would: a fixed-rate frame loop (60 frames a second) on one thread. Each frame it
-// asks every unfinished query what to do next (the poll API: query_operation::next()),
-// hands the requests to libcurl's multi interface, and spends the rest of the frame letting
-// curl move bytes. The library starts no thread, never sleeps and never blocks: a query is
-// a state machine that says "send this", "wait until then" or "done".
+// asks one place, a dbserve::query_group, what any unfinished query needs next (the poll
+// API), hands the requests to libcurl's multi interface, and spends the rest of the frame
+// letting curl move bytes. The library starts no thread, never sleeps and never blocks: a
+// query is a state machine that says "send this", "wait until then" or "done".
 //
-// Three queries start in the same frame. They share the client's caches, so one of them
-// discovers the endpoint and fetches the tokens while the other two wait (idle, not
-// blocked), then all three query at once over the same connection pool.
+// One workspace, two endpoints: three queries to a model and one streamed chat start in the
+// same frame. They share the workspace's token: one query fetches it and discovers its
+// endpoint while the others wait (idle, not blocked), then each endpoint gets its own
+// endpoint-scoped token and all four go out over the same connection pool.
 //
-//   poll_loop --endpoint my-model
+//   poll_loop --endpoint my-model --chat my-chat
 #include <example_options.hpp>
 
-#include <dbserve/client/client.hpp>
+#include <dbserve/client.hpp>
 #include <dbserve/curl/transport.hpp>
 #include <dbserve/payload/dataframe.hpp>
 #include <dbserve/payload/model_request.hpp>
@@ -20,6 +21,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -27,17 +30,11 @@
 namespace {
 
 const char* const usage =
-    "usage: poll_loop [--endpoint NAME] [--cacert FILE] [--resolve HOST:PORT:ADDRESS]...\n"
-    "Runs three queries (dataframe_split, columns a,b,c) from a 60 Hz frame loop on one thread,\n"
-    "with DATABRICKS_HOST, DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET and\n"
+    "usage: poll_loop [--endpoint NAME] [--chat NAME] [--cacert FILE] [--resolve HOST:PORT:ADDRESS]...\n"
+    "Runs three queries (dataframe_split, columns a,b,c) to a model and, with --chat (or\n"
+    "DATABRICKS_CHAT_ENDPOINT), one streamed chat, from a 60 Hz frame loop on one thread, with\n"
+    "DATABRICKS_HOST, DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET and\n"
     "DATABRICKS_SERVING_ENDPOINT (or --endpoint).\n";
-
-struct pending_query {
-    int number;
-    dbserve::query_operation operation;
-    bool finished = false;
-    bool succeeded = false;
-};
 
 // The "Threads:" line of /proc/self/status (Linux); 0 where it cannot be read.
 int thread_count() {
@@ -55,22 +52,29 @@ int main(int argc, char** argv) {
     int exit_code = 0;
     auto options = examples::parse_example_options(argc, argv, "DATABRICKS_SERVING_ENDPOINT", usage, exit_code);
     if (!options) return exit_code;
-    if (!options->arguments.empty()) {
-        std::fprintf(stderr, "unexpected argument '%s'\n%s", options->arguments[0].c_str(), usage);
+    const char* chat_from_environment = std::getenv("DATABRICKS_CHAT_ENDPOINT");
+    std::string chat_endpoint = chat_from_environment ? chat_from_environment : "";
+    for (std::size_t i = 0; i < options->arguments.size(); ++i) {
+        if (options->arguments[i] == "--chat" && i + 1 < options->arguments.size()) {
+            chat_endpoint = options->arguments[++i];
+            continue;
+        }
+        std::fprintf(stderr, "unexpected argument '%s'\n%s", options->arguments[i].c_str(), usage);
         return 2;
     }
 
-    dbserve::client_config config;
-    config.endpoint_name = options->endpoint;
+    dbserve::workspace_config config;
     config.auth = dbserve::token_path::client_credentials;
-    // no_transport: this client never sends anything itself; start_query() hands out
+    // no_transport: this workspace never sends anything itself; start_query() hands out
     // operations and the loop below does the I/O.
-    dbserve::basic_client<dbserve::traits_for<dbserve::no_transport, dbserve::system_clock_policy,
-                                              dbserve::environment_secret_source>>
-        client(std::move(config));
+    dbserve::basic_workspace<dbserve::traits_for<dbserve::no_transport, dbserve::system_clock_policy,
+                                                 dbserve::environment_secret_source>>
+        workspace(std::move(config));
+    auto model = workspace.endpoint(options->endpoint);
 
-    std::vector<pending_query> queries;
-    queries.reserve(3);  // the completion handlers below point into this vector: no reallocation
+    // One place that holds every unfinished query and says what any of them needs next.
+    dbserve::query_group group;
+    std::map<dbserve::query_group::key_type, int> model_queries;  // key -> query number
     for (int i = 0; i < 3; ++i) {
         dbserve::dataframe_split_writer table({"a", "b", "c"});
         table.add_row({i, i + 1, i + 2});
@@ -79,47 +83,70 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "poll_loop: the table was refused: %s\n", body.error().to_string().c_str());
             return 2;
         }
-        queries.push_back({i, client.start_query(std::move(*body))});
+        model_queries[group.add(model.start_query(std::move(*body)))] = i;
+    }
+    dbserve::query_group::key_type chat_query = 0;
+    std::string chat_text;
+    if (!chat_endpoint.empty()) {
+        auto chat = workspace.endpoint(chat_endpoint);
+        chat_query = group.add(chat.start_stream(
+            std::string(R"({"messages":[{"role":"user","content":"What is a route optimized endpoint?"}]})")));
     }
 
-    // Declared after the queries so it is destroyed first: whatever it still holds is
-    // completed (cancelled) while the operations its handlers point to are alive.
+    // Declared after the group so it is destroyed first: whatever it still holds is
+    // completed (cancelled) while the group its handlers point to is alive.
     dbserve::curl::async_transport network(options->transport);
 
-    // One frame of work for one query: take steps until it has to wait.
-    auto pump = [&network](pending_query& query) {
-        for (;;) {
-            dbserve::operation_step step = query.operation.next();
-            switch (step.kind) {
+    int failures = 0;
+    // Everything any query can do now: send requests, show chunks, take results.
+    auto pump = [&] {
+        while (auto s = group.next()) {
+            switch (s.step.kind) {
                 case dbserve::operation_step::send: {
-                    // The operation owns *step.request until on_response: curl gets a copy.
-                    // The handler runs later inside network.run_once(), on this thread.
-                    dbserve::query_operation* operation = &query.operation;
-                    network.start(*step.request, step.options(),
-                                  [operation, id = step.request_id](dbserve::result<dbserve::http_response> r) {
-                                      operation->on_response(id, std::move(r));
+                    // The operation owns *s.step.request until its response: curl gets a copy.
+                    // The handlers run later inside network.run_once(), on this thread.
+                    auto send = s.step.options();
+                    const auto key = s.key;
+                    const auto id = s.step.request_id;
+                    if (s.step.streaming)  // a stream's bytes go to its operation as they arrive
+                        send.on_body_chunk = [&group, key, id](const dbserve::http_response& head,
+                                                               std::string_view bytes) {
+                            group.on_body_chunk(key, id, head, bytes);
+                        };
+                    network.start(*s.step.request, std::move(send),
+                                  [&group, key, id](dbserve::result<dbserve::http_response> r) {
+                                      group.on_response(key, id, std::move(r));
                                   });
-                    continue;  // there may be a second request (a background token refresh)
+                    break;
                 }
+                case dbserve::operation_step::chunk:  // a streamed chunk, as it arrives
+                    chat_text += std::string(s.step.stream_chunk->content());
+                    break;
                 case dbserve::operation_step::done: {
-                    query.finished = true;
-                    auto& outcome = *step.outcome;
+                    auto& outcome = *s.step.outcome;
+                    if (s.key == chat_query) {
+                        if (!outcome) {
+                            ++failures;
+                            std::fprintf(stderr, "  chat failed: %s\n", outcome.error().to_string().c_str());
+                        } else {
+                            std::printf("  chat: %s\n", chat_text.c_str());
+                        }
+                        break;
+                    }
+                    const int number = model_queries[s.key];
                     auto predictions = outcome ? dbserve::parse_predictions(outcome->body())
                                                : dbserve::result<dbserve::predictions_response>(outcome.error());
                     if (!predictions) {
-                        std::fprintf(stderr, "  query %d failed: %s\n", query.number,
+                        ++failures;
+                        std::fprintf(stderr, "  query %d failed: %s\n", number,
                                      predictions.error().to_string().c_str());
-                        return;
+                        break;
                     }
-                    query.succeeded = true;
-                    std::printf("  query %d: predictions %s\n", query.number, predictions->predictions().dump().c_str());
-                    return;
+                    std::printf("  query %d: predictions %s\n", number, predictions->predictions().dump().c_str());
+                    break;
                 }
-                case dbserve::operation_step::chunk:  // only streamed queries give chunks
-                    continue;
-                case dbserve::operation_step::wait_until:  // a retry backoff: look again next frame
-                case dbserve::operation_step::idle:        // a response, or another query's token fetch
-                    return;
+                default:
+                    break;
             }
         }
     };
@@ -127,16 +154,13 @@ int main(int argc, char** argv) {
     const auto frame = std::chrono::milliseconds(16);
     const auto give_up = clock::now() + std::chrono::minutes(2);
     int frames = 0;
-    std::size_t unfinished = queries.size();
-    std::printf("poll_loop: %zu queries to '%s', driven by a %d ms frame loop on one thread\n", queries.size(),
-                options->endpoint.c_str(), static_cast<int>(frame.count()));
-    while (unfinished > 0) {
+    std::printf("poll_loop: %zu queries to '%s'%s, driven by a %d ms frame loop on one thread\n", group.size(),
+                options->endpoint.c_str(), chat_endpoint.empty() ? "" : (" and '" + chat_endpoint + "'").c_str(),
+                static_cast<int>(frame.count()));
+    for (;;) {
         const auto frame_end = clock::now() + frame;
-        for (auto& query : queries)
-            if (!query.finished) pump(query);
-        unfinished = 0;
-        for (const auto& query : queries) unfinished += query.finished ? 0 : 1;
-        if (unfinished == 0) break;
+        pump();
+        if (group.empty()) break;
 
         // ... a game would update and render its frame here ...
 
@@ -146,19 +170,18 @@ int main(int argc, char** argv) {
             network.run_once(std::chrono::duration_cast<std::chrono::milliseconds>(frame_end - now));
         ++frames;
         if (clock::now() > give_up) {
-            std::fprintf(stderr, "poll_loop: %zu queries still unfinished after 2 minutes\n", unfinished);
+            std::fprintf(stderr, "poll_loop: %zu queries still unfinished after 2 minutes\n", group.size());
             return 1;
         }
     }
 
-    const auto stats = client.statistics();
-    std::printf("done in %d frames: %llu discovery, %llu token requests, %llu queries sent "
-                "(the three queries shared one endpoint token)\n",
+    const auto stats = workspace.statistics();
+    std::printf("done in %d frames: %llu discoveries, %llu token requests (%llu for the workspace token), %llu "
+                "queries sent\n",
                 frames, static_cast<unsigned long long>(stats.discoveries),
                 static_cast<unsigned long long>(stats.token_requests),
+                static_cast<unsigned long long>(stats.control_plane_token_requests),
                 static_cast<unsigned long long>(stats.invocations));
     if (const int threads = thread_count()) std::printf("threads in this process: %d\n", threads);
-    for (const auto& query : queries)
-        if (!query.succeeded) return 1;
-    return 0;
+    return failures == 0 ? 0 : 1;
 }

@@ -13,9 +13,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -417,6 +420,225 @@ TEST_CASE("several threads of continuous queries across token refreshes: no fail
         CHECK(count(counters, "tokens_issued", "data_plane") == counted);
         CHECK(stats.queries_failed == 0);
     }
+}
+
+// One workspace, three endpoints discovered by name (a custom model, a chat model queried
+// as a stream, an embeddings model), all through the token exchange: one workspace token
+// shared by the discoveries and exchanges, one data-plane token per endpoint. Time moves
+// as in the test above: each round the queries run until every endpoint holds a fresh
+// token again, then both clocks jump past the stale point of every token. So after
+// `rounds` jumps the emulator has seen exactly 1 + rounds workspace tokens, 1 + rounds
+// exchanges per endpoint and 3 discoveries, whatever the machine's speed. Run by 8 threads
+// on blocking handles, and by one poll loop (query_group) on one thread over the
+// asynchronous transport.
+namespace workspace_run {
+using sync_workspace =
+    dbserve::basic_workspace<dbserve::traits_for<typename kit::blocking, shifted_clock, dbserve::static_secret_source>>;
+using async_workspace =
+    dbserve::basic_workspace<dbserve::traits_for<typename kit::async, shifted_clock, dbserve::static_secret_source>>;
+constexpr int rounds = 3;
+constexpr int per_round = 3;        // answers per worker (or per endpoint in the poll loop) and round
+constexpr int round_limit = 2000;   // a client that never refreshes ends the round here, and fails below
+const std::string chat_body = R"({"messages":[{"role":"user","content":"one two three"}]})";
+const std::string embed_body = R"({"input":["a","bc"]})";
+
+inline dbserve::workspace_config settings(const emulator& emu) {
+    dbserve::workspace_config config;
+    config.host = emu.workspace_url();
+    config.timeout = 20s;
+    config.auth = dbserve::token_path::token_exchange;
+    config.lifecycle.stale_window = 300s;
+    config.retry.initial_backoff = 100ms;
+    return config;
+}
+
+inline bool answered(const query_result& r) { return r && r->status == 200; }
+
+// What the emulator and the workspace must have seen.
+inline void check_traffic(const json& counters, const dbserve::client_statistics& stats, int failed,
+                          const std::string& first_error) {
+    CHECK_MESSAGE(failed == 0, first_error);
+    CHECK(count(counters, "token_requests", "client_credentials") == 1 + rounds);  // the workspace token
+    CHECK(count(counters, "token_requests", "jwt-bearer") == 3 * (1 + rounds));   // per endpoint and round
+    CHECK(count(counters, "discovery_requests") == 3);
+    CHECK(stats.control_plane_token_requests == 1 + rounds);
+    CHECK(stats.token_requests == 4 * (1 + rounds));
+    CHECK(stats.discoveries == 3);
+    CHECK(stats.queries_failed == 0);
+    CHECK(count(counters, "invocations", "401") == 0);
+}
+}  // namespace workspace_run
+
+TEST_CASE("one workspace, three endpoints, 8 threads across token refreshes: one workspace token per refresh, one "
+          "discovery and one exchange per endpoint and refresh") {
+    using namespace workspace_run;
+    emulator emu({"--token-lifetime", "600", "--threads", "2"});
+    admin_api admin(emu);
+    shifted_clock clock;
+    sync_workspace workspace(settings(emu), typename kit::blocking(emu.transport_options()), clock,
+                             dbserve::static_secret_source{emu.principal("sp-main")});
+    auto model = workspace.endpoint("sum-model");
+    auto chat = workspace.endpoint("chat-model");
+    auto embed = workspace.endpoint("embeddings-model");
+    auto all_fresh = [&] {
+        for (auto* ep : {&model, &chat, &embed})
+            if (ep->data_token_state() != dbserve::token_state::fresh) return false;
+        return true;
+    };
+    std::atomic<int> succeeded{0}, failed{0};
+    std::mutex error_mutex;
+    std::string first_error;
+    auto note = [&](bool ok, const std::string& what) {
+        if (ok) {
+            ++succeeded;
+            return;
+        }
+        ++failed;
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (first_error.empty()) first_error = what;
+    };
+    for (int round = 0; round <= rounds; ++round) {
+        if (round > 0) {
+            REQUIRE(all_fresh());
+            admin.advance_clock(clock, 300s);
+            REQUIRE(model.data_token_state() == dbserve::token_state::stale);
+        }
+        std::vector<std::thread> workers;
+        for (int t = 0; t < 8; ++t)
+            workers.emplace_back([&, t] {
+                for (int answers = 0; answers < round_limit && (answers < per_round || !all_fresh()); ++answers) {
+                    switch ((t + answers) % 3) {
+                        case 0: {
+                            auto r = model.query(std::string(sum_body));
+                            note(predicts_sum(r), describe(r));
+                            break;
+                        }
+                        case 1: {
+                            auto r = chat.stream(chat_body, [](const dbserve::chat_chunk&) {});
+                            note(r && r->summary.content == "Echo: one two three",
+                                 r ? std::string(r->response.body()) : r.error().to_string());
+                            break;
+                        }
+                        default: {
+                            auto r = embed.query(embed_body);
+                            note(answered(r), describe(r));
+                            break;
+                        }
+                    }
+                }
+            });
+        for (auto& w : workers) w.join();
+    }
+    MESSAGE(kit::name << ": " << succeeded.load() << " queries on three endpoints over " << rounds << " refreshes");
+    CHECK(succeeded.load() >= 8 * per_round * (rounds + 1));
+    check_traffic(admin.counters(), workspace.statistics(), failed.load(), first_error);
+    CHECK(model.statistics().invocations + chat.statistics().invocations + embed.statistics().invocations ==
+          workspace.statistics().invocations);
+    CHECK(chat.statistics().discoveries == 1);
+}
+
+TEST_CASE("one workspace, three endpoints, one poll loop on one thread (query_group) across token refreshes") {
+    using namespace workspace_run;
+    emulator emu({"--token-lifetime", "600", "--threads", "2"});
+    admin_api admin(emu);
+    shifted_clock clock;
+    typename kit::async_runtime runtime;
+    auto workspace = std::make_unique<async_workspace>(settings(emu), runtime.make(emu.transport_options()), clock,
+                                                       dbserve::static_secret_source{emu.principal("sp-main")});
+    runtime.start(*workspace);
+    auto model = workspace->endpoint("sum-model");
+    auto chat = workspace->endpoint("chat-model");
+    auto embed = workspace->endpoint("embeddings-model");
+
+    // What the transport's threads deliver, handed to the loop's thread through a queue:
+    // only the loop touches the group and its operations.
+    struct delivery {
+        dbserve::query_group::key_type key;
+        std::uint64_t id;
+        std::optional<dbserve::result<dbserve::http_response>> response;  // else a streamed piece:
+        dbserve::http_response head;
+        std::string bytes;
+    };
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::vector<delivery> inbox;
+    auto post = [&](delivery d) {
+        std::lock_guard<std::mutex> lock(mutex);
+        inbox.push_back(std::move(d));
+        arrived.notify_one();
+    };
+
+    dbserve::query_group group;
+    enum class kind { model, chat, embed };
+    std::map<dbserve::query_group::key_type, kind> kinds;
+    auto start = [&](kind k) {
+        switch (k) {
+            case kind::model: kinds[group.add(model.start_query(std::string(sum_body)))] = k; break;
+            case kind::chat: kinds[group.add(chat.start_stream(chat_body))] = k; break;
+            case kind::embed: kinds[group.add(embed.start_query(embed_body))] = k; break;
+        }
+    };
+    auto all_fresh = [&] {
+        for (auto* ep : {&model, &chat, &embed})
+            if (ep->data_token_state() != dbserve::token_state::fresh) return false;
+        return true;
+    };
+    int succeeded = 0, failed = 0;
+    std::string first_error;
+    const auto give_up = std::chrono::steady_clock::now() + 120s;
+    for (int round = 0; round <= rounds; ++round) {
+        if (round > 0) {
+            REQUIRE(all_fresh());
+            admin.advance_clock(clock, 300s);
+        }
+        int answers = 0;
+        // Three operations per endpoint in flight at once; each one done starts the next
+        // until the round has its answers and every token is fresh again.
+        for (int i = 0; i < 3; ++i)
+            for (kind k : {kind::model, kind::chat, kind::embed}) start(k);
+        while (!group.empty()) {
+            REQUIRE(std::chrono::steady_clock::now() < give_up);
+            while (auto s = group.next()) {
+                if (s.step.kind == dbserve::operation_step::send) {
+                    auto options = s.step.options();
+                    const auto key = s.key;
+                    const auto id = s.step.request_id;
+                    if (s.step.streaming)
+                        options.on_body_chunk = [&post, key, id](const dbserve::http_response& head, std::string_view b) {
+                            post(delivery{key, id, std::nullopt, head, std::string(b)});
+                        };
+                    workspace->transport().async_send(*s.step.request, std::move(options),
+                                                      [&post, key, id](dbserve::result<dbserve::http_response> r) {
+                                                          post(delivery{key, id, std::move(r), {}, {}});
+                                                      });
+                } else if (s.step.kind == dbserve::operation_step::done) {
+                    const kind k = kinds.at(s.key);
+                    kinds.erase(s.key);
+                    auto& outcome = *s.step.outcome;
+                    bool ok = k == kind::model ? predicts_sum(outcome) : answered(outcome);
+                    if (ok && k == kind::chat) ok = group.find(s.key)->summary().content == "Echo: one two three";
+                    if (ok) ++succeeded;
+                    else if (++failed == 1) first_error = describe(outcome);
+                    if (++answers < round_limit && (answers < 9 * per_round || !all_fresh())) start(k);
+                }
+            }
+            std::unique_lock<std::mutex> lock(mutex);
+            arrived.wait_for(lock, 50ms, [&] { return !inbox.empty(); });
+            auto now = std::move(inbox);
+            inbox.clear();
+            lock.unlock();
+            for (auto& d : now) {
+                if (d.response) group.on_response(d.key, d.id, std::move(*d.response));
+                else group.on_body_chunk(d.key, d.id, d.head, d.bytes);
+            }
+        }
+    }
+    MESSAGE(kit::name << " poll loop: " << succeeded << " queries on three endpoints over " << rounds << " refreshes");
+    CHECK(succeeded >= 9 * per_round * (rounds + 1));
+    check_traffic(admin.counters(), workspace->statistics(), failed, first_error);
+    runtime.stop(*workspace);
+    workspace.reset();
+    runtime.finish();
 }
 }  // TEST_SUITE lifetime
 

@@ -102,11 +102,13 @@ case $name in
         expect "$out-usage.err" "--key needs a column name"
         ;;
     poll_loop)
-        run 0 "$out" "${credentials[@]}" DATABRICKS_SERVING_ENDPOINT=sum-model --
+        run 0 "$out" "${credentials[@]}" DATABRICKS_SERVING_ENDPOINT=sum-model DATABRICKS_CHAT_ENDPOINT=chat-model --
         expect "$out.out" "query 0: predictions [3]"
         expect "$out.out" "query 1: predictions [6]"
         expect "$out.out" "query 2: predictions [9]"
-        expect "$out.out" "1 discovery, 2 token requests, 3 queries sent"
+        expect "$out.out" "chat: Echo: What is a route optimized endpoint?"
+        # One workspace token for both endpoints, one endpoint-scoped token each.
+        expect "$out.out" "2 discoveries, 3 token requests (1 for the workspace token), 4 queries sent"
         # The library and the curl_multi transport run on the caller's thread only.
         expect "$out.out" "threads in this process: 1"
         expect_no_secrets "$out.out" "$out.err"
