@@ -529,7 +529,7 @@ TEST_CASE("one workspace, three endpoints, 8 threads across token refreshes: one
             });
         for (auto& w : workers) w.join();
     }
-    MESSAGE(kit::name << ": " << succeeded.load() << " queries on three endpoints over " << rounds << " refreshes");
+    MESSAGE(std::string(kit::name) << ": " << succeeded.load() << " queries on three endpoints over " << rounds << " refreshes");
     CHECK(succeeded.load() >= 8 * per_round * (rounds + 1));
     check_traffic(admin.counters(), workspace.statistics(), failed.load(), first_error);
     CHECK(model.statistics().invocations + chat.statistics().invocations + embed.statistics().invocations ==
@@ -633,7 +633,7 @@ TEST_CASE("one workspace, three endpoints, one poll loop on one thread (query_gr
             }
         }
     }
-    MESSAGE(kit::name << " poll loop: " << succeeded << " queries on three endpoints over " << rounds << " refreshes");
+    MESSAGE(std::string(kit::name) << " poll loop: " << succeeded << " queries on three endpoints over " << rounds << " refreshes");
     CHECK(succeeded >= 9 * per_round * (rounds + 1));
     check_traffic(admin.counters(), workspace->statistics(), failed, first_error);
     runtime.stop(*workspace);
