@@ -68,6 +68,11 @@ int main(int argc, char** argv) {
     dbserve::basic_client<dbserve::traits_for<dbserve::no_transport, dbserve::system_clock_policy,
                                               dbserve::environment_secret_source>>
         client(std::move(config));
+    // Credentials are loaded before the frame loop, never inside a frame's next().
+    if (auto loaded = client.load_credentials(); !loaded) {
+        std::fprintf(stderr, "poll_loop: %s\n", loaded.error().to_string().c_str());
+        return 2;
+    }
 
     std::vector<pending_query> queries;
     queries.reserve(3);  // the completion handlers below point into this vector: no reallocation
@@ -115,6 +120,12 @@ int main(int argc, char** argv) {
                     std::printf("  query %d: predictions %s\n", query.number, predictions->predictions().dump().c_str());
                     return;
                 }
+                case dbserve::operation_step::load_credentials:
+                    // Only a reload after the token endpoint refused the credentials, or a
+                    // federation token file, comes here (they were loaded before the loop).
+                    // A loop that must never block hands this to a worker thread instead.
+                    query.operation.load_credentials();
+                    continue;
                 case dbserve::operation_step::chunk:  // only streamed queries give chunks
                     continue;
                 case dbserve::operation_step::wait_until:  // a retry backoff: look again next frame

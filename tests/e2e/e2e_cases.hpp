@@ -674,6 +674,9 @@ inline polled_stream poll_stream(sync_client& client, const emulator& emu) {
             case dbserve::operation_step::wait_until:
                 std::this_thread::sleep_until(step.deadline);  // a retry backoff the operation asked for
                 break;
+            case dbserve::operation_step::load_credentials:
+                op.load_credentials();
+                break;
             case dbserve::operation_step::chunk:
                 ++out.chunks;
                 break;

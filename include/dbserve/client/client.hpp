@@ -3,6 +3,10 @@
 //   blocking  client.query(body)                  over a transport with send();
 //   callback  client.async_query(body, handler)   over a transport with async_send();
 //   poll      auto op = client.start_query(body)  the caller does the I/O (no transport).
+// Credentials are loaded at a query's first use, or ahead by load_credentials();
+// reload_credentials() picks up a rotated secret (queries also reload once by themselves
+// when the token endpoint refuses the credentials). See query_operation.hpp for the poll
+// API's credential step, which keeps file reads out of next().
 // Override one policy by deriving from default_traits:
 //   struct my_traits : dbserve::default_traits { using transport = my_transport; };
 //   dbserve::basic_client<my_traits> client(config, my_transport{...});
@@ -203,6 +207,27 @@ public:
         return start_stream(detail::dump_body(body), std::move(options));
     }
 
+    // ------------------------------------------------------------------ credentials
+
+    // Loads the credentials now unless they are loaded: runs the SecretSource (the
+    // environment, ~/.databrickscfg, a vault callback) and checks what it gave. Optional:
+    // queries load at first use. A poll loop calls it ahead (on any thread) so that its
+    // operations' next() find them loaded and rarely ask for the credential step.
+    result<void> load_credentials() {
+        auto loaded = shared_->load_if_missing();
+        if (!loaded) return scrubbed(std::move(loaded).error());
+        return {};
+    }
+
+    // Loads the credentials again now (a secret rotated where the SecretSource reads it):
+    // later token requests use the new ones; cached tokens stay until they expire. Queries
+    // also reload once by themselves when the token endpoint refuses the credentials.
+    result<void> reload_credentials() {
+        auto loaded = shared_->reload(0);
+        if (!loaded) return scrubbed(std::move(loaded).error());
+        return {};
+    }
+
     // ------------------------------------------------------------------ inspection
 
     client_statistics statistics() const noexcept { return shared_->stats.snapshot(); }
@@ -226,6 +251,11 @@ public:
 
 private:
     using runner_type = detail::async_runner<transport_type, clock_type>;
+
+    dbserve::error scrubbed(dbserve::error failure) const {
+        shared_->secrets.scrub(failure);
+        return failure;
+    }
 
     // Not make_shared: a query's deadline wake holds a weak_ptr to its runner inside the
     // Clock until the deadline passes, and a weak_ptr keeps a make_shared allocation (the
@@ -259,6 +289,9 @@ private:
                 }
                 case operation_step::wait_until:
                     clock_->sleep_until(step.deadline);
+                    break;
+                case operation_step::load_credentials:
+                    op.load_credentials();
                     break;
                 case operation_step::chunk:
                     on_chunk(*step.stream_chunk);

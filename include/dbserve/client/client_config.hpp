@@ -42,7 +42,8 @@ constexpr std::string_view to_string(token_path p) noexcept {
 }
 
 // Returns a token and its expiry; called when the cached one is stale or expired (at most
-// one call in flight per endpoint). Called on whichever thread drives that query.
+// one call in flight per endpoint), by the operation's credential step: on whichever
+// thread drives that query, never inside a poll API's next().
 using token_supplier = std::function<result<supplied_token>()>;
 
 struct client_config {
@@ -105,6 +106,9 @@ struct client_statistics {
     std::uint64_t queries_started = 0;
     std::uint64_t queries_succeeded = 0;
     std::uint64_t queries_failed = 0;
+    std::uint64_t identity_token_requests = 0;  // github-oidc: requests for an ID token
+    std::uint64_t credential_loads = 0;    // runs of the SecretSource that gave usable credentials
+    std::uint64_t credential_reloads = 0;  // of which replaced earlier credentials
 };
 
 DBSERVE_END_NAMESPACE

@@ -1,7 +1,8 @@
 // The state every operation of one client shares: configuration, the policies seen
-// through type-erased functions, the token and discovery caches, credentials once loaded,
-// statistics, and the change notification drivers wait on. One mutex guards the caches;
-// it is never held while a policy (secret source, token supplier) or a transport runs.
+// through type-erased functions, the token and discovery caches, the credentials as last
+// loaded, statistics, and the change notification drivers wait on. One mutex guards the
+// caches; it is never held while a policy (secret source, token supplier) or a transport
+// runs. Loads of the secret source take turns on their own mutex instead.
 #pragma once
 
 #include <dbserve/client/request_builders.hpp>
@@ -10,6 +11,7 @@
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/detail/known_secrets.hpp>
 #include <dbserve/client/endpoint.hpp>
+#include <dbserve/client/federation.hpp>
 #include <dbserve/client/token_cache.hpp>
 #include <dbserve/protocol/url.hpp>
 
@@ -40,6 +42,9 @@ struct atomic_statistics {
     std::atomic<std::uint64_t> queries_started{0};
     std::atomic<std::uint64_t> queries_succeeded{0};
     std::atomic<std::uint64_t> queries_failed{0};
+    std::atomic<std::uint64_t> identity_token_requests{0};
+    std::atomic<std::uint64_t> credential_loads{0};
+    std::atomic<std::uint64_t> credential_reloads{0};
 
     static void bump(std::atomic<std::uint64_t>& counter) noexcept {
         counter.fetch_add(1, std::memory_order_relaxed);
@@ -56,14 +61,21 @@ struct atomic_statistics {
         s.queries_started = queries_started.load(std::memory_order_relaxed);
         s.queries_succeeded = queries_succeeded.load(std::memory_order_relaxed);
         s.queries_failed = queries_failed.load(std::memory_order_relaxed);
+        s.identity_token_requests = identity_token_requests.load(std::memory_order_relaxed);
+        s.credential_loads = credential_loads.load(std::memory_order_relaxed);
+        s.credential_reloads = credential_reloads.load(std::memory_order_relaxed);
         return s;
     }
 };
 
-// Credentials as loaded and checked once, with what was derived from them.
+// Credentials as loaded and checked, with what was derived from them. Immutable once
+// made: a reload makes a new one, and operations keep the one they started with alive.
 struct loaded_credentials {
     credentials values;
     credential_method method = credential_method::client_credentials;
+    subject_token_source subject = subject_token_source::none;  // token_federation: where the JWT is
+    std::string audience;     // token_federation: the audience the JWT must carry
+    std::uint64_t generation = 0;  // 1 for the first load, one more per reload
     std::string host;         // normalized workspace URL
     std::string token_url;    // client_config::token_url, else host + /oidc/v1/token
     std::string control_key;  // control-plane token cache key
@@ -177,12 +189,49 @@ public:
         return closed_;
     }
 
-    // Loads and checks the credentials once; later calls return the stored ones.
-    result<const loaded_credentials*> credentials_once() {
+    using credentials_ptr = std::shared_ptr<const loaded_credentials>;
+
+    // The credentials as last loaded, or null before the first load. Never loads: the
+    // operation's next() calls only this (file I/O belongs to the credential step).
+    credentials_ptr current_credentials() const {
+        std::lock_guard<std::mutex> lock(mutex);
+        return credentials_;
+    }
+
+    // Loads the credentials unless they are loaded: the first use, or an explicit
+    // load_credentials(). Runs the secret source (environment, profile file, a vault).
+    result<credentials_ptr> load_if_missing() { return load_replacing(0, false); }
+
+    // Loads them again if the ones in use are still generation `stale` (0: unconditionally):
+    // after the token endpoint refused them, many queries may ask at once and one reload
+    // serves them all. The new credentials replace the old for every later request; the
+    // cached tokens stay (they were issued and remain valid).
+    result<credentials_ptr> reload(std::uint64_t stale) { return load_replacing(stale, true); }
+
+private:
+    result<credentials_ptr> load_replacing(std::uint64_t stale, bool reloading) {
+        std::lock_guard<std::mutex> turn(load_mutex_);
         {
             std::lock_guard<std::mutex> lock(mutex);
-            if (credentials_) return &*credentials_;
+            if (credentials_ && (!reloading || (stale != 0 && credentials_->generation != stale)))
+                return credentials_;
         }
+        auto fresh = load_and_check();
+        if (!fresh) return std::move(fresh).error();
+        atomic_statistics::bump(stats.credential_loads);
+        std::lock_guard<std::mutex> lock(mutex);
+        if (credentials_) atomic_statistics::bump(stats.credential_reloads);
+        fresh->generation = credentials_ ? credentials_->generation + 1 : 1;
+        secrets.add_client_credentials(fresh->values.client_id, fresh->values.client_secret.reveal());
+        secrets.add_permanent(fresh->values.token.reveal());
+        secrets.add_permanent(fresh->values.oidc_token.reveal());
+        secrets.add_permanent(fresh->values.actions_id_token_request_token.reveal());
+        credentials_ = std::make_shared<const loaded_credentials>(std::move(*fresh));
+        return credentials_;
+    }
+
+    // Runs the secret source and checks what it gave.
+    result<loaded_credentials> load_and_check() {
         if (!load_credentials)
             return unexpected(errc::configuration, "the client has no secret source to load credentials from");
         auto loaded = load_credentials();
@@ -208,19 +257,16 @@ public:
         out.host = std::move(*host);
         out.control_key = "control-plane\n" + out.host;
         out.values = std::move(*loaded);
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!credentials_) {
-            secrets.add_client_credentials(out.values.client_id, out.values.client_secret.reveal());
-            secrets.add_permanent(out.values.token.reveal());
-            credentials_ = std::move(out);
+        if (out.method == credential_method::token_federation) {
+            out.subject = subject_token_source_of(out.values);
+            out.audience = federation_audience(out.values, out.token_url);
         }
-        return &*credentials_;
+        return out;
     }
 
+public:
     // The credentials if already loaded; call with the lock held.
-    const loaded_credentials* credentials_if_loaded() const noexcept {
-        return credentials_ ? &*credentials_ : nullptr;
-    }
+    const loaded_credentials* credentials_if_loaded() const noexcept { return credentials_.get(); }
 
     const std::string& workspace_id_for(const resolved_endpoint& endpoint) const {
         if (!config.workspace_id.empty()) return config.workspace_id;
@@ -285,7 +331,8 @@ private:
     std::uint64_t version_ = 0;
     std::vector<std::function<void()>> waiters_;
     bool closed_ = false;
-    std::optional<loaded_credentials> credentials_;
+    credentials_ptr credentials_;  // guarded by mutex
+    std::mutex load_mutex_;        // one secret source load at a time
 };
 
 }  // namespace detail
