@@ -217,6 +217,10 @@ http_reply workspace::admin(const http_request& request) {
                 return json_reply(200, json{{"federation_policies", list}});
             }
         }
+        if (segments.size() == 3 && segments[1] == "federation-policies" && segments[2] == "clear" && post) {
+            federation_policies_.clear();
+            return json_reply(200, json{{"federation_policies", json::array()}});
+        }
         if (segments.size() == 3 && segments[1] == "principals" && post) {
             // Secret rotation: the old secret stops working at once.
             principal* who = nullptr;

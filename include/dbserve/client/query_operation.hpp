@@ -444,7 +444,11 @@ private:
             c.method == credential_method::token_federation ? "a workspace token by token federation"
                                                              : "a control-plane token",
             c.token_url);
-        if (!token) return control_token_failed(l, c, std::move(token).error());
+        if (!token) {
+            dbserve::error failure = std::move(token).error();
+            if (c.method == credential_method::token_federation) federation_hint(failure);
+            return control_token_failed(l, c, std::move(failure));
+        }
         lock_type lock(shared()->mutex);
         const cached_token& stored = shared()->control_tokens.complete(
             c.control_key, claims(l).control, std::move(token->access_token), token->expires_in, now());
@@ -454,6 +458,17 @@ private:
         shared()->notify(lock);
         l.at = l.resume;
         return go_on;
+    }
+
+    // A refused federation is about the policy and the JWT, not a client secret.
+    static void federation_hint(dbserve::error& failure) {
+        const std::string_view secret_hint = detail::tokens::hint_for(errc::authentication);
+        const auto at = failure.message.find(secret_hint);
+        if (at == std::string::npos) return;
+        failure.message.replace(at, secret_hint.size(),
+                                "; check the federation policy (issuer, audience, subject) against the identity "
+                                "provider's token, the audience asked for (DATABRICKS_TOKEN_AUDIENCE), and the "
+                                "service principal's client id");
     }
 
     lane_stop control_token_failed(lane& l, const detail::loaded_credentials& c, dbserve::error failure) {
