@@ -27,7 +27,10 @@ enum class token_path {
     // The SDKs' way: a control-plane token exchanged (jwt-bearer) for one scoped to the
     // discovered authorization_details. Needs discovery (endpoint_name).
     token_exchange,
-    // A token from outside (a broker, the Serving UI): client_config::supply_token.
+    // A token from outside (a broker, the Serving UI): client_config::supply_token. With a
+    // configured `url` it is the endpoint's token, used as it is; with discovery by name it
+    // is a workspace token: it looks the endpoint up and is exchanged (jwt-bearer) for the
+    // endpoint's token. Either way the supplier is asked again at each token fetch.
     supplied,
 };
 

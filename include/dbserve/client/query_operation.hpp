@@ -250,6 +250,7 @@ private:
     }
 
     lane_stop acquire_control_token(lane& l) {
+        if (shared()->path == token_path::supplied) return supplied_control_token(l);
         if (auto stop = require_credentials(l)) return stop;
         const detail::loaded_credentials& c = *creds_;
         if (c.method == credential_method::token) {
@@ -283,6 +284,29 @@ private:
         set_request(l, detail::client_credentials_token_request(c.token_url, c.values.client_id,
                                                                 c.values.client_secret.reveal()));
         return send_control_token_request(l);
+    }
+
+    // With a token supplier and discovery, the supplier's token (a workspace token from a
+    // broker or a file) also looks the endpoint up; it is asked anew for each lookup.
+    lane_stop supplied_control_token(lane& l) {
+        if (!supplied_) {
+            supply_wanted_ = true;
+            return lane_action{lane_action::load_credentials};
+        }
+        result<supplied_token> answer = std::move(*supplied_);
+        supplied_.reset();
+        auto supplied = detail::check_supplied_token(std::move(answer), shared()->wall_now());
+        if (!supplied) {
+            dbserve::error failure = std::move(supplied).error();
+            failure.message = "could not get a token from the token supplier to look up serving endpoint '" +
+                              shared()->config.endpoint_name + "': " + failure.message;
+            return finish(l, std::move(failure));
+        }
+        shared()->secrets.add_token("supplied-control-plane", supplied->access_token.reveal());
+        control_token_ = std::move(supplied->access_token);
+        control_serial_ = 0;  // not from the cache: nothing to refresh after a 401
+        l.at = l.resume;
+        return go_on;
     }
 
     lane_action send_control_token_request(lane& l) {
@@ -493,7 +517,14 @@ private:
     }
 
     lane_stop fetch_data_token(lane& l) {
-        if (shared()->path == token_path::supplied) return fetch_supplied(l);
+        if (shared()->path == token_path::supplied) {
+            if (!endpoint_->discovered) return fetch_supplied(l);
+            // Discovered: the supplier's token is a workspace token, exchanged (jwt-bearer)
+            // for the endpoint's as the SDKs do.
+            l.at = phase::control;
+            l.resume = phase::fetch_exchange_send;
+            return go_on;
+        }
         if (auto stop = require_credentials(l)) return stop;
         const detail::loaded_credentials& c = *creds_;
         if (c.method == credential_method::token) {

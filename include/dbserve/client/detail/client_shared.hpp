@@ -237,7 +237,8 @@ private:
         auto loaded = load_credentials();
         if (!loaded) return std::move(loaded).error();
         auto method = select_credential_method(*loaded);
-        if (!method) return std::move(method).error();
+        // With a token supplier the credentials only give the workspace host (discovery).
+        if (!method && path != token_path::supplied) return std::move(method).error();
         const std::string& configured_host = config.host.empty() ? loaded->host : config.host;
         if (configured_host.empty())
             return unexpected(errc::configuration,
@@ -252,7 +253,7 @@ private:
             if (!token_endpoint) return std::move(token_endpoint).error();
         }
         loaded_credentials out;
-        out.method = *method;
+        out.method = method ? *method : credential_method::token;
         out.token_url = config.token_url.empty() ? token_url(*host) : config.token_url;
         out.host = std::move(*host);
         out.control_key = "control-plane\n" + out.host;
