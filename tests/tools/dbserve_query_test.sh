@@ -333,6 +333,7 @@ group_credentials() {
         run github_oidc 0 --auth github-oidc --endpoint sum-model "${NET[@]}" --data "$body" -v
     out_has github_oidc '"predictions":\[3\]'
     err_has github_oidc 'token path: OAuth token federation \(github-oidc\)'
+    err_has github_oidc 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=<redacted>&'
     equals "github-oidc: federated exchanges" "$(counter 'j.federation.accepted')" 1
     equals "github-oidc: ID tokens" "$(counter 'j.identity_tokens.issued')" 1
     # A file-oidc token file that does not exist: a configuration error naming it (exit 2).

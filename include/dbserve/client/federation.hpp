@@ -2,7 +2,7 @@
 // provider's JWT into a workspace token, and the GitHub Actions ID-token request that gets
 // such a JWT. Pure functions over plain values; the operation sends them
 // (query_operation.hpp), and subject_token_sources.hpp reads the JWT from the environment
-// or a file. PROTOCOL notes: docs/PROTOCOL.md, "OAuth token federation".
+// or a file. Protocol notes: tests/emulator/README.md, "Token federation".
 #pragma once
 
 #include <dbserve/client/credentials.hpp>
