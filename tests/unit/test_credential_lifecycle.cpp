@@ -450,3 +450,53 @@ TEST_CASE("the environment source reads the federation variables, DATABRICKS_OID
     CHECK_FALSE(contains(describe(*c), jwt_two));
     CHECK_FALSE(contains(describe(*c), "gh-token"));
 }
+
+TEST_CASE("a profile's federation keys: oidc_token_filepath, token_audience, account_id, oidc_token_env") {
+    std::error_code ec;
+    const auto path = (std::filesystem::temp_directory_path(ec) /
+                       ("dbserve-credential-lifecycle-" + std::to_string(std::random_device{}()) + ".cfg"))
+                          .string();
+    std::ofstream(path) << "[__settings__]\ndefault_profile = ci\n[ci]\nhost = " << host
+                        << "\nauth_type = env-oidc\noidc_token_env = CI_JWT\noidc_token_filepath = /run/jwt\n"
+                           "token_audience = aud-1\naccount_id = acct-1\n";
+    std::map<std::string, std::string> env{{"CI_JWT", jwt_one}};
+    profile_file_secret_source source{path, "", [&](const char* name) -> const char* {
+                                          auto it = env.find(name);
+                                          return it == env.end() ? nullptr : it->second.c_str();
+                                      }};
+    auto c = source.load();
+    std::remove(path.c_str());
+    REQUIRE(c);
+    CHECK(c->auth_type == "env-oidc");
+    CHECK(c->oidc_token.reveal() == jwt_one);
+    CHECK(c->oidc_token_filepath == "/run/jwt");
+    CHECK(c->token_audience == "aud-1");
+    CHECK(c->account_id == "acct-1");
+}
+
+TEST_CASE("a poll operation reads the profile file in the credential step only: the file written after next() is used") {
+    struct profile_poll_traits {
+        using transport = no_transport;
+        using clock = manual_clock;
+        using secret_source = profile_file_secret_source;
+    };
+    temp_file profile("databrickscfg");
+    manual_clock clock;
+    basic_client<profile_poll_traits> client(configured(), no_transport{}, clock,
+                                             profile_file_secret_source{profile.path, "", [](const char*) -> const char* {
+                                                                            return nullptr;
+                                                                        }});
+    auto op = client.start_query(std::string("{}"));
+    REQUIRE(op.next().kind == operation_step::load_credentials);
+    // Written only now: had next() read the profile, it would have found no file and failed.
+    profile.write(std::string("[DEFAULT]\nhost = ") + host + "\nclient_id = file-client\nclient_secret = file-secret\n");
+    op.load_credentials();
+    auto token = op.next();
+    REQUIRE(token.kind == operation_step::send);
+    CHECK(token.request->headers.get("Authorization") == basic_authorization("file-client", "file-secret"));
+    // Later operations find the credentials loaded: no step, no read.
+    std::remove(profile.path.c_str());
+    auto second = client.start_query(std::string("{}"));
+    CHECK(second.next().kind != operation_step::load_credentials);
+    CHECK(client.statistics().credential_loads == 1);
+}

@@ -117,8 +117,10 @@ inline void copy_profile_value(const ini_section& section, std::string_view key,
 // (empty: none). Without one, `[__settings__] default_profile` names it; without that,
 // DEFAULT is used if present. A profile asked for by name (or by default_profile) that is
 // not in the file is an error naming both the profile and the file.
+// `token_env`, when given, receives the profile's oidc_token_env (the variable holding the
+// env-oidc JWT).
 inline result<credentials> credentials_from_profile(const ini_file& file, std::string_view requested,
-                                                    std::string_view path) {
+                                                    std::string_view path, std::string* token_env = nullptr) {
     std::string name(requested);
     std::string chosen_by = "was asked for";
     std::string fix = "fix the name (the profile given in code or DATABRICKS_CONFIG_PROFILE)";
@@ -151,6 +153,7 @@ inline result<credentials> credentials_from_profile(const ini_file& file, std::s
     copy_profile_value(*section, "oidc_token_filepath", out.oidc_token_filepath);
     copy_profile_value(*section, "token_audience", out.token_audience);
     copy_profile_value(*section, "account_id", out.account_id);
+    if (token_env) copy_profile_value(*section, "oidc_token_env", *token_env);
     return out;
 }
 
@@ -219,14 +222,10 @@ struct profile_file_secret_source {
         auto parsed = detail::parse_ini(raw, file_path);
         if (!raw.empty()) detail::secure_zero(&raw[0], raw.size());
         if (!parsed) return std::move(parsed).error();
-        auto out = detail::credentials_from_profile(*parsed, requested, file_path);
-        if (out) {
-            // oidc_token_env names the variable that holds the env-oidc JWT.
-            std::string token_env;
-            if (const detail::ini_section* section = parsed->find(requested.empty() ? "DEFAULT" : requested))
-                detail::copy_profile_value(*section, "oidc_token_env", token_env);
-            if (!token_env.empty()) out->oidc_token = subject_token_from_environment(getenv, token_env);
-        }
+        std::string token_env;
+        auto out = detail::credentials_from_profile(*parsed, requested, file_path, &token_env);
+        // oidc_token_env names the variable that holds the env-oidc JWT.
+        if (out && !token_env.empty()) out->oidc_token = subject_token_from_environment(getenv, token_env);
         return out;
     }
 };
