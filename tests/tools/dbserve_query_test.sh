@@ -630,7 +630,7 @@ group_bad_input() {
     run transport_bad 2 "${U[@]}" --data "$body" --transport wget
     one_error_line transport_bad '--transport expects curl or beast'
     run auth_bad 2 "${U[@]}" --data "$body" --auth password
-    one_error_line auth_bad '--auth expects client-credentials, token-exchange or token'
+    one_error_line auth_bad '--auth expects client-credentials, token-exchange, token, env-oidc, file-oidc or github-oidc'
     run action_bad 2 "${U[@]}" --data "$body" --action read
     one_error_line action_bad '--action expects query_inference_endpoint or manage_inference_endpoint'
     run cacert_missing 2 --url "$SUM_URL" --cacert "$files/nope.pem" "${RESOLVE[@]}" --data "$body"
@@ -647,8 +647,8 @@ group_bad_input() {
     run token_file_two_lines 2 "${U[@]}" --data "$body" --token-file "$files/two-lines"
     one_error_line token_file_two_lines 'more than one line'
     printf 'not-a-real-token\n' >"$files/some-token"
-    run token_file_with_endpoint 2 --endpoint sum-model "${NET[@]}" --data "$body" --token-file "$files/some-token"
-    one_error_line token_file_with_endpoint '--token-file needs --url'
+    run token_file_with_auth 2 --auth env-oidc "${U[@]}" --data "$body" --token-file "$files/some-token"
+    one_error_line token_file_with_auth '--token-file supplies the token itself'
     run token_file_and_secret_file 2 "${U[@]}" --data "$body" --token-file "$files/empty" --client-secret-file "$files/empty"
     one_error_line token_file_and_secret_file 'give --token-file or --client-secret-file, not both'
     run secret_file_empty 2 "${U[@]}" --data "$body" --client-secret-file "$files/empty"
