@@ -29,13 +29,16 @@
 // releases whatever fetch it had claimed, so nobody waits for it forever.
 //
 // What a query does: resolve the endpoint (configured URL, or discovery by name with a
-// control-plane token, cached per name), get the data-plane token (cached per URL and
-// authorization_details: fresh → use; stale → use and let one caller refresh it in the
-// background; expired → one caller fetches while the others wait), POST the body, and on
-// failure: 401 → drop that token, fetch a new one, retry once; 403 → permission error;
-// 404 or unresolvable data-plane host after discovery → discover again once; 429/503 and
-// connection failures → retry_delay(); a POST whose outcome is unknown is not repeated
-// unless retry_policy says so. A total deadline (query_options::deadline, else
+// control-plane token, cached per name; with token federation that token is the identity
+// provider's JWT exchanged (RFC 8693) for a workspace token), get the data-plane token
+// (cached per URL and authorization_details: fresh → use; stale → use and let one caller
+// refresh it in the background; expired → one caller fetches while the others wait), POST
+// the body, and on failure: 401 → drop that token, fetch a new one, retry once; 403 →
+// permission error; 404 or unresolvable data-plane host after discovery → discover again
+// once; 429/503 and connection failures → retry_delay(); a POST whose outcome is unknown
+// is not repeated unless retry_policy says so; the token endpoint refusing the credentials
+// (invalid_client or 401) → load them again once (the credential step) and repeat that
+// token request once. A total deadline (query_options::deadline, else
 // client_config::query_deadline) bounds all of it: each request's timeout is at most the
 // time left, no retry wait ends past it, and once it passes the query ends with
 // errc::timeout (claims on shared fetches are given up, so a waiting query takes over).
