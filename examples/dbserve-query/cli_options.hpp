@@ -20,7 +20,7 @@
 
 namespace dbserve_query {
 
-enum class auth_choice { automatic, client_credentials, token_exchange, token };
+enum class auth_choice { automatic, client_credentials, token_exchange, token, env_oidc, file_oidc, github_oidc };
 enum class csv_format { split, records };
 enum class summary_format { text, json };
 enum class transport_choice { curl, beast };
@@ -85,10 +85,18 @@ Where:
 Credentials (never on the command line):
   DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET from the environment or the profile
   --client-secret-file FILE   read the client secret from FILE
-  --token-file FILE           use the OAuth token in FILE (obtained elsewhere; needs --url)
-  --auth client-credentials|token-exchange|token
+  --token-file FILE           use the OAuth token in FILE (obtained elsewhere), read again at each
+                              token fetch; with --endpoint it also looks the endpoint up
+  --auth client-credentials|token-exchange|token|env-oidc|file-oidc|github-oidc
                               default: client credentials with --url, token exchange with --endpoint;
-                              token: --token-file, or an OAuth token in DATABRICKS_TOKEN
+                              token: --token-file, or an OAuth token in DATABRICKS_TOKEN;
+                              OAuth token federation (no secret held; DATABRICKS_CLIENT_ID names the
+                              service principal's policy, unset for an account-wide one):
+                              env-oidc: the JWT in DATABRICKS_OIDC_TOKEN (or the variable named by
+                              DATABRICKS_OIDC_TOKEN_ENV); file-oidc: the JWT in the file
+                              DATABRICKS_OIDC_TOKEN_FILEPATH, read at each exchange; github-oidc:
+                              ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN (a GitHub Actions job). Audience:
+                              DATABRICKS_TOKEN_AUDIENCE, else DATABRICKS_ACCOUNT_ID, else the token URL
   --action query_inference_endpoint|manage_inference_endpoint
 Body:
   --data JSON | @FILE | @-    send this JSON as is (checked to be JSON)
@@ -284,7 +292,11 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
             else if (*v == "client-credentials") o.auth = auth_choice::client_credentials;
             else if (*v == "token-exchange") o.auth = auth_choice::token_exchange;
             else if (*v == "token") o.auth = auth_choice::token;
-            else ok = detail::usage_error("--auth expects client-credentials, token-exchange or token, got '" + *v + "'");
+            else if (*v == "env-oidc") o.auth = auth_choice::env_oidc;
+            else if (*v == "file-oidc") o.auth = auth_choice::file_oidc;
+            else if (*v == "github-oidc") o.auth = auth_choice::github_oidc;
+            else ok = detail::usage_error("--auth expects client-credentials, token-exchange, token, env-oidc, "
+                                          "file-oidc or github-oidc, got '" + *v + "'");
         } else if (flag == "--action") {
             auto v = value();
             if (!v) ok = std::move(v).error();
@@ -340,8 +352,7 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
         return detail::usage_error("say which endpoint: --endpoint NAME (with --host) or --url INVOCATIONS_URL");
     if (!o.token_file.empty() && !o.client_secret_file.empty())
         return detail::usage_error("give --token-file or --client-secret-file, not both");
-    if (!o.token_file.empty() &&
-        (o.auth == auth_choice::client_credentials || o.auth == auth_choice::token_exchange))
+    if (!o.token_file.empty() && o.auth != auth_choice::automatic && o.auth != auth_choice::token)
         return detail::usage_error("--token-file supplies the token itself: drop --auth or use --auth token");
     if (format_given && o.csv_file.empty())
         return detail::usage_error("--format goes with --csv FILE");

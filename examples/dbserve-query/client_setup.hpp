@@ -12,6 +12,7 @@
 
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/credentials.hpp>
+#include <dbserve/client/federation.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/client/endpoint.hpp>
 #include <dbserve/protocol/result.hpp>
@@ -173,6 +174,16 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o, credential_sc
             break;
         case auth_choice::client_credentials: c.auth = dbserve::token_path::client_credentials; break;
         case auth_choice::token_exchange: c.auth = dbserve::token_path::token_exchange; break;
+        case auth_choice::env_oidc:
+        case auth_choice::file_oidc:
+        case auth_choice::github_oidc:
+            // Token federation: the JWT is exchanged for a workspace token, then (as the SDKs
+            // do for route optimized endpoints) for one scoped to the endpoint.
+            c.auth = dbserve::token_path::automatic;
+            s.secrets.values.auth_type = o.auth == auth_choice::env_oidc    ? std::string(dbserve::auth_type_env_oidc)
+                                         : o.auth == auth_choice::file_oidc ? std::string(dbserve::auth_type_file_oidc)
+                                                                            : std::string(dbserve::auth_type_github_oidc);
+            break;
         case auth_choice::token:
             if (use_token_file) {
                 c.auth = dbserve::token_path::supplied;
@@ -190,10 +201,8 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o, credential_sc
         scrubber.add(first->access_token.reveal());
         const std::string path = o.token_file;
         c.supply_token = [path]() { return read_token_file(path, std::chrono::system_clock::now()); };
-        s.token_path_note = "token path: a token from --token-file " + path + " (read again when it nears expiry)";
-        if (o.url.empty())
-            return detail::setup_error("--token-file needs --url (the route optimized invocations URL): a token "
-                                       "scoped to one endpoint cannot look the endpoint up by name");
+        s.token_path_note = "token path: a token from --token-file " + path + " (read again at each token fetch" +
+                            (o.url.empty() ? "; it also looks the endpoint up by name)" : ")");
         return s;
     }
 
@@ -201,6 +210,8 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o, credential_sc
     if (!loaded) return std::move(loaded).error();
     scrubber.add_client_credentials(loaded->client_id, loaded->client_secret.reveal());
     scrubber.add(loaded->token.reveal());
+    scrubber.add(loaded->oidc_token.reveal());
+    scrubber.add(loaded->actions_id_token_request_token.reveal());
     s.credentials_note = "credentials: " + dbserve::describe(*loaded);
     auto method = dbserve::select_credential_method(*loaded);
     if (!method) return std::move(method).error();
@@ -211,7 +222,12 @@ inline dbserve::result<cli_setup> make_setup(const cli_options& o, credential_sc
     auto normalized = dbserve::normalize_workspace_host(host);
     if (!normalized) return detail::setup_error("workspace host: " + normalized.error().message);
     const std::string token_endpoint = s.token_url.empty() ? dbserve::token_url(*normalized) : s.token_url;
-    if (*method == dbserve::credential_method::token) {
+    if (*method == dbserve::credential_method::token_federation) {
+        s.token_path_note = "token path: OAuth token federation (" + loaded->auth_type +
+                            "): the identity provider's JWT exchanged at " + token_endpoint +
+                            " for a workspace token (audience " + dbserve::federation_audience(*loaded, token_endpoint) +
+                            "), then for a token scoped to the endpoint's authorization_details";
+    } else if (*method == dbserve::credential_method::token) {
         s.token_path_note = "token path: the OAuth token from DATABRICKS_TOKEN or the profile, used as it is";
     } else if (c.auth == dbserve::token_path::token_exchange ||
                (c.auth == dbserve::token_path::automatic && o.url.empty())) {

@@ -40,7 +40,8 @@ inline std::string redact_header_value(std::string_view name, std::string_view v
 
 // The token request fields shown as they are; any other field may carry a credential.
 inline bool is_harmless_form_field(std::string_view name) {
-    return name == "grant_type" || name == "scope" || name == "authorization_details" || name == "client_id";
+    return name == "grant_type" || name == "scope" || name == "authorization_details" || name == "client_id" ||
+           name == "subject_token_type";  // a fixed URN (token federation); subject_token is the secret
 }
 
 // Calls visit(name, value) for each non-empty field of a form body, in order; `value` is

@@ -70,6 +70,11 @@ int main(int argc, char** argv) {
     dbserve::basic_workspace<dbserve::traits_for<dbserve::no_transport, dbserve::system_clock_policy,
                                                  dbserve::environment_secret_source>>
         workspace(std::move(config));
+    // Credentials are loaded before the frame loop, never inside a frame's next().
+    if (auto loaded = workspace.load_credentials(); !loaded) {
+        std::fprintf(stderr, "poll_loop: %s\n", loaded.error().to_string().c_str());
+        return 2;
+    }
     auto model = workspace.endpoint(options->endpoint);
 
     // One place that holds every unfinished query and says what any of them needs next.
@@ -145,6 +150,12 @@ int main(int argc, char** argv) {
                     std::printf("  query %d: predictions %s\n", number, predictions->predictions().dump().c_str());
                     break;
                 }
+                case dbserve::operation_step::load_credentials:
+                    // Only a reload after the token endpoint refused the credentials, or a
+                    // federation token file, comes here (they were loaded before the loop).
+                    // A loop that must never block hands this to a worker thread instead.
+                    group.find(s.key)->load_credentials();
+                    break;
                 default:
                     break;
             }

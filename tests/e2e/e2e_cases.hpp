@@ -1,11 +1,13 @@
 // The end-to-end test cases, written once and compiled once per adapter: the including file
 // defines `e2e::kit` (its blocking and asynchronous transports and how to run the latter)
-// and doctest's main. Test suites: matrix, lifetime, faults, peers (one CTest test each).
+// and doctest's main. Test suites: matrix, lifetime, faults, peers, credentials (one CTest
+// test each).
 #pragma once
 
 #include "e2e_fixture.hpp"
 
 #include <dbserve/client/client.hpp>
+#include <dbserve/protocol/form_encoding.hpp>
 #include <dbserve/protocol/detail/base64.hpp>
 #include <dbserve/protocol/token_response.hpp>
 
@@ -611,6 +613,8 @@ TEST_CASE("one workspace, three endpoints, one poll loop on one thread (query_gr
                                                       [&post, key, id](dbserve::result<dbserve::http_response> r) {
                                                           post(delivery{key, id, std::move(r), {}, {}});
                                                       });
+                } else if (s.step.kind == dbserve::operation_step::load_credentials) {
+                    group.find(s.key)->load_credentials();  // a static source: nothing to wait for
                 } else if (s.step.kind == dbserve::operation_step::done) {
                     const kind k = kinds.at(s.key);
                     kinds.erase(s.key);
@@ -895,6 +899,9 @@ inline polled_stream poll_stream(sync_client& client, const emulator& emu) {
             }
             case dbserve::operation_step::wait_until:
                 std::this_thread::sleep_until(step.deadline);  // a retry backoff the operation asked for
+                break;
+            case dbserve::operation_step::load_credentials:
+                op.load_credentials();
                 break;
             case dbserve::operation_step::chunk:
                 ++out.chunks;
@@ -1319,5 +1326,277 @@ TEST_CASE("the real server's refusals become clear errors: bad secret, malformed
     CHECK(count(admin.counters(), "invocations_total") == 0);
 }
 }  // TEST_SUITE peers
+
+// ------------------------------------------------------------------ credentials: rotation and federation
+
+using sourced_client =
+    dbserve::basic_client<dbserve::traits_for<typename kit::blocking, shifted_clock, dbserve::callback_secret_source>>;
+
+// Credentials the test changes while the client runs (a secret rotated in its store).
+struct changing_credentials {
+    std::mutex mutex;
+    dbserve::credentials values;
+    dbserve::callback_secret_source source() {
+        return dbserve::callback_secret_source{[this]() -> dbserve::result<dbserve::credentials> {
+            std::lock_guard<std::mutex> lock(mutex);
+            return values;
+        }};
+    }
+    void set(dbserve::credentials c) {
+        std::lock_guard<std::mutex> lock(mutex);
+        values = std::move(c);
+    }
+};
+
+// oidc-provider (tests/peers) as a workload's identity provider: its client-credentials JWT
+// access tokens (RS256, `aud` its resource, `sub` the client id) are the subject tokens; its
+// JWKS, fetched here from its /jwks route, is what the emulator's federation policy trusts.
+struct identity_provider {
+    std::string dir = make_work_dir(std::string(kit::name) + "-idp");
+    oauth_server server{dir, "e0123456789abcdef", 4 * 3600};
+
+    std::string base() const { return "http://127.0.0.1:" + std::to_string(server.port()); }
+    std::string issuer() const { return server.info().at("issuer").get<std::string>(); }
+    std::string audience() const { return server.info().at("resource").get<std::string>(); }
+    std::string subject(std::size_t client) const { return server.client(client).at("client_id").get<std::string>(); }
+
+    json jwks() const {
+        dbserve::http_request request;
+        request.method = dbserve::http_method::get;
+        request.url = base() + "/jwks";
+        auto r = send(request);
+        return json::parse(r.body);
+    }
+    // A fresh JWT for client `client` (each has its own jti).
+    std::string jwt(std::size_t client) const {
+        const json c = server.client(client);
+        dbserve::http_request request;
+        request.method = dbserve::http_method::post;
+        request.url = base() + "/oidc/v1/token";
+        request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
+        request.headers.add_unchecked("Authorization",
+                                      dbserve::basic_authorization(c.at("client_id").get<std::string>(),
+                                                                   c.at("client_secret").get<std::string>()));
+        request.body = client_credentials_body("");
+        auto r = send(request);
+        return json::parse(r.body).at("access_token").get<std::string>();
+    }
+
+private:
+    static dbserve::http_response send(const dbserve::http_request& request) {
+        dbserve::transport_options options;
+        options.proxy.from_environment = false;
+        typename kit::blocking transport(options);
+        dbserve::send_options send;
+        send.timeout = 10s;
+        auto r = transport.send(request, send);
+        if (!r || r->status != 200)
+            throw std::runtime_error("oidc-provider " + request.url + ": " + (r ? r->body : r.error().to_string()));
+        return *r;
+    }
+};
+
+inline dbserve::client_config discovered_config() {
+    dbserve::client_config config;
+    config.endpoint_name = "sum-model";
+    config.timeout = 20s;
+    config.query_deadline = query_deadline;
+    return config;
+}
+
+inline dbserve::callback_secret_source fixed(dbserve::credentials c) {
+    return dbserve::callback_secret_source{[c] { return dbserve::result<dbserve::credentials>(c); }};
+}
+
+inline bool shows_no_secret(const query_result& r, const std::vector<std::string>& secrets) {
+    if (r) return true;
+    const std::string text = r.error().to_string();
+    for (const auto& secret : secrets) {
+        if (text.find(secret) != std::string::npos) return false;
+        // A JWT's signature alone is as secret as the JWT.
+        const auto dot = secret.rfind('.');
+        if (dot != std::string::npos && text.find(secret.substr(dot + 1)) != std::string::npos) return false;
+    }
+    return true;
+}
+
+TEST_SUITE("credentials") {
+TEST_CASE("a secret rotated mid-run (admin call, new secret in the source): no failed query, exactly one reload") {
+    emulator emu;
+    admin_api admin(emu);
+    changing_credentials store;
+    store.set(emu.principal());
+    dbserve::client_config config;
+    config.url = emu.url("sum-model");
+    config.timeout = 20s;
+    config.query_deadline = query_deadline;
+    sourced_client client(config, typename kit::blocking(emu.transport_options()), {}, store.source());
+    std::atomic<int> succeeded{0}, failed{0};
+    std::atomic<bool> rotated{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 40; ++i) {
+                auto r = client.query(std::string(sum_body));
+                if (predicts_sum(r)) {
+                    ++succeeded;
+                } else {
+                    ++failed;
+                    MESSAGE(describe(r));
+                }
+                // Keep querying across the rotation.
+                if (i == 20) while (!rotated) std::this_thread::yield();
+            }
+        });
+    while (succeeded < 30) std::this_thread::yield();
+    // Rotation: the service takes only the new secret, the store holds it, and the tokens
+    // issued with the old one are revoked so the next queries must fetch.
+    const json fresh = admin.post("/principals/sp-main", json{{"rotate_secret", true}});
+    dbserve::credentials rotated_credentials = emu.principal();
+    rotated_credentials.client_secret = dbserve::secret_string(fresh.at("client_secret").get<std::string>());
+    store.set(rotated_credentials);
+    admin.post("/tokens/revoke", json::object());
+    rotated = true;
+    for (auto& t : threads) t.join();
+    CHECK(failed == 0);
+    CHECK(succeeded == 120);
+    const auto stats = client.statistics();
+    CHECK(stats.credential_reloads == 1);
+    CHECK(stats.queries_failed == 0);
+    const json counters = admin.counters();
+    CHECK(count(counters, "token_responses", "401") == 1);  // the old secret, refused once
+    CHECK(count(counters, "secret_rotations") == 1);
+}
+
+TEST_CASE("file-oidc with oidc-provider as the identity provider: the file is read at each exchange") {
+    identity_provider idp;
+    emulator emu;
+    admin_api admin(emu);
+    admin.post("/federation-policies", json{{"principal", "sp-main"},
+                                            {"issuer", idp.issuer()},
+                                            {"audiences", {idp.audience()}},
+                                            {"subject", idp.subject(0)},
+                                            {"jwks", idp.jwks()}});
+    const std::string file = idp.dir + "/subject-token";
+    const std::string first = idp.jwt(0);
+    write_file(file, first + "\n");
+    dbserve::credentials c;
+    c.host = emu.workspace_url();
+    c.auth_type = "file-oidc";
+    c.oidc_token_filepath = file;
+    c.client_id = emu.principal().client_id;
+    shifted_clock clock;
+    sourced_client client(discovered_config(), typename kit::blocking(emu.transport_options()), clock,
+                          fixed(c));
+    auto r = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    CHECK(count(admin.counters(), "federation", "accepted") == 1);
+
+    // Rewritten with another workload's JWT (subject "dbserve:sp/special"): the next
+    // exchange reads it and the policy refuses it, the service's words shown, no token.
+    const std::string other = idp.jwt(1);
+    write_file(file, other);
+    admin.advance_clock(clock, 2h);  // every token expired: the next query exchanges again
+    auto refused = client.query(std::string(sum_body));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == dbserve::errc::authentication);
+    CHECK(refused.error().service_code == "invalid_grant");
+    CHECK(refused.error().message.find("subject does not match") != std::string::npos);
+    CHECK(refused.error().message.find("federation policy") != std::string::npos);
+    CHECK(shows_no_secret(refused, {first, other}));
+
+    // Rewritten again with a good one: used at the next exchange.
+    const std::string third = idp.jwt(0);
+    write_file(file, third);
+    admin.advance_clock(clock, 5s);  // past the pause after a refused token request
+    auto again = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(again), describe(again));
+    CHECK(count(admin.counters(), "federation", "accepted") == 2);
+    CHECK(count(admin.counters(), "federation", "refused") >= 1);
+}
+
+TEST_CASE("a JWT refused for its audience or issuer: the token endpoint's error shown, no secret in it") {
+    identity_provider idp;
+    emulator emu;
+    admin_api admin(emu);
+    const std::string jwt = idp.jwt(0);
+    for (const char* wrong : {"audience", "issuer"}) {
+        CAPTURE(wrong);
+        admin.post("/federation-policies/clear", json::object());
+        const bool bad_audience = std::string(wrong) == "audience";
+        admin.post("/federation-policies", json{{"principal", "sp-main"},
+                                                {"issuer", bad_audience ? idp.issuer() : "https://other-idp.example"},
+                                                {"audiences", {bad_audience ? "some-account-id" : idp.audience()}},
+                                                {"subject", idp.subject(0)},
+                                                {"jwks", idp.jwks()}});
+        dbserve::credentials c;
+        c.host = emu.workspace_url();
+        c.auth_type = "env-oidc";
+        c.oidc_token = dbserve::secret_string(jwt);
+        c.client_id = emu.principal().client_id;
+        sourced_client client(discovered_config(), typename kit::blocking(emu.transport_options()), {},
+                              fixed(c));
+        auto r = client.query(std::string(sum_body));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().service_code == "invalid_grant");
+        CHECK(r.error().message.find(std::string(wrong) + " does not match") != std::string::npos);
+        CHECK(shows_no_secret(r, {jwt}));
+    }
+}
+
+TEST_CASE("env-oidc from the environment, account-wide policy (no client_id)") {
+    identity_provider idp;
+    emulator emu;
+    admin_api admin(emu);
+    admin.post("/federation-policies", json{{"principal", "sp-main"},
+                                            {"account_wide", true},
+                                            {"issuer", idp.issuer()},
+                                            {"audiences", {idp.audience()}},
+                                            {"subject", idp.subject(0)},
+                                            {"jwks", idp.jwks()}});
+    const std::string jwt = idp.jwt(0);
+    const std::string host = emu.workspace_url();
+    const std::map<std::string, std::string> environment{
+        {"DATABRICKS_HOST", host}, {"DATABRICKS_AUTH_TYPE", "env-oidc"}, {"DATABRICKS_OIDC_TOKEN", jwt}};
+    dbserve::environment_secret_source from_environment{[environment](const char* name) -> const char* {
+        auto it = environment.find(name);
+        return it == environment.end() ? nullptr : it->second.c_str();
+    }};
+    sourced_client client(discovered_config(), typename kit::blocking(emu.transport_options()), {},
+                          dbserve::callback_secret_source{[from_environment] { return from_environment.load(); }});
+    for (int i = 0; i < 3; ++i) {
+        auto r = client.query(std::string(sum_body));
+        CHECK_MESSAGE(predicts_sum(r), describe(r));
+    }
+    CHECK(count(admin.counters(), "federation", "accepted") == 1);
+    CHECK(count(admin.counters(), "token_requests", "token-exchange") == 1);
+}
+
+TEST_CASE("github-oidc against the emulator's GitHub Actions stand-in (ES256)") {
+    emulator emu;
+    admin_api admin(emu);
+    const json gh = emu.info().at("github_actions");
+    const std::string token_url = emu.info().at("token_url").get<std::string>();
+    admin.post("/federation-policies", json{{"principal", "sp-main"},
+                                            {"issuer", gh.at("issuer")},
+                                            {"audiences", {token_url}},  // the default audience
+                                            {"subject", gh.at("subject")},
+                                            {"jwks", gh.at("jwks")}});
+    dbserve::credentials c;
+    c.host = emu.workspace_url();
+    c.auth_type = "github-oidc";
+    c.client_id = emu.principal().client_id;
+    c.actions_id_token_request_url = gh.at("request_url").get<std::string>();
+    c.actions_id_token_request_token = dbserve::secret_string(gh.at("request_token").get<std::string>());
+    sourced_client client(discovered_config(), typename kit::blocking(emu.transport_options()), {},
+                          fixed(c));
+    auto r = client.query(std::string(sum_body));
+    CHECK_MESSAGE(predicts_sum(r), describe(r));
+    CHECK(client.statistics().identity_token_requests == 1);
+    const json counters = admin.counters();
+    CHECK(count(counters, "identity_tokens", "issued") == 1);
+    CHECK(count(counters, "federation", "accepted") == 1);
+}
+}  // TEST_SUITE credentials
 
 }  // namespace e2e

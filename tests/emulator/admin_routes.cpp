@@ -1,4 +1,5 @@
-// The admin API (/admin/...: counters, info, reset, faults, endpoints, config, tokens)
+// The admin API (/admin/...: counters, info, reset, faults, endpoints, config, tokens,
+// federation policies, principals' secrets, the GitHub Actions stand-in)
 // and the workspace's self-description (info(), counters()).
 #include "workspace.hpp"
 #include "workspace_support.hpp"
@@ -71,6 +72,11 @@ json workspace::info_locked() const {
                 {"service_principal", json{{"client_id", main.client_id}, {"client_secret", main.client_secret}}},
                 {"principals", principals},
                 {"personal_access_token", pat_},
+                {"github_actions", json{{"request_url", workspace_url() + "/github-actions/idtoken?api-version=2.0"},
+                                        {"request_token", github_request_token_},
+                                        {"issuer", "https://token.actions.githubusercontent.com"},
+                                        {"subject", github_subject_},
+                                        {"jwks", github_signer_->public_jwks()}}},
                 {"endpoints", endpoints},
                 {"resolve", resolve},
                 {"curl_resolve", curl_resolve}};
@@ -190,6 +196,64 @@ http_reply workspace::admin(const http_request& request) {
                                         {"token_type", options_.token_type},
                                         {"reject_expiring_within_seconds", options_.reject_expiring_within_seconds},
                                         {"clock_offset_seconds", clock_offset_seconds_}});
+        }
+        if (segments.size() == 2 && segments[1] == "federation-policies") {
+            if (post) {
+                json added = json::array();
+                const json specs = body.is_array() ? body : json::array({body});
+                std::vector<federation_policy> parsed;
+                for (const auto& spec : specs) parsed.push_back(parse_federation_policy(spec));
+                for (auto& p : parsed) {
+                    p.id = next_policy_id_++;
+                    added.push_back(federation_policy_json(p));
+                    federation_policies_.push_back(std::move(p));
+                }
+                return json_reply(200, json{{"added", added}});
+            }
+            if (request.method == "DELETE") federation_policies_.clear();
+            if (get || request.method == "DELETE") {
+                json list = json::array();
+                for (const auto& p : federation_policies_) list.push_back(federation_policy_json(p));
+                return json_reply(200, json{{"federation_policies", list}});
+            }
+        }
+        if (segments.size() == 3 && segments[1] == "federation-policies" && segments[2] == "clear" && post) {
+            federation_policies_.clear();
+            return json_reply(200, json{{"federation_policies", json::array()}});
+        }
+        if (segments.size() == 3 && segments[1] == "principals" && post) {
+            // Secret rotation: the old secret stops working at once.
+            principal* who = nullptr;
+            for (auto& p : principals_)
+                if (p.name == segments[2]) who = &p;
+            if (!who) return service_error(404, "RESOURCE_DOES_NOT_EXIST", "No principal named '" + segments[2] + "'.");
+            if (!body.is_object()) throw std::invalid_argument("the body must be a JSON object");
+            for (const auto& item : body.items())
+                if (item.key() != "rotate_secret" && item.key() != "client_secret")
+                    throw std::invalid_argument("unknown principal setting '" + item.key() + "'");
+            if (body.contains("client_secret")) {
+                if (!body["client_secret"].is_string() || body["client_secret"].get<std::string>().empty())
+                    throw std::invalid_argument("'client_secret' must be a non-empty string");
+                who->client_secret = body["client_secret"].get<std::string>();
+            } else if (body.value("rotate_secret", false)) {
+                const std::string seed = who->name + std::to_string(++sequence_);
+                who->client_secret = "dose" + hex64(fnv1a(seed, 88172645463325252ull)) +
+                                     hex64(fnv1a(seed, 1469598103934665603ull));
+            } else {
+                throw std::invalid_argument("give {\"rotate_secret\": true} or {\"client_secret\": \"...\"}");
+            }
+            bump("secret_rotations", "");
+            return json_reply(200, json{{"name", who->name}, {"client_id", who->client_id},
+                                        {"client_secret", who->client_secret}});
+        }
+        if (segments.size() == 2 && segments[1] == "github-actions" && post) {
+            if (!body.is_object()) throw std::invalid_argument("the body must be a JSON object");
+            for (const auto& item : body.items()) {
+                if (item.key() != "subject" || !item.value().is_string())
+                    throw std::invalid_argument("github-actions takes {\"subject\": \"...\"}");
+                github_subject_ = item.value().get<std::string>();
+            }
+            return json_reply(200, json{{"subject", github_subject_}});
         }
         if (segments.size() == 3 && segments[1] == "tokens" && segments[2] == "revoke" && post) {
             const auto revoked = tokens_.size();

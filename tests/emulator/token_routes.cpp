@@ -1,6 +1,6 @@
 // The OAuth token endpoint (/oidc/v1/token): client credentials (Basic or in the body) and
 // the token exchange (jwt-bearer) to endpoint-scoped tokens, and the authorization server
-// metadata that names it.
+// metadata that names it. Token federation's grant is in federation_routes.cpp.
 #include "workspace.hpp"
 #include "workspace_support.hpp"
 
@@ -36,7 +36,7 @@ http_reply workspace::authorization_server_metadata() const {
     const std::string base = workspace_url();
     return json_reply(200, json{{"issuer", base + "/oidc"},
                                 {"token_endpoint", base + "/oidc/v1/token"},
-                                {"grant_types_supported", json::array({"client_credentials", jwt_bearer_grant})},
+                                {"grant_types_supported", json::array({"client_credentials", jwt_bearer_grant, token_exchange_grant})},
                                 {"token_endpoint_auth_methods_supported",
                                  json::array({"client_secret_basic", "client_secret_post"})},
                                 {"scopes_supported", json::array({"all-apis"})},
@@ -262,6 +262,7 @@ http_reply workspace::token(const http_request& request) {
         if (!check_details(form["authorization_details"], who, grants, refusal)) return refusal;
         return issue_token(who, scope, std::move(grants));
     }
+    if (grant_type == token_exchange_grant) return federated_token(form);
     return oauth_error(400, "unsupported_grant_type", "Unsupported grant_type: " + grant_type + ".");
 }
 

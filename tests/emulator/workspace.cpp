@@ -48,6 +48,11 @@ workspace::workspace(workspace_options options) : initial_options_(options), opt
     add("classic-model", model_kind::custom, false, true, true, {"classic-v1"});
     add("not-ready-model", model_kind::custom, true, false, false, {"not-ready-v1"});
     endpoints_ = initial_endpoints_;
+    initial_principals_ = principals_;
+    // ES256, while GitHub signs with RS256: the end-to-end tests then see both algorithms
+    // (oidc-provider's tokens are RS256). A P-256 key is also quick to make per workspace.
+    github_signer_ = std::make_shared<const jwt_signer>("ES256", "github-stand-in");
+    github_request_token_ = "actions-request-" + hex64(fnv1a("github request token", 88172645463325252ull));
     reset_locked();
 }
 
@@ -94,6 +99,14 @@ void workspace::configure(const json& config) {
                 initial_faults_.push_back(fault);
                 faults_.push_back(fault);
             }
+        } else if (key == "federation_policies") {
+            if (!value.is_array()) throw std::invalid_argument("'federation_policies' must be an array of policies");
+            for (const auto& spec : value) {
+                auto policy = parse_federation_policy(spec);
+                policy.id = next_policy_id_++;
+                initial_policies_.push_back(policy);
+                federation_policies_.push_back(std::move(policy));
+            }
         } else if (key == "endpoints") {
             if (!value.is_object()) throw std::invalid_argument("'endpoints' must be an object keyed by endpoint name");
             for (const auto& e : value.items()) {
@@ -139,6 +152,8 @@ void workspace::reset_locked() {
     clock_offset_seconds_ = 0;
     endpoints_ = initial_endpoints_;
     faults_ = initial_faults_;
+    principals_ = initial_principals_;
+    federation_policies_ = initial_policies_;
     counters_ = json{{"connections_accepted", 0},
                      {"requests", 0},
                      {"bad_requests", 0},
@@ -152,6 +167,9 @@ void workspace::reset_locked() {
                      {"invocations_by_endpoint", json::object()},
                      {"legacy_invocations", 0},
                      {"faults_fired", 0},
+                     {"federation", json{{"accepted", 0}, {"refused", 0}}},
+                     {"identity_tokens", json{{"issued", 0}, {"refused", 0}}},
+                     {"secret_rotations", 0},
                      {"connections_dropped", 0}};
 }
 
@@ -171,6 +189,12 @@ void workspace::bump(const std::string& group, const std::string& key) {
 void workspace::trust_issuer(std::shared_ptr<const external_issuer> issuer) {
     std::lock_guard<std::mutex> lock(mutex_);
     external_issuer_ = std::move(issuer);
+}
+
+void workspace::add_federation_policy(federation_policy policy) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    policy.id = next_policy_id_++;
+    federation_policies_.push_back(std::move(policy));
 }
 
 void workspace::bump_external(const std::string& outcome) {
@@ -258,6 +282,8 @@ workspace::classified workspace::classify(const http_request& head) const {
     if (workspace_host) {
         if (path == "/oidc/v1/token") {
             where.kind = route::token;
+        } else if (path == "/github-actions/idtoken") {
+            where.kind = route::github_id_token;
         } else if (segments.size() >= 1 && segments[0] == "admin") {
             where.kind = route::admin;
         } else if (segments.size() == 3 && segments[0] == "api" && segments[1] == "2.0" && segments[2] == "serving-endpoints") {
@@ -315,7 +341,10 @@ http_reply workspace::handle(const http_request& request, const fault_decision& 
         std::string grant = "unknown";
         if (parse_form(request.body, form, error) && form.count("grant_type")) {
             const auto& g = form["grant_type"];
-            grant = g == "client_credentials" ? "client_credentials" : g == jwt_bearer_grant ? "jwt-bearer" : "other";
+            grant = g == "client_credentials"   ? "client_credentials"
+                    : g == jwt_bearer_grant     ? "jwt-bearer"
+                    : g == token_exchange_grant ? "token-exchange"
+                                                : "other";
         }
         bump("token_requests", grant);
     }
@@ -345,6 +374,7 @@ http_reply workspace::handle_locked(const http_request& request, const classifie
         case route::invocations: return invoke(request, where, false);
         case route::legacy_invocations: return invoke(request, where, true);
         case route::admin: return admin(request);
+        case route::github_id_token: return github_id_token(request);
         case route::other: break;
     }
     std::string path = request.target.substr(0, request.target.find('?'));

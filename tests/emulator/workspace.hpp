@@ -8,6 +8,7 @@
 #pragma once
 
 #include "external_issuer.hpp"
+#include "federation.hpp"
 #include "models.hpp"
 
 #include <chrono>
@@ -136,6 +137,11 @@ public:
     // authorization_details claim grants endpoints by id, as for the emulator's own tokens.
     // Counted in counters()["external_tokens"] ("accepted" / "refused").
     void trust_issuer(std::shared_ptr<const external_issuer> issuer);
+    // OAuth token federation: the token-exchange grant accepts JWTs that satisfy one of
+    // these (POST /admin/federation-policies, or "federation_policies" in the config).
+    void add_federation_policy(federation_policy policy);
+    // The GitHub Actions ID-token stand-in's signer (ES256), for tests that forge tokens.
+    const jwt_signer& github_signer() const { return *github_signer_; }
 
     // Identities and endpoints, for tests and info().
     const principal& principal_named(std::string_view name) const;
@@ -157,7 +163,7 @@ private:
         std::vector<grant> grants;  // empty: a control-plane token
         std::chrono::system_clock::time_point expires;
     };
-    enum class route { token, discovery, discovery_list, invocations, legacy_invocations, admin, other };
+    enum class route { token, discovery, discovery_list, invocations, legacy_invocations, admin, github_id_token, other };
     struct classified {
         route kind = route::other;
         std::string endpoint_name;  // for discovery and invocations
@@ -179,6 +185,10 @@ private:
     http_reply authorization_server_metadata() const;
     const principal* authenticate_basic(const std::string& header_value) const;
     http_reply issue_token(const principal& who, const std::string& scope, std::vector<grant> grants);
+    http_reply federated_token(std::map<std::string, std::string>& form);
+    http_reply github_id_token(const http_request& request);
+    federation_policy parse_federation_policy(const json& spec) const;
+    json federation_policy_json(const federation_policy& p) const;
     // discovery_routes.cpp
     http_reply discovery(const http_request& request, const classified& where);
     http_reply discovery_list(const http_request& request);
@@ -209,6 +219,14 @@ private:
     std::uint64_t sequence_ = 0;
     json counters_;
     std::shared_ptr<const external_issuer> external_issuer_;
+    std::vector<principal> initial_principals_;
+    std::vector<federation_policy> initial_policies_;
+    std::vector<federation_policy> federation_policies_;
+    int next_policy_id_ = 1;
+    // The GitHub Actions ID-token stand-in: GET /github-actions/idtoken?audience=...
+    std::shared_ptr<const jwt_signer> github_signer_;
+    std::string github_request_token_;
+    std::string github_subject_ = "repo:dbserve/dbserve:ref:refs/heads/main";
 };
 
 // Decodes application/x-www-form-urlencoded text ('+' is a space); false on a bad escape.

@@ -16,6 +16,8 @@ namespace emulator::detail {
 inline constexpr const char* query_action = "query_inference_endpoint";
 inline constexpr const char* manage_action = "manage_inference_endpoint";
 inline constexpr const char* jwt_bearer_grant = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+inline constexpr const char* token_exchange_grant = "urn:ietf:params:oauth:grant-type:token-exchange";
+inline constexpr const char* jwt_token_type = "urn:ietf:params:oauth:token-type:jwt";
 inline constexpr const char* no_credential = "Credential was not sent or was of an unsupported type for this API.";
 
 inline std::string lower(std::string_view text) {

@@ -164,6 +164,12 @@ fetch_token() {  # AUTHORIZATION_DETAILS [CLIENT_ID SECRET]
         node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).access_token)'
 }
 
+fetch_workspace_token() {  # a control-plane token of the main service principal
+    curl -sS --max-time 10 --cacert "$CA" "${RESOLVE[@]}" -u "$DBSERVE_EMULATOR_CLIENT_ID:$DBSERVE_EMULATOR_CLIENT_SECRET" \
+        --data-urlencode grant_type=client_credentials --data-urlencode scope=all-apis "$DBSERVE_EMULATOR_TOKEN_URL" |
+        node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).access_token)'
+}
+
 closed_port() {
     node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
@@ -272,6 +278,18 @@ group_credentials() {
     err_has token_file 'read a token from --token-file, expires in [0-9]+ s'
     equals "token file: token requests" "$(counter 'j.token_requests.total')" 0
     run auth_token_file 0 --auth token --url "$SUM_URL" "${NET[@]}" --data "$body" --token-file "$files/token"
+    # --token-file with discovery: a workspace token looks the endpoint up and is exchanged.
+    local workspace_token
+    workspace_token=$(fetch_workspace_token)
+    printf '%s\n' "$workspace_token" >"$files/workspace-token"
+    echo "$workspace_token" >>"$work/secrets"
+    reset_emulator
+    DATABRICKS_HOST=$DBSERVE_EMULATOR_WORKSPACE_URL run token_file_discovery 0 --endpoint sum-model "${NET[@]}" \
+        --data "$body" --token-file "$files/workspace-token" -v
+    out_has token_file_discovery '"predictions":\[3\]'
+    err_has token_file_discovery 'it also looks the endpoint up by name'
+    equals "token file with discovery: discoveries" "$(counter 'j.discovery_requests')" 1
+    equals "token file with discovery: jwt-bearer requests" "$(counter 'j.token_requests["jwt-bearer"]')" 1
     # --auth token without a file: DATABRICKS_TOKEN holding an OAuth token.
     DATABRICKS_HOST=$DBSERVE_EMULATOR_WORKSPACE_URL DATABRICKS_TOKEN=$token run auth_token_env 0 --auth token \
         --url "$SUM_URL" "${NET[@]}" --data "$body"
@@ -293,6 +311,35 @@ group_credentials() {
     DATABRICKS_CLIENT_ID=$DBSERVE_EMULATOR_SP_NO_QUERY_CLIENT_ID DATABRICKS_CLIENT_SECRET=$DBSERVE_EMULATOR_SP_NO_QUERY_CLIENT_SECRET \
         run no_query_permission 3 --url "$SUM_URL" "${NET[@]}" --data "$body"
     one_error_line no_query_permission 'invalid_authorization_details.*Query permission'
+
+    # --auth github-oidc against the emulator's GitHub Actions stand-in: no secret held.
+    local gh
+    gh=$(admin GET /info | node -e '
+        const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+        const g = j.github_actions;
+        console.log(JSON.stringify({request_url: g.request_url, request_token: g.request_token,
+            policy: {principal: "sp-main", issuer: g.issuer, audiences: [j.token_url], subject: g.subject, jwks: g.jwks}}));')
+    admin POST /federation-policies "$(node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1]).policy))' "$gh")" >/dev/null
+    local request_url request_token
+    request_url=$(node -e 'console.log(JSON.parse(process.argv[1]).request_url)' "$gh")
+    request_token=$(node -e 'console.log(JSON.parse(process.argv[1]).request_token)' "$gh")
+    echo "$request_token" >>"$work/secrets"
+    reset_emulator
+    admin POST /federation-policies "$(node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1]).policy))' "$gh")" >/dev/null
+    # DATABRICKS_CLIENT_ID (the main principal) names its federation policy; its secret,
+    # still in the environment, is not used: --auth says how to sign in.
+    DATABRICKS_HOST=$DBSERVE_EMULATOR_WORKSPACE_URL ACTIONS_ID_TOKEN_REQUEST_URL=$request_url \
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN=$request_token \
+        run github_oidc 0 --auth github-oidc --endpoint sum-model "${NET[@]}" --data "$body" -v
+    out_has github_oidc '"predictions":\[3\]'
+    err_has github_oidc 'token path: OAuth token federation \(github-oidc\)'
+    err_has github_oidc 'grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=<redacted>&'
+    equals "github-oidc: federated exchanges" "$(counter 'j.federation.accepted')" 1
+    equals "github-oidc: ID tokens" "$(counter 'j.identity_tokens.issued')" 1
+    # A file-oidc token file that does not exist: a configuration error naming it (exit 2).
+    DATABRICKS_HOST=$DBSERVE_EMULATOR_WORKSPACE_URL DATABRICKS_OIDC_TOKEN_FILEPATH=$files/no-such-jwt \
+        run file_oidc_missing 2 --auth file-oidc --endpoint sum-model "${NET[@]}" --data "$body"
+    one_error_line file_oidc_missing 'no-such-jwt'
 }
 
 group_body() {
@@ -583,7 +630,7 @@ group_bad_input() {
     run transport_bad 2 "${U[@]}" --data "$body" --transport wget
     one_error_line transport_bad '--transport expects curl or beast'
     run auth_bad 2 "${U[@]}" --data "$body" --auth password
-    one_error_line auth_bad '--auth expects client-credentials, token-exchange or token'
+    one_error_line auth_bad '--auth expects client-credentials, token-exchange, token, env-oidc, file-oidc or github-oidc'
     run action_bad 2 "${U[@]}" --data "$body" --action read
     one_error_line action_bad '--action expects query_inference_endpoint or manage_inference_endpoint'
     run cacert_missing 2 --url "$SUM_URL" --cacert "$files/nope.pem" "${RESOLVE[@]}" --data "$body"
@@ -600,8 +647,8 @@ group_bad_input() {
     run token_file_two_lines 2 "${U[@]}" --data "$body" --token-file "$files/two-lines"
     one_error_line token_file_two_lines 'more than one line'
     printf 'not-a-real-token\n' >"$files/some-token"
-    run token_file_with_endpoint 2 --endpoint sum-model "${NET[@]}" --data "$body" --token-file "$files/some-token"
-    one_error_line token_file_with_endpoint '--token-file needs --url'
+    run token_file_with_auth 2 --auth env-oidc "${U[@]}" --data "$body" --token-file "$files/some-token"
+    one_error_line token_file_with_auth '--token-file supplies the token itself'
     run token_file_and_secret_file 2 "${U[@]}" --data "$body" --token-file "$files/empty" --client-secret-file "$files/empty"
     one_error_line token_file_and_secret_file 'give --token-file or --client-secret-file, not both'
     run secret_file_empty 2 "${U[@]}" --data "$body" --client-secret-file "$files/empty"

@@ -187,6 +187,8 @@ TEST_CASE("poll operations driven on several threads share one client") {
                     auto step = op.next();
                     if (step.kind == operation_step::send) {
                         op.on_response(step.request_id, network.send(*step.request, step.options()));
+                    } else if (step.kind == operation_step::load_credentials) {
+                        op.load_credentials();
                     } else if (step.kind == operation_step::wait_until) {
                         clock.advance(step.deadline - clock.monotonic_now());
                     } else if (step.kind == operation_step::done) {

@@ -168,6 +168,8 @@ public:
                             };
                         auto response = sync_transport.send(*step.request, options);
                         op.on_response(id, std::move(response));
+                    } else if (step.kind == operation_step::load_credentials) {
+                        op.load_credentials();
                     } else if (step.kind == operation_step::chunk) {
                         out.deltas.emplace_back(step.stream_chunk->content());
                     } else if (step.kind == operation_step::wait_until) {
@@ -266,6 +268,10 @@ private:
                         continue;
                     }
                     if (step.kind == operation_step::chunk) continue;
+                    if (step.kind == operation_step::load_credentials) {
+                        ops[i].load_credentials();
+                        continue;
+                    }
                     const bool timed = step.kind == operation_step::wait_until ||
                                        (step.kind == operation_step::idle &&
                                         step.deadline != std::chrono::steady_clock::time_point{});

@@ -313,6 +313,7 @@ TEST_CASE("poll operations hold the client's state and run to their end after th
     manual_clock clock;
     auto client = std::make_unique<basic_client<testing::poll_traits>>(configured(), no_transport{}, clock,
                                                                       static_secret_source{testing::service_principal()});
+    REQUIRE(client->load_credentials());
     auto a = client->start_query(std::string("{}"));
     auto b = client->start_query(std::string("{}"));
     auto token = a.next();

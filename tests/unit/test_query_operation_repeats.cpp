@@ -42,6 +42,7 @@ TEST_CASE("an invocation repeated after a 401 carries the query body and JSON ty
     config.url = url;
     basic_client<testing::poll_traits> client(config, no_transport{}, clock,
                                               static_secret_source{testing::service_principal()});
+    REQUIRE(client.load_credentials());
     auto op = client.start_query(std::string(body));
     auto t1 = op.next();
     REQUIRE(t1.kind == operation_step::send);
@@ -76,6 +77,7 @@ TEST_CASE("a retried control-plane token request goes on to discovery and the ex
     config.auth = token_path::token_exchange;
     basic_client<testing::poll_traits> client(config, no_transport{}, clock,
                                               static_secret_source{testing::service_principal()});
+    REQUIRE(client.load_credentials());
     auto op = client.start_query(std::string(body));
     auto c1 = next_send(op, clock);
     REQUIRE(c1.kind == operation_step::send);

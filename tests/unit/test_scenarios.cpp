@@ -98,7 +98,10 @@ TEST_CASE_TEMPLATE("the token endpoint's error and description reach the caller,
     CHECK(r.error().service_code == "invalid_client");
     CHECK(r.error().message.find("Client authentication failed") != std::string::npos);
     CHECK(r.error().to_string().find("client-secret") == std::string::npos);
-    CHECK(h.stats().token_requests == 1);  // not retried
+    // Refused credentials are loaded again once and tried once more, then the error stands.
+    CHECK(h.stats().token_requests == 2);
+    CHECK(h.stats().credential_loads == 2);
+    CHECK(h.stats().credential_reloads == 1);
     CHECK(h.stats().invocations == 0);
 }
 

@@ -158,6 +158,8 @@ TEST_CASE_TEMPLATE("query_options::deadline overrides the configured one", D, SC
                 if (step.kind == operation_step::send) {
                     if (!contains(step.request->url, "/invocations"))
                         op.on_response(step.request_id, h.sync_transport.send(*step.request, step.options()));
+                } else if (step.kind == operation_step::load_credentials) {
+                    op.load_credentials();
                 } else if (step.kind == operation_step::idle) {
                     // The poll API says when to wake: the query's deadline.
                     REQUIRE(step.deadline == start + 2s);
@@ -181,6 +183,7 @@ TEST_CASE("a query waiting on another's token fetch ends at its deadline: poll")
     harness h(scenario::driver::poll);
     h.script_tokens_and_success();
     h.build();
+    REQUIRE(h.poll->load_credentials());
     auto fetching = h.poll->start_query(std::string("{}"));
     query_options short_options;
     short_options.deadline = 2s;
@@ -209,6 +212,7 @@ TEST_CASE("a query whose deadline passes while it fetches gives the fetch up to 
     harness h(scenario::driver::poll);
     h.script_tokens_and_success();
     h.build();
+    REQUIRE(h.poll->load_credentials());
     query_options short_options;
     short_options.deadline = 2s;
     auto fetching = h.poll->start_query(std::string("{}"), short_options);
@@ -338,24 +342,27 @@ TEST_CASE_TEMPLATE("a token endpoint that keeps refusing draws one token request
             h.replies.on("/oidc/v1/token").always(testing::oauth_error_reply(401, "invalid_client", "Client authentication failed"));
         else
             h.replies.on("/oidc/v1/token").always(testing::error_reply(500, "INTERNAL_ERROR", "token service broken"));
+        // invalid_client: each fetch loads the credentials again once and tries them once more.
+        const std::uint64_t per_fetch = status == 401 ? 2 : 1;
         auto results = h.run(100);
         for (const auto& r : results) {
             REQUIRE_FALSE(r);
             CHECK(r.error().code == (status == 401 ? errc::authentication : errc::service));
             CHECK_FALSE(contains(r.error().to_string(), "client-secret"));
         }
-        CHECK(h.stats().token_requests == 1);
+        CHECK(h.stats().token_requests == per_fetch);
+        CHECK(h.stats().credential_reloads == per_fetch - 1);
         h.clock.advance(999ms);
         auto blocked = h.run(10);
         CHECK(contains(blocked.front().error().message, "no new token is requested for the next 1 s"));
         if (status == 401) CHECK(blocked.front().error().service_code == "invalid_client");
-        CHECK(h.stats().token_requests == 1);
+        CHECK(h.stats().token_requests == per_fetch);
         h.clock.advance(1ms);
         h.run(10);
-        CHECK(h.stats().token_requests == 2);
+        CHECK(h.stats().token_requests == 2 * per_fetch);
         h.clock.advance(2s);
         h.run(10);
-        CHECK(h.stats().token_requests == 3);
+        CHECK(h.stats().token_requests == 3 * per_fetch);
         CHECK(h.stats().invocations == 0);
     }
 }

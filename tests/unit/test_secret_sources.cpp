@@ -106,8 +106,12 @@ TEST_CASE("the environment source asks only for the variables it knows") {
     };
     auto c = environment_secret_source{spy}.load();
     REQUIRE(c);
-    for (const auto& name : asked) CHECK(name.rfind("DATABRICKS_", 0) == 0);
-    CHECK(asked.size() == 6);
+    // DATABRICKS_* and, for github-oidc, the two variables GitHub Actions sets.
+    for (const auto& name : asked)
+        CHECK((name.rfind("DATABRICKS_", 0) == 0 || name.rfind("ACTIONS_ID_TOKEN_REQUEST_", 0) == 0));
+    // Host, client id and secret, token, workspace id, auth type; OIDC token env and
+    // token, token file, audience, account id, the two GitHub Actions variables.
+    CHECK(asked.size() == 13);
 }
 
 // ---------------------------------------------------------------- the INI format

@@ -248,7 +248,7 @@ TEST_CASE("one query_group drives a model query and a chat stream of one workspa
     CHECK(group.size() == 4);
 
     std::string text;
-    int done = 0, failed = 0, rounds = 0;
+    int done = 0, failed = 0, rounds = 0, credential_steps = 0;
     while (!group.empty() && rounds++ < 50) {
         while (auto s = group.next()) {
             switch (s.step.kind) {
@@ -261,6 +261,10 @@ TEST_CASE("one query_group drives a model query and a chat stream of one workspa
                     ++done;
                     if (!*s.step.outcome) ++failed;
                     break;
+                case operation_step::load_credentials:  // the credential step, on the loop's thread here
+                    ++credential_steps;
+                    group.find(s.key)->load_credentials();
+                    break;
                 default: break;
             }
         }
@@ -270,6 +274,7 @@ TEST_CASE("one query_group drives a model query and a chat stream of one workspa
     CHECK(done == 4);
     CHECK(failed == 0);
     CHECK(text == "Hello");
+    CHECK(credential_steps >= 1);  // the first operation to need them loads them; the others wait
     const auto all = workspace.statistics();
     CHECK(all.control_plane_token_requests == 1);
     CHECK(all.token_requests == 3);  // workspace token, chat's exchange, the model's client credentials
@@ -283,8 +288,11 @@ TEST_CASE("an idle query_group reports the earliest time an operation waits for"
     basic_workspace<testing::poll_traits> workspace(workspace_settings(), no_transport{}, clock,
                                                     static_secret_source{testing::service_principal()});
     auto model = workspace.endpoint_at(url_of("model1", "model"));
+    REQUIRE(workspace.load_credentials());  // ahead of the loop: no credential step
     query_group group;
-    const auto key = group.add(model.start_query(std::string("{}"), query_options{"", 0ms, 5s}));
+    query_options options;
+    options.deadline = 5s;
+    const auto key = group.add(model.start_query(std::string("{}"), options));
     auto s = group.next();
     REQUIRE(s.step.kind == operation_step::send);  // the token request
     CHECK(s.key == key);

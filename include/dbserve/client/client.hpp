@@ -4,6 +4,10 @@
 //   blocking  client.query(body)                  over a transport with send();
 //   callback  client.async_query(body, handler)   over a transport with async_send();
 //   poll      auto op = client.start_query(body)  the caller does the I/O (no transport).
+// Credentials are loaded at a query's first use, or ahead by load_credentials();
+// reload_credentials() picks up a rotated secret (queries also reload once by themselves
+// when the token endpoint refuses the credentials). See query_operation.hpp for the poll
+// API's credential step, which keeps file reads out of next().
 // Override one policy by deriving from default_traits:
 //   struct my_traits : dbserve::default_traits { using transport = my_transport; };
 //   dbserve::basic_client<my_traits> client(config, my_transport{...});
@@ -65,6 +69,14 @@ public:
     const client_config& config() const noexcept { return holder::client_configuration; }
     // The workspace behind this client: more endpoints sharing its workspace token.
     basic_workspace<Traits>& workspace() noexcept { return holder::workspace; }
+
+    // Everything this client did: its endpoint's counters and the workspace's (credential
+    // loads), and those of any other endpoint taken from workspace().
+    client_statistics statistics() const { return holder::workspace.statistics(); }
+
+    // The workspace's credential step (workspace.hpp): load ahead, or reload a rotated secret.
+    result<void> load_credentials() { return holder::workspace.load_credentials(); }
+    result<void> reload_credentials() { return holder::workspace.reload_credentials(); }
 };
 
 DBSERVE_END_NAMESPACE

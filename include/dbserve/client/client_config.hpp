@@ -27,7 +27,10 @@ enum class token_path {
     // The SDKs' way: a control-plane token exchanged (jwt-bearer) for one scoped to the
     // discovered authorization_details. Needs discovery (endpoint_name).
     token_exchange,
-    // A token from outside (a broker, the Serving UI): client_config::supply_token.
+    // A token from outside (a broker, the Serving UI): client_config::supply_token. With a
+    // configured `url` it is the endpoint's token, used as it is; with discovery by name it
+    // is a workspace token: it looks the endpoint up and is exchanged (jwt-bearer) for the
+    // endpoint's token. Either way the supplier is asked again at each token fetch.
     supplied,
 };
 
@@ -42,7 +45,8 @@ constexpr std::string_view to_string(token_path p) noexcept {
 }
 
 // Returns a token and its expiry; called when the cached one is stale or expired (at most
-// one call in flight per endpoint). Called on whichever thread drives that query.
+// one call in flight per endpoint), by the operation's credential step: on whichever
+// thread drives that query, never inside a poll API's next().
 using token_supplier = std::function<result<supplied_token>()>;
 
 // What every endpoint of one workspace shares: where the workspace is, how tokens are
@@ -117,6 +121,9 @@ struct client_statistics {
     std::uint64_t queries_started = 0;
     std::uint64_t queries_succeeded = 0;
     std::uint64_t queries_failed = 0;
+    std::uint64_t identity_token_requests = 0;  // github-oidc: requests for an ID token
+    std::uint64_t credential_loads = 0;    // runs of the SecretSource that gave usable credentials
+    std::uint64_t credential_reloads = 0;  // of which replaced earlier credentials
 };
 
 DBSERVE_END_NAMESPACE

@@ -204,6 +204,9 @@ private:
                 case operation_step::wait_until:
                     clock_->sleep_until(step.deadline);
                     break;
+                case operation_step::load_credentials:
+                    op.load_credentials();
+                    break;
                 case operation_step::chunk:
                     on_chunk(*step.stream_chunk);
                     break;

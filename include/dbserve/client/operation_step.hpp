@@ -1,6 +1,7 @@
 // operation_step: what a query_operation asks its driver to do next (send a request, wait
-// until a time, hand over a streamed chunk, take the result) or that it has nothing to do
-// until a response arrives; see query_operation.hpp for how a driver answers each kind.
+// until a time, run the credential step, hand over a streamed chunk, take the result) or
+// that it has nothing to do until a response arrives; see query_operation.hpp for how a
+// driver answers each kind.
 #pragma once
 
 #include <dbserve/protocol/detail/config.hpp>
@@ -16,7 +17,7 @@
 DBSERVE_BEGIN_NAMESPACE
 
 struct operation_step {
-    enum kind_type { idle, send, wait_until, chunk, done };
+    enum kind_type { idle, send, wait_until, chunk, done, load_credentials };
     kind_type kind = idle;
 
     // send

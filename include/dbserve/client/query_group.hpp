@@ -11,6 +11,8 @@
 //               case operation_step::send:  network.start(*s.step.request, ..., s.key, s.step.request_id); break;
 //               case operation_step::chunk: show(s.key, *s.step.stream_chunk); break;
 //               case operation_step::done:  finish(s.key, std::move(*s.step.outcome)); break;
+//               case operation_step::load_credentials:  // file or vault I/O: on any thread
+//                   group.find(s.key)->load_credentials(); break;
 //               default: break;
 //           }
 //       }
@@ -19,6 +21,9 @@
 //       // Responses: group.on_response(key, request_id, result) (and on_body_chunk).
 //   }
 //
+// The credential step (see query_operation.hpp) comes like any other and is run before the
+// next call of next(); a loop that must not block loads ahead with the workspace's
+// load_credentials(), so the step comes only for a reload, a token file or a supplier.
 // next() never returns wait_until: an operation waiting for a backoff is simply asked
 // again on a later call, and the earliest such time is the idle step's deadline. A `done`
 // operation's outcome stays valid until the next call of next(); then the group drops it.

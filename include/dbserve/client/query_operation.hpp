@@ -4,6 +4,16 @@
 //   step::send        send step.request (id step.request_id), then call
 //                     on_response(id, result) (and on_body_chunk(id, ...) for a stream);
 //   step::wait_until  call next() again once the monotonic clock reaches step.deadline;
+//   step::load_credentials
+//                     run op.load_credentials(), then call next() again. It does what
+//                     the query needs from outside the sans-I/O core: runs the
+//                     SecretSource (environment, ~/.databrickscfg, a vault callback) at
+//                     first use and after the token endpoint refused the credentials,
+//                     reads a file-oidc token file, calls the token supplier. It may run
+//                     on another thread (not at the same time as next()). next() itself
+//                     never reads a file: a poll loop that must not block calls
+//                     client.load_credentials() ahead (then this step comes only for a
+//                     reload, a token file or a supplier), or hands the step to a worker;
 //   step::chunk       a streamed chunk (step.stream_chunk) for the caller;
 //   step::done        finished: *step.outcome is the result (move it out);
 //   step::idle        (false in a boolean context) nothing to do until a response
@@ -19,13 +29,16 @@
 // releases whatever fetch it had claimed, so nobody waits for it forever.
 //
 // What a query does: resolve the endpoint (configured URL, or discovery by name with a
-// control-plane token, cached per name), get the data-plane token (cached per URL and
-// authorization_details: fresh → use; stale → use and let one caller refresh it in the
-// background; expired → one caller fetches while the others wait), POST the body, and on
-// failure: 401 → drop that token, fetch a new one, retry once; 403 → permission error;
-// 404 or unresolvable data-plane host after discovery → discover again once; 429/503 and
-// connection failures → retry_delay(); a POST whose outcome is unknown is not repeated
-// unless retry_policy says so. A total deadline (query_options::deadline, else
+// control-plane token, cached per name; with token federation that token is the identity
+// provider's JWT exchanged (RFC 8693) for a workspace token), get the data-plane token
+// (cached per URL and authorization_details: fresh → use; stale → use and let one caller
+// refresh it in the background; expired → one caller fetches while the others wait), POST
+// the body, and on failure: 401 → drop that token, fetch a new one, retry once; 403 →
+// permission error; 404 or unresolvable data-plane host after discovery → discover again
+// once; 429/503 and connection failures → retry_delay(); a POST whose outcome is unknown
+// is not repeated unless retry_policy says so; the token endpoint refusing the credentials
+// (invalid_client or 401) → load them again once (the credential step) and repeat that
+// token request once. A total deadline (query_options::deadline, else
 // client_config::query_deadline) bounds all of it: each request's timeout is at most the
 // time left, no retry wait ends past it, and once it passes the query ends with
 // errc::timeout (claims on shared fetches are given up, so a waiting query takes over).
@@ -34,6 +47,7 @@
 #include <dbserve/client/detail/cache_acquire.hpp>
 #include <dbserve/client/detail/query_machinery.hpp>
 #include <dbserve/client/detail/token_checks.hpp>
+#include <dbserve/client/federation.hpp>
 #include <dbserve/client/operation_step.hpp>
 #include <dbserve/client/request_builders.hpp>
 #include <dbserve/client/stream_folding.hpp>
@@ -105,6 +119,10 @@ public:
                 send_step(*background_, step);
                 return step;
             }
+            if (background.kind == lane_action::load_credentials) {
+                step.kind = operation_step::load_credentials;
+                return step;
+            }
             if (background.kind == lane_action::finished) background_.reset();
         }
         lane_action main = advance(main_);
@@ -117,12 +135,26 @@ public:
             expire(false);
             main = lane_action{lane_action::finished};
         }
+        if (main.kind == lane_action::load_credentials) {
+            if (!deadline_passed()) {
+                step.kind = operation_step::load_credentials;
+                return step;
+            }
+            expire(false);
+            main = lane_action{lane_action::finished};
+        }
         if (take_chunk(step)) return step;
         if (main.kind == lane_action::finished && !background_)
             done_step(step);
         else
             wait_step(step, background, main);
         return step;
+    }
+
+    // The credential step (step::load_credentials; see the header comment). Its failure
+    // ends the query at the next call of next().
+    void load_credentials() {
+        if (shared() && !delivered_) run_credential_step();
     }
 
     // Takes the next streamed chunk not yet handed out (drivers call it from inside a
@@ -170,6 +202,8 @@ private:
                 case phase::discovery_response: stop = on_discovery_response(l); break;
                 case phase::control: stop = acquire_control_token(l); break;
                 case phase::control_response: stop = on_control_token_response(l); break;
+                case phase::subject_token: stop = get_subject_token(l); break;
+                case phase::subject_token_response: stop = on_subject_token_response(l); break;
                 case phase::data_token: stop = acquire_data_token(l); break;
                 case phase::fetch: stop = fetch_data_token(l); break;
                 case phase::fetch_exchange_send: stop = send_token_exchange(l); break;
@@ -223,9 +257,9 @@ private:
     }
 
     lane_stop acquire_control_token(lane& l) {
-        auto creds = shared()->credentials_once();
-        if (!creds) return finish(l, std::move(creds).error());
-        const detail::loaded_credentials& c = **creds;
+        if (target()->path == token_path::supplied) return supplied_control_token(l);
+        if (auto stop = require_credentials(l)) return stop;
+        const detail::loaded_credentials& c = *creds_;
         if (c.method == credential_method::token) {
             control_token_ = c.values.token;
             control_serial_ = 0;  // not from the cache: nothing to refresh after a 401
@@ -250,11 +284,90 @@ private:
                 l.attempts = 0;
             }
         }
+        if (c.method == credential_method::token_federation) {
+            l.at = phase::subject_token;
+            return go_on;
+        }
         set_request(l, detail::client_credentials_token_request(c.token_url, c.values.client_id,
                                                                 c.values.client_secret.reveal()));
+        return send_control_token_request(l);
+    }
+
+    // With a token supplier and discovery, the supplier's token (a workspace token from a
+    // broker or a file) also looks the endpoint up; it is asked anew for each lookup.
+    lane_stop supplied_control_token(lane& l) {
+        if (!supplied_) {
+            supply_wanted_ = true;
+            return lane_action{lane_action::load_credentials};
+        }
+        result<supplied_token> answer = std::move(*supplied_);
+        supplied_.reset();
+        auto supplied = detail::check_supplied_token(std::move(answer), shared()->wall_now());
+        if (!supplied) {
+            dbserve::error failure = std::move(supplied).error();
+            failure.message = "could not get a token from the token supplier to look up serving endpoint '" +
+                              target()->config.endpoint_name + "': " + failure.message;
+            return finish(l, std::move(failure));
+        }
+        shared()->secrets.add_token("supplied-control-plane", supplied->access_token.reveal());
+        control_token_ = std::move(supplied->access_token);
+        control_serial_ = 0;  // not from the cache: nothing to refresh after a 401
+        l.at = l.resume;
+        return go_on;
+    }
+
+    lane_action send_control_token_request(lane& l) {
         const lane_action send = send_auth_request(l, target()->stats.token_requests, phase::control_response);
         detail::atomic_statistics::bump(target()->stats.control_plane_token_requests);
         return send;
+    }
+
+    // ---------------------------------------------------------------- token federation
+
+    // The identity provider's JWT for this exchange: from the credentials (env-oidc), the
+    // token file read by the credential step (file-oidc), or GitHub Actions (github-oidc).
+    lane_stop get_subject_token(lane& l) {
+        if (auto stop = take_credential_failure(l)) return stop;
+        const detail::loaded_credentials& c = *creds_;
+        switch (c.subject) {
+            case subject_token_source::environment: subject_token_ = c.values.oidc_token; break;
+            case subject_token_source::file:
+                if (!subject_token_) {
+                    subject_file_wanted_ = true;
+                    return lane_action{lane_action::load_credentials};
+                }
+                break;
+            case subject_token_source::github_actions: {
+                auto request = detail::github_id_token_request(c.values.actions_id_token_request_url,
+                                                               c.values.actions_id_token_request_token.reveal(),
+                                                               c.audience);
+                if (!request) return finish(l, std::move(request).error());
+                set_request(l, std::move(*request));
+                return send_auth_request(l, target()->stats.identity_token_requests, phase::subject_token_response);
+            }
+            case subject_token_source::none:
+                return finish(l, dbserve::error(errc::configuration, "token federation without a subject token"));
+        }
+        return send_federated_exchange(l, c);
+    }
+
+    lane_stop on_subject_token_response(lane& l) {
+        if (!l.response) return lane_action{lane_action::wait_response};
+        auto response = take_response(l);
+        auto token = detail::read_github_id_token(response, shared()->wall_now());
+        if (!token) return control_token_failed(l, *creds_, std::move(token).error());
+        subject_token_ = std::move(*token);
+        return send_federated_exchange(l, *creds_);
+    }
+
+    // RFC 8693 exchange of the JWT for a workspace token, which is then the control-plane
+    // token (discovery, and the jwt-bearer exchange for the endpoint's token). The JWT is
+    // read anew for every exchange and not kept past building the request.
+    lane_action send_federated_exchange(lane& l, const detail::loaded_credentials& c) {
+        shared()->secrets.add_token("subject-token\n" + c.host, subject_token_->reveal());
+        set_request(l, detail::federated_token_request(c.token_url, subject_token_->reveal(), c.values.client_id));
+        subject_token_.reset();
+        return send_control_token_request(l);
     }
 
     lane_stop acquire_data_token(lane& l) {
@@ -290,9 +403,8 @@ private:
     // ---------------------------------------------------------------- discovery
 
     lane_stop send_discovery(lane& l) {
-        auto creds = shared()->credentials_once();
-        if (!creds) return finish(l, std::move(creds).error());
-        auto request = make_discovery_request((*creds)->host, target()->config.endpoint_name, control_token());
+        if (auto stop = require_credentials(l)) return stop;
+        auto request = make_discovery_request(creds_->host, target()->config.endpoint_name, control_token());
         if (!request) return finish(l, std::move(request).error());
         set_request(l, std::move(*request));
         return send_auth_request(l, target()->stats.discoveries, phase::discovery_response);
@@ -301,12 +413,11 @@ private:
     lane_stop on_discovery_response(lane& l) {
         if (!l.response) return lane_action{lane_action::wait_response};
         auto response = take_response(l);
-        auto creds = shared()->credentials_once();
-        if (!creds) return finish(l, std::move(creds).error());
+        const detail::loaded_credentials& c = *creds_;
         if (response && response->status == 401 && control_serial_ != 0) {
             // The control-plane token was refused: drop it (if still cached) and look up
             // once more with a new one, as the data plane does.
-            refuse_control_token(**creds, *response);
+            refuse_control_token(c, *response);
             if (!discovery_retried_after_401_) {
                 discovery_retried_after_401_ = true;
                 l.at = phase::control;
@@ -315,12 +426,12 @@ private:
             }
         }
         result<resolved_endpoint> found =
-            response ? parse_discovery_response(*response, target()->config.endpoint_name, (*creds)->host,
+            response ? parse_discovery_response(*response, target()->config.endpoint_name, c.host,
                                                 shared()->wall_now(), target()->config.served_model)
                      : result<resolved_endpoint>(std::move(response).error());
         if (!found) return discovery_failed(l, response, std::move(found).error());
         auto allowed =
-            check_discovered_endpoint_host(found->url, (*creds)->host, shared()->config.allowed_endpoint_hosts);
+            check_discovered_endpoint_host(found->url, c.host, shared()->config.allowed_endpoint_hosts);
         if (!allowed) return finish(l, std::move(allowed).error());
         lock_type lock(shared()->mutex);
         endpoint_owner_ =
@@ -358,11 +469,17 @@ private:
     lane_stop on_control_token_response(lane& l) {
         if (!l.response) return lane_action{lane_action::wait_response};
         auto response = take_response(l);
-        auto creds = shared()->credentials_once();
-        if (!creds) return finish(l, std::move(creds).error());
-        const detail::loaded_credentials& c = **creds;
-        auto token = detail::read_token_response(response, "a control-plane token", c.token_url);
-        if (!token) return control_token_failed(l, c, std::move(token).error());
+        const detail::loaded_credentials& c = *creds_;
+        auto token = detail::read_token_response(
+            response,
+            c.method == credential_method::token_federation ? "a workspace token by token federation"
+                                                             : "a control-plane token",
+            c.token_url);
+        if (!token) {
+            dbserve::error failure = std::move(token).error();
+            if (c.method == credential_method::token_federation) federation_hint(failure);
+            return control_token_failed(l, c, std::move(failure));
+        }
         lock_type lock(shared()->mutex);
         const cached_token& stored = shared()->control_tokens.complete(
             c.control_key, claims(l).control, std::move(token->access_token), token->expires_in, now());
@@ -374,7 +491,23 @@ private:
         return go_on;
     }
 
+    // A refused federation is about the policy and the JWT, not a client secret.
+    static void federation_hint(dbserve::error& failure) {
+        const std::string_view secret_hint = detail::tokens::hint_for(errc::authentication);
+        const auto at = failure.message.find(secret_hint);
+        if (at == std::string::npos) return;
+        failure.message.replace(at, secret_hint.size(),
+                                "; check the federation policy (issuer, audience, subject) against the identity "
+                                "provider's token, the audience asked for (DATABRICKS_TOKEN_AUDIENCE), and the "
+                                "service principal's client id");
+    }
+
     lane_stop control_token_failed(lane& l, const detail::loaded_credentials& c, dbserve::error failure) {
+        if (l.at == phase::control_response && reload_after_refusal(failure)) {
+            // The claim stays: the same fetch, with the credentials loaded again.
+            l.at = phase::control;
+            return go_on;
+        }
         if (schedule_retry(l, failure, token_retry_method(), l.attempts, phase::control)) return go_on;
         lock_type lock(shared()->mutex);
         const bool for_waiters = shared()->control_tokens.fail(c.control_key, claims(l).control, failure, now());
@@ -391,16 +524,24 @@ private:
     }
 
     lane_stop fetch_data_token(lane& l) {
-        if (target()->path == token_path::supplied) return fetch_supplied(l);
-        auto creds = shared()->credentials_once();
-        if (!creds) return finish(l, std::move(creds).error());
-        const detail::loaded_credentials& c = **creds;
+        if (target()->path == token_path::supplied) {
+            if (!endpoint_->discovered) return fetch_supplied(l);
+            // Discovered: the supplier's token is a workspace token, exchanged (jwt-bearer)
+            // for the endpoint's as the SDKs do.
+            l.at = phase::control;
+            l.resume = phase::fetch_exchange_send;
+            return go_on;
+        }
+        if (auto stop = require_credentials(l)) return stop;
+        const detail::loaded_credentials& c = *creds_;
         if (c.method == credential_method::token) {
             // A ready OAuth token configured as the credential: used as it is. Its lifetime
             // is unknown; it is re-read from the credentials hourly.
             return data_token_arrived(l, c.values.token, std::chrono::hours(1));
         }
-        if (target()->path == token_path::token_exchange) {
+        if (target()->path == token_path::token_exchange || c.method == credential_method::token_federation) {
+            // Federation gives a workspace token: the endpoint's token comes from the
+            // jwt-bearer exchange with its authorization_details, as the SDKs do.
             l.at = phase::control;
             l.resume = phase::fetch_exchange_send;
             return go_on;
@@ -412,9 +553,8 @@ private:
     }
 
     lane_stop send_token_exchange(lane& l) {
-        auto creds = shared()->credentials_once();
-        if (!creds) return finish(l, std::move(creds).error());
-        set_request(l, detail::token_exchange_token_request((*creds)->token_url, control_token(),
+        if (auto stop = require_credentials(l)) return stop;
+        set_request(l, detail::token_exchange_token_request(creds_->token_url, control_token(),
                                                             endpoint_->authorization_details));
         return send_auth_request(l, target()->stats.token_requests, phase::fetch_response);
     }
@@ -422,12 +562,16 @@ private:
     lane_stop on_data_token_response(lane& l) {
         if (!l.response) return lane_action{lane_action::wait_response};
         auto response = take_response(l);
-        auto creds = shared()->credentials_once();
-        if (!creds) return finish(l, std::move(creds).error());
         auto token = detail::read_token_response(response, "a token for serving endpoint '" + endpoint_->name + "'",
-                                                 (*creds)->token_url);
+                                                 creds_->token_url);
         if (!token) {
             dbserve::error failure = std::move(token).error();
+            const bool by_client_credentials = target()->path == token_path::client_credentials &&
+                                               creds_->method == credential_method::client_credentials;
+            if (by_client_credentials && reload_after_refusal(failure)) {
+                l.at = phase::fetch;  // the claim stays: the same fetch, with the credentials loaded again
+                return go_on;
+            }
             if (!l.background && schedule_retry(l, failure, token_retry_method(), l.attempts, phase::fetch))
                 return go_on;
             return data_fetch_failed(l, std::move(failure));
@@ -436,10 +580,16 @@ private:
         return data_token_arrived(l, std::move(token->access_token), token->expires_in);
     }
 
+    // The supplier runs in the credential step; its answer is checked here.
     lane_stop fetch_supplied(lane& l) {
-        detail::atomic_statistics::bump(target()->stats.supplied_token_calls);
+        if (!supplied_) {
+            supply_wanted_ = true;
+            return lane_action{lane_action::load_credentials};
+        }
+        result<supplied_token> answer = std::move(*supplied_);
+        supplied_.reset();
         const auto wall = shared()->wall_now();
-        auto supplied = detail::check_supplied_token(target()->config.supply_token(), wall);
+        auto supplied = detail::check_supplied_token(std::move(answer), wall);
         if (!supplied) {
             dbserve::error failure = std::move(supplied).error();
             failure.message = "could not get a token for serving endpoint '" + endpoint_->name +

@@ -7,8 +7,11 @@
 // check_credentials_for_route_optimized's job.
 //
 // - environment_secret_source: DATABRICKS_HOST, DATABRICKS_CLIENT_ID,
-//   DATABRICKS_CLIENT_SECRET, DATABRICKS_TOKEN, DATABRICKS_WORKSPACE_ID and
-//   DATABRICKS_AUTH_TYPE.
+//   DATABRICKS_CLIENT_SECRET, DATABRICKS_TOKEN, DATABRICKS_WORKSPACE_ID,
+//   DATABRICKS_AUTH_TYPE, and for token federation DATABRICKS_OIDC_TOKEN (or the variable
+//   named by DATABRICKS_OIDC_TOKEN_ENV), DATABRICKS_OIDC_TOKEN_FILEPATH,
+//   DATABRICKS_TOKEN_AUDIENCE, DATABRICKS_ACCOUNT_ID, ACTIONS_ID_TOKEN_REQUEST_URL and
+//   ACTIONS_ID_TOKEN_REQUEST_TOKEN.
 // - profile_file_secret_source: a profile of ~/.databrickscfg (or DATABRICKS_CONFIG_FILE),
 //   chosen by name, DATABRICKS_CONFIG_PROFILE, `[__settings__] default_profile`, or DEFAULT.
 // - static_secret_source: values given in code.
@@ -18,11 +21,17 @@
 // - layered_secret_source: any sources, layered field by field in the order given.
 // Every source that reads the environment takes an injectable getenv, so tests never
 // touch the process environment.
+//
+// When a source is read: at a client's first use (or load_credentials()), and again after
+// the token endpoint refused the credentials (invalid_client or HTTP 401: once per query,
+// one reload however many queries saw the refusal) or at reload_credentials(). Between
+// loads the client keeps what it loaded; a file-oidc token file is read at each exchange.
 #pragma once
 
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/client/detail/bounded_read.hpp>
 #include <dbserve/client/detail/profile_file.hpp>
+#include <dbserve/client/subject_token_sources.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
 #include <dbserve/protocol/secret.hpp>
@@ -108,8 +117,10 @@ inline void copy_profile_value(const ini_section& section, std::string_view key,
 // (empty: none). Without one, `[__settings__] default_profile` names it; without that,
 // DEFAULT is used if present. A profile asked for by name (or by default_profile) that is
 // not in the file is an error naming both the profile and the file.
+// `token_env`, when given, receives the profile's oidc_token_env (the variable holding the
+// env-oidc JWT).
 inline result<credentials> credentials_from_profile(const ini_file& file, std::string_view requested,
-                                                    std::string_view path) {
+                                                    std::string_view path, std::string* token_env = nullptr) {
     std::string name(requested);
     std::string chosen_by = "was asked for";
     std::string fix = "fix the name (the profile given in code or DATABRICKS_CONFIG_PROFILE)";
@@ -139,7 +150,23 @@ inline result<credentials> credentials_from_profile(const ini_file& file, std::s
     copy_profile_value(*section, "token", out.token);
     copy_profile_value(*section, "workspace_id", out.workspace_id);
     copy_profile_value(*section, "auth_type", out.auth_type);
+    copy_profile_value(*section, "oidc_token_filepath", out.oidc_token_filepath);
+    copy_profile_value(*section, "token_audience", out.token_audience);
+    copy_profile_value(*section, "account_id", out.account_id);
+    if (token_env) copy_profile_value(*section, "oidc_token_env", *token_env);
     return out;
+}
+
+// The federation fields the environment gives, after `out`'s own; `token_env`: the
+// variable holding the env-oidc JWT when a profile's oidc_token_env names one.
+inline void federation_from_environment(const getenv_function& getenv, credentials& out,
+                                        std::string_view token_env = {}) {
+    out.oidc_token = subject_token_from_environment(getenv, token_env);
+    out.oidc_token_filepath = environment_value(getenv, "DATABRICKS_OIDC_TOKEN_FILEPATH");
+    out.token_audience = environment_value(getenv, "DATABRICKS_TOKEN_AUDIENCE");
+    out.account_id = environment_value(getenv, "DATABRICKS_ACCOUNT_ID");
+    out.actions_id_token_request_url = environment_value(getenv, "ACTIONS_ID_TOKEN_REQUEST_URL");
+    out.actions_id_token_request_token = environment_secret(getenv, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
 }
 
 }  // namespace detail
@@ -155,6 +182,7 @@ struct environment_secret_source {
         out.token = detail::environment_secret(getenv, "DATABRICKS_TOKEN");
         out.workspace_id = detail::environment_value(getenv, "DATABRICKS_WORKSPACE_ID");
         out.auth_type = detail::environment_value(getenv, "DATABRICKS_AUTH_TYPE");
+        detail::federation_from_environment(getenv, out);
         return out;
     }
 };
@@ -194,7 +222,11 @@ struct profile_file_secret_source {
         auto parsed = detail::parse_ini(raw, file_path);
         if (!raw.empty()) detail::secure_zero(&raw[0], raw.size());
         if (!parsed) return std::move(parsed).error();
-        return detail::credentials_from_profile(*parsed, requested, file_path);
+        std::string token_env;
+        auto out = detail::credentials_from_profile(*parsed, requested, file_path, &token_env);
+        // oidc_token_env names the variable that holds the env-oidc JWT.
+        if (out && !token_env.empty()) out->oidc_token = subject_token_from_environment(getenv, token_env);
+        return out;
     }
 };
 

@@ -14,6 +14,11 @@
 // whole lifecycle (stale/expired windows, single flight, one refresh after a 401,
 // rediscovery after a 404, retries) per endpoint. Thread safe.
 //
+// Credentials are loaded at a query's first use, or ahead by load_credentials();
+// reload_credentials() picks up a rotated secret (queries also reload once by themselves
+// when the token endpoint refuses the credentials). See query_operation.hpp for the poll
+// API's credential step, which keeps file reads out of next().
+//
 // Destroying the workspace while asynchronous queries run: each one's handler is still
 // called once. A query waiting for another query's token or discovery gets
 // errc::cancelled from inside the destructor; the others end with errc::cancelled (or
@@ -92,13 +97,37 @@ public:
         return endpoint_type(transport_, clock_, shared_, shared_->target_for(std::move(config)));
     }
 
-    // The sums over every endpoint handed out.
+    // Loads the credentials now unless they are loaded: runs the SecretSource (the
+    // environment, ~/.databrickscfg, a vault callback) and checks what it gave. Optional:
+    // queries load at first use. A poll loop calls it ahead (on any thread) so that its
+    // operations' next() find them loaded and rarely ask for the credential step.
+    result<void> load_credentials() {
+        auto loaded = shared_->load_if_missing();
+        if (!loaded) return scrubbed(std::move(loaded).error());
+        return {};
+    }
+
+    // Loads the credentials again now (a secret rotated where the SecretSource reads it):
+    // later token requests use the new ones; cached tokens stay until they expire. Queries
+    // also reload once by themselves when the token endpoint refuses the credentials.
+    result<void> reload_credentials() {
+        auto loaded = shared_->reload(0);
+        if (!loaded) return scrubbed(std::move(loaded).error());
+        return {};
+    }
+
+    // The sums over every endpoint handed out, and the credential loads.
     client_statistics statistics() const { return shared_->statistics(); }
     const workspace_config& config() const noexcept { return shared_->config; }
     transport_type& transport() const noexcept { return *transport_; }
     const clock_type& clock() const noexcept { return *clock_; }
 
 private:
+    dbserve::error scrubbed(dbserve::error failure) const {
+        shared_->secrets.scrub(failure);
+        return failure;
+    }
+
     void close() {
         if (shared_) shared_->close();
     }

@@ -145,6 +145,10 @@ private:
                     actions.push_back(std::move(a));
                     continue;
                 }
+                case operation_step::load_credentials:
+                    // At first use, as the blocking client does: on the driving thread.
+                    op_.load_credentials();
+                    continue;
                 case operation_step::chunk: {
                     action a;
                     a.kind = action::chunk;

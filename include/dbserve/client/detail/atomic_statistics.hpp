@@ -22,6 +22,9 @@ struct atomic_statistics {
     std::atomic<std::uint64_t> queries_started{0};
     std::atomic<std::uint64_t> queries_succeeded{0};
     std::atomic<std::uint64_t> queries_failed{0};
+    std::atomic<std::uint64_t> identity_token_requests{0};
+    std::atomic<std::uint64_t> credential_loads{0};
+    std::atomic<std::uint64_t> credential_reloads{0};
 
     static void bump(std::atomic<std::uint64_t>& counter) noexcept {
         counter.fetch_add(1, std::memory_order_relaxed);
@@ -43,6 +46,9 @@ struct atomic_statistics {
         sum.queries_started += queries_started.load(std::memory_order_relaxed);
         sum.queries_succeeded += queries_succeeded.load(std::memory_order_relaxed);
         sum.queries_failed += queries_failed.load(std::memory_order_relaxed);
+        sum.identity_token_requests += identity_token_requests.load(std::memory_order_relaxed);
+        sum.credential_loads += credential_loads.load(std::memory_order_relaxed);
+        sum.credential_reloads += credential_reloads.load(std::memory_order_relaxed);
     }
 };
 

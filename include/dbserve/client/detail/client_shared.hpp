@@ -1,8 +1,9 @@
 // The state every operation of one workspace shares, whichever endpoint it queries:
 // configuration, the policies seen through type-erased functions, the token and discovery
-// caches, credentials once loaded, the endpoints handed out (with their statistics), and
-// the change notification drivers wait on. One mutex guards the caches; it is never held
-// while a policy (secret source, token supplier) or a transport runs.
+// caches, the credentials as last loaded, the endpoints handed out (with their
+// statistics), and the change notification drivers wait on. One mutex guards the caches;
+// it is never held while a policy (secret source, token supplier) or a transport runs.
+// Loads of the secret source take turns on their own mutex instead.
 #pragma once
 
 #include <dbserve/client/request_builders.hpp>
@@ -12,6 +13,7 @@
 #include <dbserve/client/detail/endpoint_target.hpp>
 #include <dbserve/client/detail/known_secrets.hpp>
 #include <dbserve/client/endpoint.hpp>
+#include <dbserve/client/federation.hpp>
 #include <dbserve/client/token_cache.hpp>
 #include <dbserve/protocol/url.hpp>
 
@@ -32,10 +34,14 @@
 DBSERVE_BEGIN_NAMESPACE
 namespace detail {
 
-// Credentials as loaded and checked once, with what was derived from them.
+// Credentials as loaded and checked, with what was derived from them. Immutable once
+// made: a reload makes a new one, and operations keep the one they started with alive.
 struct loaded_credentials {
     credentials values;
     credential_method method = credential_method::client_credentials;
+    subject_token_source subject = subject_token_source::none;  // token_federation: where the JWT is
+    std::string audience;     // token_federation: the audience the JWT must carry
+    std::uint64_t generation = 0;  // 1 for the first load, one more per reload
     std::string host;         // normalized workspace URL
     std::string token_url;    // client_config::token_url, else host + /oidc/v1/token
     std::string control_key;  // control-plane token cache key
@@ -72,6 +78,8 @@ public:
     std::function<wall_time()> wall_now;
     std::function<result<credentials>()> load_credentials;
     std::function<double()> jitter;
+    // What no one endpoint did: loading the credentials.
+    atomic_statistics workspace_stats;
     // Every credential sent or held, blanked from each error an operation returns (own lock).
     known_secrets secrets;
 
@@ -176,23 +184,62 @@ public:
     client_statistics statistics() const {
         client_statistics sum;
         std::lock_guard<std::mutex> lock(mutex);
+        workspace_stats.add_to(sum);
         for (const auto& entry : targets_) entry.second->stats.add_to(sum);
         for (const auto& target : unshared_targets_) target->stats.add_to(sum);
         return sum;
     }
 
-    // Loads and checks the credentials once; later calls return the stored ones.
-    result<const loaded_credentials*> credentials_once() {
+    using credentials_ptr = std::shared_ptr<const loaded_credentials>;
+
+    // The credentials as last loaded, or null before the first load. Never loads: the
+    // operation's next() calls only this (file I/O belongs to the credential step).
+    credentials_ptr current_credentials() const {
+        std::lock_guard<std::mutex> lock(mutex);
+        return credentials_;
+    }
+
+    // Loads the credentials unless they are loaded: the first use, or an explicit
+    // load_credentials(). Runs the secret source (environment, profile file, a vault).
+    result<credentials_ptr> load_if_missing() { return load_replacing(0, false); }
+
+    // Loads them again if the ones in use are still generation `stale` (0: unconditionally):
+    // after the token endpoint refused them, many queries may ask at once and one reload
+    // serves them all. The new credentials replace the old for every later request; the
+    // cached tokens stay (they were issued and remain valid).
+    result<credentials_ptr> reload(std::uint64_t stale) { return load_replacing(stale, true); }
+
+private:
+    result<credentials_ptr> load_replacing(std::uint64_t stale, bool reloading) {
+        std::lock_guard<std::mutex> turn(load_mutex_);
         {
             std::lock_guard<std::mutex> lock(mutex);
-            if (credentials_) return &*credentials_;
+            if (credentials_ && (!reloading || (stale != 0 && credentials_->generation != stale)))
+                return credentials_;
         }
+        auto fresh = load_and_check();
+        if (!fresh) return std::move(fresh).error();
+        atomic_statistics::bump(workspace_stats.credential_loads);
+        std::lock_guard<std::mutex> lock(mutex);
+        if (credentials_) atomic_statistics::bump(workspace_stats.credential_reloads);
+        fresh->generation = credentials_ ? credentials_->generation + 1 : 1;
+        secrets.add_client_credentials(fresh->values.client_id, fresh->values.client_secret.reveal());
+        secrets.add_permanent(fresh->values.token.reveal());
+        secrets.add_permanent(fresh->values.oidc_token.reveal());
+        secrets.add_permanent(fresh->values.actions_id_token_request_token.reveal());
+        credentials_ = std::make_shared<const loaded_credentials>(std::move(*fresh));
+        return credentials_;
+    }
+
+    // Runs the secret source and checks what it gave.
+    result<loaded_credentials> load_and_check() {
         if (!load_credentials)
             return unexpected(errc::configuration, "the client has no secret source to load credentials from");
         auto loaded = load_credentials();
         if (!loaded) return std::move(loaded).error();
         auto method = select_credential_method(*loaded);
-        if (!method) return std::move(method).error();
+        // With a token supplier the credentials only give the workspace host (discovery).
+        if (!method && config.auth != token_path::supplied) return std::move(method).error();
         const std::string& configured_host = config.host.empty() ? loaded->host : config.host;
         if (configured_host.empty())
             return unexpected(errc::configuration,
@@ -207,24 +254,21 @@ public:
             if (!token_endpoint) return std::move(token_endpoint).error();
         }
         loaded_credentials out;
-        out.method = *method;
+        out.method = method ? *method : credential_method::token;
         out.token_url = config.token_url.empty() ? token_url(*host) : config.token_url;
         out.host = std::move(*host);
         out.control_key = "control-plane\n" + out.host;
         out.values = std::move(*loaded);
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!credentials_) {
-            secrets.add_client_credentials(out.values.client_id, out.values.client_secret.reveal());
-            secrets.add_permanent(out.values.token.reveal());
-            credentials_ = std::move(out);
+        if (out.method == credential_method::token_federation) {
+            out.subject = subject_token_source_of(out.values);
+            out.audience = federation_audience(out.values, out.token_url);
         }
-        return &*credentials_;
+        return out;
     }
 
+public:
     // The credentials if already loaded; call with the lock held.
-    const loaded_credentials* credentials_if_loaded() const noexcept {
-        return credentials_ ? &*credentials_ : nullptr;
-    }
+    const loaded_credentials* credentials_if_loaded() const noexcept { return credentials_.get(); }
 
     const std::string& workspace_id_for(const resolved_endpoint& endpoint) const {
         if (!config.workspace_id.empty()) return config.workspace_id;
@@ -239,7 +283,8 @@ private:
     std::atomic<bool> closed_flag_{false};
     std::map<std::string, std::shared_ptr<endpoint_target>> targets_;
     std::vector<std::shared_ptr<endpoint_target>> unshared_targets_;
-    std::optional<loaded_credentials> credentials_;
+    credentials_ptr credentials_;  // guarded by mutex
+    std::mutex load_mutex_;        // one secret source load at a time
 };
 
 }  // namespace detail

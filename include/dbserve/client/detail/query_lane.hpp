@@ -22,6 +22,8 @@ enum class query_phase : std::uint8_t {
     discovery_response,
     control,            // acquire a control-plane token, then go to `resume`
     control_response,
+    subject_token,          // federation: get the identity provider's JWT, then exchange it
+    subject_token_response, // federation: GitHub Actions' answer with the JWT
     data_token,         // acquire the data-plane token (main lane)
     fetch,              // fetch the data-plane token (holds the data claim)
     fetch_exchange_send,
@@ -52,11 +54,12 @@ struct query_lane {
 };
 
 // Where a lane stopped: it must send its request, wait until `deadline`, wait for another
-// operation of the client, wait for its response, or it has finished. Between two phases
+// operation of the client, wait for its response, wait for the driver's credential step,
+// or it has finished. Between two phases
 // of one lane, go_on: it did not stop (false in a boolean context). Small enough to be
 // returned in registers, which the phases do once each per step.
 struct lane_action {
-    enum kind_type { send, wait_until, wait_others, wait_response, finished, go_on };
+    enum kind_type { send, wait_until, wait_others, wait_response, finished, load_credentials, go_on };
     kind_type kind;
     std::chrono::steady_clock::time_point deadline{};
 
@@ -75,6 +78,9 @@ inline std::string describe_activity(const query_lane& l, const std::string& nam
             if (l.control_wait) return "waiting for another query's control-plane token request";
             [[fallthrough]];
         case query_phase::control_response: return "getting a control-plane token from the token endpoint";
+        case query_phase::subject_token:
+        case query_phase::subject_token_response:
+            return "getting the identity provider's token for the federated sign-in";
         case query_phase::data_token:
             if (l.data_wait) return "waiting for another query's token request for " + endpoint;
             return "getting a token for " + endpoint;

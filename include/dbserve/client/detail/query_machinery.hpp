@@ -19,6 +19,7 @@
 #include <dbserve/client/query_response.hpp>
 #include <dbserve/protocol/result.hpp>
 #include <dbserve/client/retry.hpp>
+#include <dbserve/client/subject_token_sources.hpp>
 #include <dbserve/protocol/secret.hpp>
 #include <dbserve/protocol/service_error.hpp>
 #include <dbserve/client/token_cache.hpp>
@@ -391,6 +392,66 @@ protected:
         finish(main_, outcome_unknown_note(std::move(failure)));
     }
 
+    // ---------------------------------------------------------------- credentials
+
+    // The credentials this query uses: the client's current ones, else the lane stops and
+    // the driver runs the credential step (next() itself never runs a secret source).
+    // A failure of that step ends the lane here.
+    lane_stop require_credentials(lane& l) {
+        if (auto stop = take_credential_failure(l)) return stop;
+        if (creds_ && !reload_wanted_) return go_on;
+        if (!reload_wanted_) {
+            creds_ = shared()->current_credentials();
+            if (creds_) return go_on;
+        }
+        load_wanted_ = true;
+        return lane_action{lane_action::load_credentials};
+    }
+
+    lane_stop take_credential_failure(lane& l) {
+        if (!credential_failure_) return go_on;
+        dbserve::error failure = std::move(*credential_failure_);
+        credential_failure_.reset();
+        return finish(l, std::move(failure));
+    }
+
+    // The token endpoint refused the client's credentials (invalid_client, or HTTP 401):
+    // once per query, they are loaded again (a secret rotated in the environment, the
+    // profile file or a vault) and the same request is sent with them.
+    bool reload_after_refusal(const dbserve::error& failure) {
+        if (reloaded_after_refusal_ || !creds_) return false;
+        if (failure.service_code != "invalid_client" && failure.http_status != 401) return false;
+        reloaded_after_refusal_ = true;
+        reload_wanted_ = true;
+        stale_generation_ = creds_->generation;
+        return true;
+    }
+
+    // The credential step: everything a query needs from outside the sans-I/O core.
+    void run_credential_step() {
+        if (load_wanted_) {
+            auto loaded = reload_wanted_ ? shared()->reload(stale_generation_) : shared()->load_if_missing();
+            load_wanted_ = reload_wanted_ = false;
+            if (loaded)
+                creds_ = std::move(*loaded);
+            else
+                credential_failure_ = std::move(loaded).error();
+        }
+        if (subject_file_wanted_) {
+            subject_file_wanted_ = false;
+            auto read = read_subject_token_file(creds_ ? creds_->values.oidc_token_filepath : std::string());
+            if (read)
+                subject_token_ = std::move(*read);
+            else if (!credential_failure_)
+                credential_failure_ = std::move(read).error();
+        }
+        if (supply_wanted_) {
+            supply_wanted_ = false;
+            detail::atomic_statistics::bump(target()->stats.supplied_token_calls);
+            supplied_.emplace(target()->config.supply_token());
+        }
+    }
+
     // ---------------------------------------------------------------- state
 
     // First: released last, and on a move assignment the old claims are given up first.
@@ -430,6 +491,17 @@ protected:
     mutable mono_time step_time_{};
     mutable bool step_time_valid_ = false;
     std::unique_ptr<detail::folded_stream> stream_;  // only for streamed queries
+    // The credentials in use, and what the credential step has to do or has brought.
+    client_shared::credentials_ptr creds_;
+    bool load_wanted_ = false;
+    bool reload_wanted_ = false;
+    std::uint64_t stale_generation_ = 0;
+    bool reloaded_after_refusal_ = false;
+    bool subject_file_wanted_ = false;
+    bool supply_wanted_ = false;
+    std::optional<dbserve::error> credential_failure_;
+    std::optional<secret_string> subject_token_;     // federation: the JWT for the next exchange
+    std::optional<result<supplied_token>> supplied_;  // the token supplier's answer
 };
 
 }  // namespace detail
