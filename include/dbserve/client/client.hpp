@@ -20,6 +20,8 @@
 #include <dbserve/client/clock.hpp>
 #include <dbserve/client/detail/async_driver.hpp>
 #include <dbserve/client/detail/client_shared.hpp>
+#include <dbserve/client/detail/clock_access.hpp>
+#include <dbserve/client/policies.hpp>
 #include <dbserve/client/policy_checks.hpp>
 #include <dbserve/client/query_operation.hpp>
 #include <dbserve/client/query_response.hpp>
@@ -36,9 +38,6 @@
 #include <utility>
 
 DBSERVE_BEGIN_NAMESPACE
-
-// The null Transport: a client that is only driven by poll (start_query) needs none.
-struct no_transport {};
 
 // The defaults every policy falls back to. A user's traits derive from it and override
 // what differs.
@@ -57,21 +56,6 @@ struct traits_for {
 };
 
 namespace detail {
-template <class T>
-constexpr bool check_transport() {
-    if constexpr (std::is_same_v<T, no_transport> || is_sync_transport_v<T> || is_async_transport_v<T>) {
-        return true;
-    } else {
-        static_assert(is_sync_transport_v<T> || is_async_transport_v<T>,
-                      "dbserve: the Transport policy needs `dbserve::result<dbserve::http_response> "
-                      "send(const dbserve::http_request&, const dbserve::send_options&)` (blocking) or "
-                      "`void async_send(dbserve::http_request, dbserve::send_options, "
-                      "dbserve::completion_handler)` (asynchronous), or use dbserve::no_transport to drive "
-                      "queries with start_query()");
-        return false;
-    }
-}
-
 inline std::string dump_body(const nlohmann::json& body) {
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -85,12 +69,11 @@ public:
     using clock_type = typename Traits::clock;
     using secret_source_type = typename Traits::secret_source;
 
-    static_assert(check_clock<clock_type>(), "dbserve: Traits::clock is not a Clock policy");
-    static_assert(check_secret_source<secret_source_type>(), "dbserve: Traits::secret_source is not a SecretSource");
-    static_assert(detail::check_transport<transport_type>(), "dbserve: Traits::transport is not a Transport");
-#if DBSERVE_HAS_CONCEPTS
-    static_assert(clock_policy<clock_type> && secret_source<secret_source_type>);
-#endif
+    // Each check reports its own problem once and yields true, so these add no error of
+    // their own (nor does a concept under C++20).
+    static_assert(check_client_clock<clock_type>());
+    static_assert(check_secret_source<secret_source_type>());
+    static_assert(check_transport<transport_type>());
 
     explicit basic_client(client_config config, transport_type transport = transport_type{},
                           clock_type clock = clock_type{}, secret_source_type secrets = secret_source_type{})
@@ -99,9 +82,14 @@ public:
         auto source = std::make_shared<const secret_source_type>(std::move(secrets));
         auto clock_ptr = clock_;
         shared_ = std::make_shared<detail::client_shared>(
-            std::move(config), [clock_ptr] { return clock_ptr->monotonic_now(); },
+            std::move(config), [clock_ptr] { return detail::clock_monotonic_now(*clock_ptr); },
             [clock_ptr] { return clock_ptr->wall_now(); }, [source]() -> result<credentials> { return source->load(); });
     }
+
+    // The policies by name (policies.hpp): only those that differ from their default.
+    basic_client(client_config config, policies<Traits> set)
+        : basic_client(std::move(config), std::move(set).take_transport(), std::move(set).take_clock(),
+                       std::move(set).take_secret_source()) {}
 
     basic_client(const basic_client&) = delete;
     basic_client& operator=(const basic_client&) = delete;
@@ -116,6 +104,7 @@ public:
     result<query_response> query(std::string body, query_options options = {}) {
         static_assert(check_sync_transport<transport_type>(),
                       "dbserve: query() needs a blocking transport (send); use async_query() or start_query()");
+        static_assert(check_blocking_clock<clock_type>());
         query_operation op(query_operation::borrow_tag{}, *shared_, std::move(body), std::move(options));
         auto ignore = [](const chat_chunk&) {};
         return run_blocking(op, ignore);
@@ -130,6 +119,7 @@ public:
     result<stream_response> stream(std::string body, OnChunk&& on_chunk, query_options options = {}) {
         static_assert(check_sync_transport<transport_type>(),
                       "dbserve: stream() needs a blocking transport (send); use async_stream() or start_stream()");
+        static_assert(check_blocking_clock<clock_type>());
         query_operation op(query_operation::borrow_tag{}, *shared_, std::move(body), std::move(options), true);
         auto done = run_blocking(op, on_chunk);
         if (!done) return std::move(done).error();
@@ -152,6 +142,7 @@ public:
     void async_query(std::string body, Handler&& handler, query_options options = {}) {
         static_assert(check_async_transport<transport_type>(),
                       "dbserve: async_query() needs an asynchronous transport (async_send)");
+        static_assert(check_async_clock<clock_type>());
         auto runner = make_runner(
             query_operation(shared_, std::move(body), std::move(options)),
             [h = std::forward<Handler>(handler)](result<query_response> r, const query_operation&) mutable {
@@ -170,6 +161,7 @@ public:
     void async_stream(std::string body, OnChunk on_chunk, Handler&& handler, query_options options = {}) {
         static_assert(check_async_transport<transport_type>(),
                       "dbserve: async_stream() needs an asynchronous transport (async_send)");
+        static_assert(check_async_clock<clock_type>());
         auto runner = make_runner(
             query_operation(shared_, std::move(body), std::move(options), true),
             [h = std::forward<Handler>(handler)](result<query_response> r, const query_operation& op) mutable {
@@ -258,7 +250,7 @@ private:
                     break;
                 }
                 case operation_step::wait_until:
-                    clock_->sleep_until(step.deadline);
+                    detail::clock_sleep_until(*clock_, step.deadline);
                     break;
                 case operation_step::chunk:
                     on_chunk(*step.stream_chunk);
@@ -285,7 +277,7 @@ private:
     void wake_at(std::chrono::steady_clock::time_point deadline) {
         if constexpr (detail::has_async_wait_until<clock_type>::value) {
             std::weak_ptr<detail::client_shared> shared = shared_;
-            clock_->async_wait_until(deadline, [shared] {
+            detail::clock_async_wait_until(*clock_, deadline, [shared] {
                 if (auto alive = shared.lock()) alive->wake_waiters();
             });
         }

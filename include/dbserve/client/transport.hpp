@@ -96,4 +96,7 @@ struct send_options {
 
 using completion_handler = std::function<void(result<http_response>)>;
 
+// The null Transport: a client that is only driven by poll (start_query) needs none.
+struct no_transport {};
+
 DBSERVE_END_NAMESPACE
