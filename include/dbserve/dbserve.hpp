@@ -29,6 +29,7 @@
 #include <dbserve/client/clock.hpp>
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/client/endpoint.hpp>
+#include <dbserve/client/policies.hpp>
 #include <dbserve/client/policy_checks.hpp>
 #include <dbserve/client/query_operation.hpp>
 #include <dbserve/client/query_response.hpp>
@@ -38,3 +39,4 @@
 #include <dbserve/client/token_cache.hpp>
 #include <dbserve/client/transport.hpp>
 #include <dbserve/client/transport_options.hpp>
+#include <dbserve/client/transport_ref.hpp>
