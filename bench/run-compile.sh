@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Compile cost side by side in one run: each translation unit of bench/compile compiled
-# REPS times (g++ by default, -O0, no ccache), median wall time and peak memory, and the
+# REPS times (g++ by default, -O0, no ccache), median CPU time (user + system: steadier
+# than wall time on a shared machine) and peak memory, and the
 # ratio to the nlohmann-only TU; then the stripped size of the minimal poll client against a
 # JSON hello world (-O2).
 #   bench/run-compile.sh [reps=3] [compiler=g++] [extra flags...]
-# e.g. bench/run-compile.sh 3 g++ -DDBSERVE_SEPARATE_COMPILATION
+# DBSERVE_BENCH_INCLUDE=<dir> measures another include tree (e.g. an older checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-3}
@@ -20,9 +21,9 @@ measure() {
     shift
     local times=() mems=()
     for _ in $(seq "$reps"); do
-        /usr/bin/time -f "%e %M" -o "$out/time" "$cxx" -std=c++17 -Iinclude "${extra[@]+"${extra[@]}"}" "$@"
-        read -r t m <"$out/time"
-        times+=("$t")
+        /usr/bin/time -f "%U %S %M" -o "$out/time" "$cxx" -std=c++17 -I"${DBSERVE_BENCH_INCLUDE:-include}" "${extra[@]+"${extra[@]}"}" "$@"
+        read -r u s m <"$out/time"
+        times+=("$(echo "$u + $s" | bc -l)")
         mems+=("$m")
     done
     local t m
@@ -41,7 +42,7 @@ measure() {
 base_o0=$(awk '$1 == "nlohmann-only.O0" {print $2}' "$out/results")
 base_syntax=$(awk '$1 == "nlohmann-only.syntax" {print $2}' "$out/results")
 echo "compiler: $("$cxx" --version | head -1); flags: ${extra[*]:-(none)}; median of $reps"
-printf '%-22s %9s %9s %8s\n' "translation unit" "seconds" "peak MB" "ratio"
+printf '%-22s %9s %9s %8s\n' "translation unit" "CPU s" "peak MB" "ratio"
 while read -r label t m; do
     base=$base_o0
     [[ $label == *.syntax ]] && base=$base_syntax

@@ -9,9 +9,7 @@
 int main() {
     dbserve::client_config config;
     config.url = "https://abc.7.serving.azuredatabricks.net/1/serving-endpoints/m/invocations";
-    dbserve::basic_client<dbserve::traits_for<dbserve::no_transport, dbserve::system_clock_policy,
-                                              dbserve::environment_secret_source>>
-        client(config);
+    dbserve::basic_client<> client(config);  // no transport, system clock, default secret source
     auto op = client.start_query(std::string(R"({"inputs":[1]})"));
     for (int i = 0; i < 100; ++i) {
         auto step = op.next();

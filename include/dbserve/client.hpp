@@ -4,3 +4,4 @@
 #pragma once
 
 #include <dbserve/client/client.hpp>
+#include <dbserve/client/compiled_clients.hpp>

@@ -25,6 +25,7 @@
 #include <dbserve/payload/sse.hpp>
 
 #include <dbserve/client/client.hpp>
+#include <dbserve/client/compiled_clients.hpp>
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/clock.hpp>
 #include <dbserve/client/credentials.hpp>
