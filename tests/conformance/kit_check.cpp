@@ -1,16 +1,26 @@
 // The public conformance kit (dbserve/testing/transport_conformance.hpp) run as a plain
 // check program, the way a user runs it on a transport of their own: the shipped adapter's
 // blocking and asynchronous transports must pass every check, and a transport that breaks
-// the contract must be caught.
+// the contract must be caught. It also pins the adapter's client aliases.
 #include <dbserve/testing/transport_conformance.hpp>
 
 #if defined(DBSERVE_KIT_CURL)
-#include <dbserve/curl/transport.hpp>
+#include <dbserve/curl/client.hpp>
+namespace adapter = dbserve::curl;
 #else
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <dbserve/beast/transport.hpp>
+#include <dbserve/beast/client.hpp>
+namespace adapter = dbserve::beast;
 #endif
+
+#include <type_traits>
+
+// The adapter's client aliases name the stacks they say.
+static_assert(std::is_same_v<adapter::client::transport_type, adapter::blocking_transport>);
+static_assert(std::is_same_v<adapter::async_client::transport_type, adapter::async_transport>);
+static_assert(std::is_same_v<adapter::client::clock_type, dbserve::system_clock_policy>);
+static_assert(std::is_same_v<adapter::async_client::secret_source_type, dbserve::default_secret_source>);
 
 #include <iostream>
 #include <string>
