@@ -35,7 +35,7 @@ struct engine_time {
     using period = std::milli;
     using duration = std::chrono::milliseconds;
     using time_point = std::chrono::time_point<engine_time>;
-    static constexpr bool is_steady = true;
+    [[maybe_unused]] static constexpr bool is_steady = true;
 };
 
 // A poll-only engine clock: readings only, no way to wait.
