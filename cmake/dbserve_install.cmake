@@ -133,6 +133,9 @@ function(dbserve_install_package)
   endforeach()
 
   install(TARGETS dbserve EXPORT dbserveTargets)
+  if(TARGET dbserve_compiled)
+    install(TARGETS dbserve_compiled EXPORT dbserveTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  endif()
   install(DIRECTORY "${DBSERVE_CMAKE_DIR}/../include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   install(EXPORT dbserveTargets NAMESPACE dbserve:: DESTINATION ${DBSERVE_CMAKE_INSTALL_DIR})
 

@@ -7,3 +7,4 @@
 #include <dbserve/client/client.hpp>
 #include <dbserve/client/query_group.hpp>
 #include <dbserve/client/workspace.hpp>
+#include <dbserve/client/compiled_clients.hpp>

@@ -25,10 +25,12 @@
 #include <dbserve/payload/sse.hpp>
 
 #include <dbserve/client/client.hpp>
+#include <dbserve/client/compiled_clients.hpp>
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/clock.hpp>
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/client/endpoint.hpp>
+#include <dbserve/client/policies.hpp>
 #include <dbserve/client/policy_checks.hpp>
 #include <dbserve/client/query_group.hpp>
 #include <dbserve/client/query_operation.hpp>
@@ -40,3 +42,4 @@
 #include <dbserve/client/transport.hpp>
 #include <dbserve/client/transport_options.hpp>
 #include <dbserve/client/workspace.hpp>
+#include <dbserve/client/transport_ref.hpp>

@@ -1,5 +1,6 @@
-// A member that exists but is not const is reported like a missing one, naming the const.
-// expect: the Clock policy needs `std::chrono::system_clock::time_point wall_now() const`
+// A member that exists but is not const is told apart from a missing one.
+// expect: the Clock's `wall_now()` exists but is not const
+// expect: `std::chrono::system_clock::time_point wall_now() const`
 #include <dbserve/client/policy_checks.hpp>
 
 struct clock_with_non_const_wall_now {

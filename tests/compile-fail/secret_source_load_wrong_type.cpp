@@ -1,6 +1,8 @@
 // A load() returning something other than result<credentials> is refused (even a type
 // that result<credentials> could be built from).
-// expect: the SecretSource policy needs `dbserve::result<dbserve::credentials> load() const`
+// The message says load() exists; the note under it names the type it returns.
+// expect: the SecretSource's `load() const` exists but returns `Returned`
+// expect: not `dbserve::result<dbserve::credentials>`
 #include <dbserve/client/policy_checks.hpp>
 
 #include <string>

@@ -1,5 +1,6 @@
 // A send() that does not take the send_options is refused.
-// expect: a synchronous Transport needs `dbserve::result<dbserve::http_response> send(const dbserve::http_request&, const dbserve::send_options&)`
+// It is told apart from a missing send().
+// expect: the Transport's `send` exists but cannot be called with `(const dbserve::http_request&, const dbserve::send_options&)`
 #include <dbserve/client/policy_checks.hpp>
 
 struct transport_send_without_options {

@@ -41,7 +41,7 @@ endfunction()
 
 # Configures, builds and installs dbserve itself into ${WORK_DIR}/prefix.
 function(install_dbserve)
-  set(options -DDBSERVE_BUILD_TESTS=OFF -DDBSERVE_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Release)
+  set(options -DDBSERVE_BUILD_TESTS=OFF -DDBSERVE_BUILD_EXAMPLES=OFF -DDBSERVE_BUILD_EMULATOR=OFF -DCMAKE_BUILD_TYPE=Release)
   foreach(adapter IN LISTS ADAPTERS)
     string(TOUPPER ${adapter} upper)
     list(APPEND options -DDBSERVE_${upper}=ON)

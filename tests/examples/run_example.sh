@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one example against its own emulator and checks what it printed.
 #   run_example.sh <example> <example binary> <emulator binary> <source dir> <run dir>
-# <example>: quickstart, streaming_chat, feature_serving or poll_loop.
+# <example>: quickstart, streaming_chat, feature_serving, poll_loop or engine_networking.
 set -uo pipefail
 name=$1 binary=$2 emulator=$3 source=$4 run=$5
 
@@ -100,6 +100,15 @@ case $name in
         expect "$out-keys.out" '"store_id":"north"'
         run 2 "$out-usage" "${credentials[@]}" -- --endpoint feature-endpoint --key
         expect "$out-usage.err" "--key needs a column name"
+        ;;
+    engine_networking)
+        run 0 "$out" "${credentials[@]}" DATABRICKS_CHAT_ENDPOINT=chat-model DATABRICKS_SERVING_ENDPOINT=sum-model -- \
+            "Streamed through the engine"
+        expect "$out.out" "chat chunk: "
+        expect "$out.out" "chat answer: Echo: Streamed through the engine"
+        expect "$out.out" "finish reason: stop"
+        expect "$out.out" "model predictions: [6]"
+        expect_no_secrets "$out.out" "$out.err"
         ;;
     poll_loop)
         run 0 "$out" "${credentials[@]}" DATABRICKS_SERVING_ENDPOINT=sum-model DATABRICKS_CHAT_ENDPOINT=chat-model --

@@ -21,6 +21,7 @@
 
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/endpoint_handle.hpp>
+#include <dbserve/client/policies.hpp>
 #include <dbserve/client/traits.hpp>
 #include <dbserve/client/workspace.hpp>
 #include <dbserve/protocol/detail/config.hpp>
@@ -60,6 +61,16 @@ public:
         : holder(std::move(config), std::move(transport), std::move(clock), std::move(secrets)),
           basic_endpoint<Traits>(
               holder::workspace.endpoint(static_cast<const endpoint_config&>(holder::client_configuration))) {}
+
+    // The policies by name (policies.hpp): only those that differ from their default.
+    basic_client(client_config config, policies<Traits> set)
+        : basic_client(std::move(config), std::move(set).take_transport(), std::move(set).take_clock(),
+                       std::move(set).take_secret_source()) {}
+
+    // The policies by name (policies.hpp): only those that differ from their default.
+    basic_client(client_config config, policies<Traits> set)
+        : basic_client(std::move(config), std::move(set).take_transport(), std::move(set).take_clock(),
+                       std::move(set).take_secret_source()) {}
 
     basic_client(const basic_client&) = delete;
     basic_client& operator=(const basic_client&) = delete;

@@ -12,6 +12,7 @@
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/detail/async_driver.hpp>
 #include <dbserve/client/detail/client_shared.hpp>
+#include <dbserve/client/detail/clock_access.hpp>
 #include <dbserve/client/detail/endpoint_target.hpp>
 #include <dbserve/client/query_operation.hpp>
 #include <dbserve/client/query_response.hpp>
@@ -48,6 +49,7 @@ public:
     result<query_response> query(std::string body, query_options options = {}) {
         static_assert(check_sync_transport<transport_type>(),
                       "dbserve: query() needs a blocking transport (send); use async_query() or start_query()");
+        static_assert(check_blocking_clock<clock_type>());
         query_operation op(query_operation::borrow_tag{}, *shared_, *target_, std::move(body), std::move(options));
         auto ignore = [](const chat_chunk&) {};
         return run_blocking(op, ignore);
@@ -62,6 +64,7 @@ public:
     result<stream_response> stream(std::string body, OnChunk&& on_chunk, query_options options = {}) {
         static_assert(check_sync_transport<transport_type>(),
                       "dbserve: stream() needs a blocking transport (send); use async_stream() or start_stream()");
+        static_assert(check_blocking_clock<clock_type>());
         query_operation op(query_operation::borrow_tag{}, *shared_, *target_, std::move(body), std::move(options),
                            true);
         auto done = run_blocking(op, on_chunk);
@@ -85,6 +88,7 @@ public:
     void async_query(std::string body, Handler&& handler, query_options options = {}) {
         static_assert(check_async_transport<transport_type>(),
                       "dbserve: async_query() needs an asynchronous transport (async_send)");
+        static_assert(check_async_clock<clock_type>());
         auto runner = make_runner(
             query_operation(shared_, target_, std::move(body), std::move(options)),
             [h = std::forward<Handler>(handler)](result<query_response> r, const query_operation&) mutable {
@@ -103,6 +107,7 @@ public:
     void async_stream(std::string body, OnChunk on_chunk, Handler&& handler, query_options options = {}) {
         static_assert(check_async_transport<transport_type>(),
                       "dbserve: async_stream() needs an asynchronous transport (async_send)");
+        static_assert(check_async_clock<clock_type>());
         auto runner = make_runner(
             query_operation(shared_, target_, std::move(body), std::move(options), true),
             [h = std::forward<Handler>(handler)](result<query_response> r, const query_operation& op) mutable {
@@ -202,7 +207,7 @@ private:
                     break;
                 }
                 case operation_step::wait_until:
-                    clock_->sleep_until(step.deadline);
+                    detail::clock_sleep_until(*clock_, step.deadline);
                     break;
                 case operation_step::load_credentials:
                     op.load_credentials();
@@ -232,7 +237,7 @@ private:
     void wake_at(std::chrono::steady_clock::time_point deadline) {
         if constexpr (detail::has_async_wait_until<clock_type>::value) {
             std::weak_ptr<detail::client_shared> shared = shared_;
-            clock_->async_wait_until(deadline, [shared] {
+            detail::clock_async_wait_until(*clock_, deadline, [shared] {
                 if (auto alive = shared.lock()) alive->wake_waiters();
             });
         }

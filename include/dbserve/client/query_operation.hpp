@@ -79,15 +79,13 @@ public:
     using mono_time = std::chrono::steady_clock::time_point;
 
     query_operation(std::shared_ptr<detail::client_shared> shared, std::shared_ptr<const detail::endpoint_target> target,
-                    std::string body, query_options options = {}, bool streaming = false)
-        : query_machinery(std::move(shared), std::move(target), std::move(body), std::move(options), streaming) {}
+                    std::string body, query_options options = {}, bool streaming = false);
 
     // For a driver that outlives the operation inside one call (the blocking client): the
     // client's state is borrowed, not shared, which saves two atomic operations per query.
     struct borrow_tag {};
     query_operation(borrow_tag, detail::client_shared& shared, const detail::endpoint_target& target, std::string body,
-                    query_options options = {}, bool streaming = false)
-        : query_machinery(shared, target, std::move(body), std::move(options), streaming) {}
+                    query_options options = {}, bool streaming = false);
 
     // Claims on shared fetches move with the operation (a moved-from one holds none) and
     // are given up when it is dropped unfinished.
@@ -97,59 +95,7 @@ public:
     query_operation& operator=(const query_operation&) = delete;
 
     // What to do next (see the header comment).
-    operation_step next() {
-        operation_step step;
-        if (!shared() || delivered_) {
-            step.kind = operation_step::done;
-            return step;
-        }
-        if (take_chunk(step)) return step;
-        step_time_valid_ = false;
-        if (!began_) {
-            began_ = true;
-            started_ = now();
-            start_deadline();
-        }
-        waiting_noted_ = false;
-        if (has_deadline() && main_.at != phase::finished && deadline_ends_query()) expire(true);
-        lane_action background{lane_action::finished};
-        if (background_) {
-            background = advance(*background_);
-            if (background.kind == lane_action::send) {
-                send_step(*background_, step);
-                return step;
-            }
-            if (background.kind == lane_action::load_credentials) {
-                step.kind = operation_step::load_credentials;
-                return step;
-            }
-            if (background.kind == lane_action::finished) background_.reset();
-        }
-        lane_action main = advance(main_);
-        if (main.kind == lane_action::send) {
-            if (!deadline_passed()) {
-                send_step(main_, step);
-                return step;
-            }
-            // A response came in at the deadline and the query would go on: it ends here.
-            expire(false);
-            main = lane_action{lane_action::finished};
-        }
-        if (main.kind == lane_action::load_credentials) {
-            if (!deadline_passed()) {
-                step.kind = operation_step::load_credentials;
-                return step;
-            }
-            expire(false);
-            main = lane_action{lane_action::finished};
-        }
-        if (take_chunk(step)) return step;
-        if (main.kind == lane_action::finished && !background_)
-            done_step(step);
-        else
-            wait_step(step, background, main);
-        return step;
-    }
+    operation_step next();
 
     // The credential step (step::load_credentials; see the header comment). Its failure
     // ends the query at the next call of next().
@@ -163,17 +109,10 @@ public:
 
     // The response (or transport error) to the request with this id. Unknown ids are
     // ignored.
-    void on_response(std::uint64_t request_id, result<http_response> response) {
-        lane* l = lane_for(request_id);
-        if (!l) return;
-        l->response.emplace(std::move(response));
-    }
+    void on_response(std::uint64_t request_id, result<http_response> response);
 
     // A piece of a streamed response body. `head` carries the status and headers.
-    void on_body_chunk(std::uint64_t request_id, const http_response& head, std::string_view chunk) {
-        if (!streaming_ || main_.request_id != request_id || main_.at != phase::invoke_response) return;
-        stream_->on_body_chunk(head, chunk);
-    }
+    void on_body_chunk(std::uint64_t request_id, const http_response& head, std::string_view chunk);
 
     bool finished() const noexcept { return delivered_; }
     bool is_streaming() const noexcept { return streaming_; }
@@ -737,5 +676,87 @@ private:
     }
 
 };
+
+// The entry points a driver calls, outside the class so that with
+// DBSERVE_SEPARATE_COMPILATION a driver's translation unit sees only their declarations
+// and the protocol flow under them is compiled once (see config.hpp).
+#if DBSERVE_HEADER_DEFINITIONS
+
+DBSERVE_DECL query_operation::query_operation(std::shared_ptr<detail::client_shared> shared,
+                                              std::shared_ptr<const detail::endpoint_target> target, std::string body,
+                                              query_options options, bool streaming)
+    : query_machinery(std::move(shared), std::move(target), std::move(body), std::move(options), streaming) {}
+
+DBSERVE_DECL query_operation::query_operation(borrow_tag, detail::client_shared& shared,
+                                              const detail::endpoint_target& target, std::string body,
+                                              query_options options, bool streaming)
+    : query_machinery(shared, target, std::move(body), std::move(options), streaming) {}
+
+DBSERVE_DECL operation_step query_operation::next() {
+    operation_step step;
+    if (!shared() || delivered_) {
+        step.kind = operation_step::done;
+        return step;
+    }
+    if (take_chunk(step)) return step;
+    step_time_valid_ = false;
+    if (!began_) {
+        began_ = true;
+        started_ = now();
+        start_deadline();
+    }
+    waiting_noted_ = false;
+    if (has_deadline() && main_.at != phase::finished && deadline_ends_query()) expire(true);
+    lane_action background{lane_action::finished};
+    if (background_) {
+        background = advance(*background_);
+        if (background.kind == lane_action::send) {
+            send_step(*background_, step);
+            return step;
+        }
+        if (background.kind == lane_action::load_credentials) {
+            step.kind = operation_step::load_credentials;
+            return step;
+        }
+        if (background.kind == lane_action::finished) background_.reset();
+    }
+    lane_action main = advance(main_);
+    if (main.kind == lane_action::send) {
+        if (!deadline_passed()) {
+            send_step(main_, step);
+            return step;
+        }
+        // A response came in at the deadline and the query would go on: it ends here.
+        expire(false);
+        main = lane_action{lane_action::finished};
+    }
+    if (main.kind == lane_action::load_credentials) {
+        if (!deadline_passed()) {
+            step.kind = operation_step::load_credentials;
+            return step;
+        }
+        expire(false);
+        main = lane_action{lane_action::finished};
+    }
+    if (take_chunk(step)) return step;
+    if (main.kind == lane_action::finished && !background_)
+        done_step(step);
+    else
+        wait_step(step, background, main);
+    return step;
+}
+
+DBSERVE_DECL void query_operation::on_response(std::uint64_t request_id, result<http_response> response) {
+    lane* l = lane_for(request_id);
+    if (!l) return;
+    l->response.emplace(std::move(response));
+}
+
+DBSERVE_DECL void query_operation::on_body_chunk(std::uint64_t request_id, const http_response& head, std::string_view chunk) {
+    if (!streaming_ || main_.request_id != request_id || main_.at != phase::invoke_response) return;
+    stream_->on_body_chunk(head, chunk);
+}
+
+#endif  // DBSERVE_HEADER_DEFINITIONS
 
 DBSERVE_END_NAMESPACE

@@ -198,6 +198,12 @@ struct profile_file_secret_source {
     std::string profile;
     getenv_function getenv;  // empty: std::getenv
 
+    // Constructors rather than aggregate initialisation, so `{path}` leaves the rest empty
+    // without a -Wmissing-field-initializers warning.
+    profile_file_secret_source() = default;
+    profile_file_secret_source(std::string path_, std::string profile_ = {}, getenv_function getenv_ = {})
+        : path(std::move(path_)), profile(std::move(profile_)), getenv(std::move(getenv_)) {}
+
     result<credentials> load() const {
         std::string requested = profile.empty() ? detail::environment_value(getenv, "DATABRICKS_CONFIG_PROFILE")
                                                 : profile;
@@ -297,6 +303,16 @@ struct default_secret_source {
     std::string profile;      // empty: DATABRICKS_CONFIG_PROFILE, default_profile, DEFAULT
     std::string config_file;  // empty: DATABRICKS_CONFIG_FILE, else ~/.databrickscfg
     getenv_function getenv;   // empty: std::getenv
+
+    // Constructors rather than aggregate initialisation, so `default_secret_source{creds}`
+    // compiles clean under -Wextra (-Wmissing-field-initializers).
+    default_secret_source() = default;
+    default_secret_source(credentials values_, std::string profile_ = {}, std::string config_file_ = {},
+                          getenv_function getenv_ = {})
+        : values(std::move(values_)),
+          profile(std::move(profile_)),
+          config_file(std::move(config_file_)),
+          getenv(std::move(getenv_)) {}
 
     result<credentials> load() const {
         credentials out = values;

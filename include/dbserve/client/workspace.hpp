@@ -30,7 +30,9 @@
 
 #include <dbserve/client/client_config.hpp>
 #include <dbserve/client/detail/client_shared.hpp>
+#include <dbserve/client/detail/clock_access.hpp>
 #include <dbserve/client/endpoint_handle.hpp>
+#include <dbserve/client/policies.hpp>
 #include <dbserve/client/traits.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
@@ -59,9 +61,14 @@ public:
         auto source = std::make_shared<const secret_source_type>(std::move(secrets));
         auto clock_ptr = clock_;
         shared_ = std::make_shared<detail::client_shared>(
-            std::move(config), [clock_ptr] { return clock_ptr->monotonic_now(); },
+            std::move(config), [clock_ptr] { return detail::clock_monotonic_now(*clock_ptr); },
             [clock_ptr] { return clock_ptr->wall_now(); }, [source]() -> result<credentials> { return source->load(); });
     }
+
+    // The policies by name (policies.hpp): only those that differ from their default.
+    basic_workspace(workspace_config config, policies<Traits> set)
+        : basic_workspace(std::move(config), std::move(set).take_transport(), std::move(set).take_clock(),
+                          std::move(set).take_secret_source()) {}
 
     basic_workspace(const basic_workspace&) = delete;
     basic_workspace& operator=(const basic_workspace&) = delete;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <dbserve/client/detail/client_shared.hpp>
+#include <dbserve/client/detail/clock_access.hpp>
 #include <dbserve/client/query_operation.hpp>
 #include <dbserve/client/transport.hpp>
 #include <dbserve/protocol/detail/config.hpp>
@@ -237,7 +238,7 @@ private:
             }
             case action::timer: {
                 const auto deadline = a.deadline;
-                clock_->async_wait_until(deadline, [self, deadline] { self->timer_fired(deadline); });
+                clock_async_wait_until(*clock_, deadline, [self, deadline] { self->timer_fired(deadline); });
                 break;
             }
             case action::deadline_wake: {
@@ -245,7 +246,7 @@ private:
                 // sooner is not kept until its deadline.
                 const auto deadline = a.deadline;
                 std::weak_ptr<async_runner> weak = self;
-                clock_->async_wait_until(deadline, [weak, deadline] {
+                clock_async_wait_until(*clock_, deadline, [weak, deadline] {
                     if (auto runner = weak.lock()) runner->timer_fired(deadline);
                 });
                 break;

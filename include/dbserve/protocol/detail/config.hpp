@@ -30,3 +30,20 @@
 #else
 #define DBSERVE_HAS_CONCEPTS 0
 #endif
+
+// Optional separate compilation (as Asio's BOOST_ASIO_SEPARATE_COMPILATION): with
+// DBSERVE_SEPARATE_COMPILATION defined in every translation unit, the heaviest non-template
+// functions are only declared in the headers, and one translation unit compiles them:
+// src/dbserve.cpp (CMake: -DDBSERVE_SEPARATE_COMPILATION=ON, target dbserve::compiled), or
+// any one file of yours that defines DBSERVE_SOURCE before including dbserve/dbserve.hpp.
+// Without it everything stays in the headers.
+#if defined(DBSERVE_SEPARATE_COMPILATION) && !defined(DBSERVE_SOURCE)
+#define DBSERVE_HEADER_DEFINITIONS 0
+#else
+#define DBSERVE_HEADER_DEFINITIONS 1
+#endif
+#if defined(DBSERVE_SEPARATE_COMPILATION)
+#define DBSERVE_DECL
+#else
+#define DBSERVE_DECL inline
+#endif
