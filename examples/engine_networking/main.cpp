@@ -262,6 +262,12 @@ int main(int argc, char** argv) {
                     streamed += std::string(step.stream_chunk->content());
                     std::printf("  chat chunk: '%s'\n", std::string(step.stream_chunk->content()).c_str());
                     continue;
+                case dbserve::operation_step::load_credentials:
+                    // The SecretSource's I/O (environment, profile file, a vault): an engine
+                    // that must not block runs it on a worker thread before the next call
+                    // of next(); here it runs inline.
+                    j.operation.load_credentials();
+                    continue;
                 case dbserve::operation_step::wait_until:
                     j.wake = step.deadline;
                     return;

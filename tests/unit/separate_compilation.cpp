@@ -27,6 +27,7 @@ TEST_CASE("with separate compilation a default client runs a poll query to its e
     for (int i = 0; i < 10 && !outcome; ++i) {
         operation_step step = op.next();
         if (step.kind == operation_step::send) op.on_response(step.request_id, transport.send(*step.request, step.options()));
+        else if (step.kind == operation_step::load_credentials) op.load_credentials();
         else if (step.kind == operation_step::done) outcome = step.outcome;
     }
     REQUIRE(outcome);

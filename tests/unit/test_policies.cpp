@@ -118,6 +118,8 @@ TEST_CASE("a poll-only client takes a clock with readings only, in the engine's 
             waits.push_back(step.deadline);
             *clock.now = engine_time::time_point(
                 std::chrono::duration_cast<engine_time::duration>(step.deadline.time_since_epoch()));
+        } else if (step.kind == operation_step::load_credentials) {
+            op.load_credentials();
         } else if (step.kind == operation_step::done) {
             outcome = step.outcome;
         }

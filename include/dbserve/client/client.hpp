@@ -67,11 +67,6 @@ public:
         : basic_client(std::move(config), std::move(set).take_transport(), std::move(set).take_clock(),
                        std::move(set).take_secret_source()) {}
 
-    // The policies by name (policies.hpp): only those that differ from their default.
-    basic_client(client_config config, policies<Traits> set)
-        : basic_client(std::move(config), std::move(set).take_transport(), std::move(set).take_clock(),
-                       std::move(set).take_secret_source()) {}
-
     basic_client(const basic_client&) = delete;
     basic_client& operator=(const basic_client&) = delete;
     basic_client(basic_client&&) = default;
