@@ -24,6 +24,7 @@ struct operation_step {
     const http_request* request = nullptr;  // owned by the operation, valid until on_response
     std::chrono::milliseconds timeout{0};   // the deadline for this request (send_options::timeout)
     bool streaming = false;                 // deliver the body through on_body_chunk
+    std::chrono::milliseconds idle_timeout{0};  // streaming: send_options::idle_timeout
     // wait_until: when to call next() again; idle: the query's total deadline, if any
     std::chrono::steady_clock::time_point deadline{};
     // idle: waiting for another operation of the client (token fetch, discovery)
@@ -40,6 +41,7 @@ struct operation_step {
     send_options options() const {
         send_options o;
         o.timeout = timeout;
+        o.idle_timeout = idle_timeout;
         return o;
     }
 };

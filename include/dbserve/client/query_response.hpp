@@ -22,6 +22,8 @@ struct query_response {
     http_response raw;              // for a streamed query: status and headers, empty body
     std::string served_model_name;  // the served-model-name response header
     std::string request_id;         // x-request-id / x-databricks-request-id, when sent
+    std::string client_request_id;  // query_options::client_request_id, as sent in the body
+    std::string traceparent;        // the W3C traceparent the query's requests carried, if any
 
     std::string_view body() const noexcept { return raw.body; }
 

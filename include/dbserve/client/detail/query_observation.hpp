@@ -1,0 +1,88 @@
+// What a query keeps to be seen from outside: its trace context (the traceparent and
+// tracestate every request carries) and the times its events report, and the
+// stream's inactivity deadline. Without an event sink no clock is read for events; without
+// a trace nothing is added to a request.
+#pragma once
+
+#include <dbserve/client/client_config.hpp>
+#include <dbserve/client/events.hpp>
+#include <dbserve/client/trace_context.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/protocol/http.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+DBSERVE_BEGIN_NAMESPACE
+namespace detail {
+
+struct query_observation {
+    using mono_time = std::chrono::steady_clock::time_point;
+
+    std::string traceparent;  // empty: no trace headers
+    std::string tracestate;
+
+    // Request start times of the main [0] and background [1] lane (token, discovery), only
+    // kept with an event sink.
+    mono_time request_sent[2]{};
+    // A streamed response: whether bytes and content arrived, when the last chunk and the
+    // last byte did, and the bytes so far.
+    bool first_byte_seen = false;
+    bool first_token_seen = false;
+    mono_time last_chunk_at{};
+    mono_time last_byte_at{};
+    std::size_t stream_bytes = 0;
+    std::chrono::milliseconds stream_idle_timeout{0};
+
+    // The query's trace: the caller's (checked), else a new one when the client generates
+    // them. An error: the caller's headers are malformed, and nothing is sent.
+    std::optional<dbserve::error> begin(const trace_options& trace, std::string&& caller_parent,
+                                        std::string&& caller_state) {
+        if (!caller_parent.empty()) {
+            if (auto ok = check_traceparent(caller_parent); !ok) return std::move(ok).error();
+            if (!caller_state.empty())
+                if (auto ok = check_tracestate(caller_state); !ok) return std::move(ok).error();
+            traceparent = std::move(caller_parent);
+            tracestate = std::move(caller_state);
+            return std::nullopt;
+        }
+        if (!caller_state.empty())
+            return dbserve::error(errc::invalid_argument,
+                                  "query_options::tracestate is set without query_options::traceparent; W3C Trace "
+                                  "Context sends tracestate only with the traceparent it belongs to");
+        if (trace.generate) traceparent = generate_traceparent(trace.sampled);
+        return std::nullopt;
+    }
+
+    void add_headers(http_request& request) const {
+        if (traceparent.empty()) return;
+        request.headers.add_unchecked("traceparent", traceparent);
+        if (!tracestate.empty()) request.headers.add_unchecked("tracestate", tracestate);
+    }
+
+    std::string_view trace_id() const noexcept { return trace_id_of(traceparent); }
+
+    // A streamed response got bytes at `now`.
+    void bytes_arrived(mono_time now, std::size_t count) {
+        last_byte_at = now;
+        stream_bytes += count;
+    }
+
+    // When the stream stalls for good, if it has an inactivity timeout and is under way.
+    std::optional<mono_time> stall_deadline(mono_time request_start) const {
+        if (stream_idle_timeout.count() <= 0) return std::nullopt;
+        return (first_byte_seen ? last_byte_at : request_start) + stream_idle_timeout;
+    }
+
+    void new_attempt() {
+        first_byte_seen = false;
+        first_token_seen = false;
+        stream_bytes = 0;
+    }
+};
+
+}  // namespace detail
+DBSERVE_END_NAMESPACE
