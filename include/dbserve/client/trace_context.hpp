@@ -125,7 +125,8 @@ inline result<void> check_traceparent(std::string_view value) {
 
 // Checks a tracestate: at most 32 comma-separated members key=value (empty members
 // allowed), keys lowercase [a-z0-9_-*/] with an optional tenant@system form, values of
-// printable ASCII without ',' or '=' and not ending in a space, at most 512 characters.
+// printable ASCII without ',' or '=' (spaces around a member are optional white space),
+// at most 512 characters.
 inline result<void> check_tracestate(std::string_view value) {
     if (value.size() > 512)
         return detail::trace_error("tracestate", "it is longer than 512 characters");
@@ -168,7 +169,6 @@ inline result<void> check_tracestate(std::string_view value) {
                 if (c < 0x20 || c > 0x7e || c == ',' || c == '=')
                     return detail::trace_error("tracestate",
                                                "a value holds a character other than printable ASCII without ',' and '='");
-            if (val.back() == ' ') return detail::trace_error("tracestate", "a value ends in a space");
         }
         start = end + 1;
     }
