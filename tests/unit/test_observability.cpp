@@ -137,13 +137,17 @@ TEST_CASE("every request of a query carries the query's generated traceparent; t
     CHECK(sent.substr(53) == "00");  // not sampled unless configured
     CHECK(requests[1].headers.get("traceparent") == sent);
     CHECK(requests[1].headers.get("tracestate").empty());
-    CHECK(first->traceparent == sent);
+    REQUIRE(first->trace);
+    CHECK(first->trace->traceparent == sent);
+    CHECK(first->trace->tracestate.empty());
+    CHECK_FALSE(first->client_request_id);
     CHECK(first->request_id == "req-7");
     auto second = client.query(std::string("{}"));
     REQUIRE(second);
-    CHECK(is_generated_traceparent(second->traceparent));
-    CHECK(trace_id_of(second->traceparent) != trace_id_of(first->traceparent));
-    CHECK(transport.replies().requests().back().headers.get("traceparent") == second->traceparent);
+    REQUIRE(second->trace);
+    CHECK(is_generated_traceparent(second->trace->traceparent));
+    CHECK(trace_id_of(second->trace->traceparent) != trace_id_of(first->trace->traceparent));
+    CHECK(transport.replies().requests().back().headers.get("traceparent") == second->trace->traceparent);
 }
 
 TEST_CASE("the sampled flag of generated traceparents is configurable, and generation can be turned off") {
@@ -154,7 +158,8 @@ TEST_CASE("the sampled flag of generated traceparents is configurable, and gener
                                           static_secret_source{testing::service_principal()});
     auto r = sampled.query(std::string("{}"));
     REQUIRE(r);
-    CHECK(r->traceparent.substr(53) == "01");
+    REQUIRE(r->trace);
+    CHECK(r->trace->traceparent.substr(53) == "01");
 
     auto quiet_transport = scripted();
     config.trace.generate = false;
@@ -162,7 +167,7 @@ TEST_CASE("the sampled flag of generated traceparents is configurable, and gener
                                         static_secret_source{testing::service_principal()});
     auto q = quiet.query(std::string("{}"));
     REQUIRE(q);
-    CHECK(q->traceparent.empty());
+    CHECK_FALSE(q->trace);
     for (const auto& request : quiet_transport.replies().requests()) CHECK(request.headers.get("traceparent").empty());
 }
 
@@ -173,8 +178,7 @@ TEST_CASE("the caller's traceparent and tracestate are sent on every request as 
     basic_client<testing::traits> client(config, transport, manual_clock{},
                                          static_secret_source{testing::service_principal()});
     query_options options;
-    options.traceparent = caller_parent;
-    options.tracestate = "rojo=00f067aa0ba902b7";
+    options.trace = trace_context{caller_parent, "rojo=00f067aa0ba902b7"};
     options.client_request_id = "order-17";
     auto r = client.query(std::string("{}"), options);
     REQUIRE(r);
@@ -182,8 +186,10 @@ TEST_CASE("the caller's traceparent and tracestate are sent on every request as 
         CHECK(request.headers.get("traceparent") == caller_parent);
         CHECK(request.headers.get("tracestate") == "rojo=00f067aa0ba902b7");
     }
-    CHECK(r->traceparent == caller_parent);
-    CHECK(r->client_request_id == "order-17");
+    REQUIRE(r->trace);
+    CHECK(r->trace->traceparent == caller_parent);
+    CHECK(r->trace->tracestate == "rojo=00f067aa0ba902b7");
+    CHECK(r->client_request_id == std::string("order-17"));
     CHECK(r->request_id == "req-7");
     CHECK(transport.replies().requests().back().body == R"({"client_request_id":"order-17"})");
 }
@@ -199,7 +205,7 @@ TEST_CASE("a malformed caller trace context fails the query before anything is s
         {"00-00000000000000000000000000000000-00f067aa0ba902b7-01", "", "all zero"},
         {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nX: y", "", "55 characters"},
         {caller_parent, "Bad Key=1", "tracestate"},
-        {"", "rojo=1", "without query_options::traceparent"},
+        {"", "rojo=1", "without a traceparent"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.parent);
@@ -208,8 +214,7 @@ TEST_CASE("a malformed caller trace context fails the query before anything is s
         basic_client<testing::traits> client(configured(), transport, manual_clock{},
                                              static_secret_source{testing::service_principal()});
         query_options options;
-        options.traceparent = c.parent;
-        options.tracestate = c.state;
+        options.trace = trace_context{c.parent, c.state};
         auto r = client.query(std::string("{}"), options);
         REQUIRE_FALSE(r);
         CHECK(r.error().code == errc::invalid_argument);
@@ -234,7 +239,7 @@ TEST_CASE("discovery requests carry the traceparent too") {
     REQUIRE(requests.size() >= 3);  // control token, discovery, token exchange, invocation
     bool saw_discovery = false;
     for (const auto& request : requests) {
-        CHECK(request.headers.get("traceparent") == r->traceparent);
+        CHECK(request.headers.get("traceparent") == r->trace->traceparent);
         if (request.url.find("/api/2.0/serving-endpoints/") != std::string::npos) saw_discovery = true;
     }
     CHECK(saw_discovery);
@@ -257,7 +262,7 @@ TEST_CASE("events: a token fetched and a query finished, with their figures and 
     CHECK(token.path == token_path::client_credentials);
     CHECK(token.lifetime == 3600s);
     CHECK(token.endpoint == "my-ep");
-    CHECK(token.trace_id == std::string(trace_id_of(r->traceparent)));
+    CHECK(token.trace_id == std::string(trace_id_of(r->trace->traceparent)));
     const auto& done = (*seen.events)[1];
     CHECK(done.kind == event_kind::query_finished);
     CHECK(done.status == 200);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,10 +107,9 @@ struct query_options {
     // Overrides client_config::query_deadline for this query (zero: keep it).
     std::chrono::milliseconds deadline{0};
     // The caller's W3C trace context, sent on every request of the query as it is (checked
-    // first: a malformed one fails the query before anything is sent). Empty: the client
+    // first: a malformed one fails the query before anything is sent). None: the client
     // starts a trace when client_config::trace.generate says so.
-    std::string traceparent;
-    std::string tracestate;  // only with a traceparent
+    std::optional<trace_context> trace;
     // Overrides client_config::stream_idle_timeout for this query (zero: keep it).
     std::chrono::milliseconds stream_idle_timeout{0};
 };

@@ -190,8 +190,7 @@ private:
 
     lane_stop begin_query(lane& l) {
         if (shared()->config_error) return finish(l, *shared()->config_error);
-        if (auto refused = observed_.begin(shared()->config.trace, std::move(options_.traceparent),
-                                           std::move(options_.tracestate)))
+        if (auto refused = observed_.begin(shared()->config.trace, std::move(options_.trace)))
             return finish(l, std::move(*refused));
         if (streaming_)
             observed_.stream_idle_timeout = options_.stream_idle_timeout.count() > 0
@@ -600,8 +599,8 @@ private:
             response_bytes_ = out.raw.body.size();
             query_finished(nullptr, out.status, out.served_model_name);
         }
-        out.client_request_id = std::move(options_.client_request_id);
-        out.traceparent = std::move(observed_.traceparent);
+        if (!options_.client_request_id.empty()) out.client_request_id = std::move(options_.client_request_id);
+        out.trace = std::move(observed_.trace);
         l.at = phase::finished;
         detail::atomic_statistics::bump(shared()->stats.queries_succeeded);
         return {lane_action::finished};

@@ -17,10 +17,16 @@
 
 DBSERVE_BEGIN_NAMESPACE
 
-// How a client starts a trace for a query whose options carry no traceparent.
+// A W3C trace context as sent in the headers of the same names.
+struct trace_context {
+    std::string traceparent;
+    std::string tracestate;  // optional
+};
+
+// How a client starts a trace for a query whose options carry no trace context.
 struct trace_options {
     // Start a trace per query (a random trace id and span id); false: only a caller's
-    // query_options::traceparent is sent.
+    // query_options::trace is sent.
     bool generate = true;
     // The sampled flag of a generated traceparent (trace-flags 01, else 00).
     bool sampled = false;
@@ -40,9 +46,9 @@ inline bool all_lower_hex_not_zero(std::string_view text) noexcept {
 }
 
 inline dbserve::error trace_error(std::string_view header, std::string_view why) {
-    return dbserve::error(errc::invalid_argument,
-                          "query_options::" + std::string(header) + " is not a valid W3C " + std::string(header) + ": " +
-                              std::string(why));
+    return dbserve::error(errc::invalid_argument, "query_options::trace." + std::string(header) +
+                                                      " is not a valid W3C " + std::string(header) + ": " +
+                                                      std::string(why));
 }
 
 // splitmix64: one step of a well-mixed 64-bit sequence. Ids need to be unique, not secret.
@@ -73,24 +79,25 @@ inline std::uint64_t random_trace_word() noexcept {
     return word;
 }
 
-inline void append_hex(std::string& out, std::uint64_t word) {
+inline void write_hex(char* out, std::uint64_t word) noexcept {
     static const char digits[] = "0123456789abcdef";
-    for (int shift = 60; shift >= 0; shift -= 4) out += digits[(word >> shift) & 0xf];
+    for (int i = 15; i >= 0; --i, word >>= 4) out[i] = digits[word & 0xf];
 }
 
 }  // namespace detail
 
 // A new traceparent (version 00): a random trace id and parent (span) id, never all zero.
 inline std::string generate_traceparent(bool sampled) {
-    std::string out;
-    out.reserve(55);
-    out += "00-";
-    detail::append_hex(out, detail::random_trace_word());
-    detail::append_hex(out, detail::random_trace_word());
-    out += '-';
-    detail::append_hex(out, detail::random_trace_word());
-    out += sampled ? "-01" : "-00";
-    return out;
+    char text[55];
+    text[0] = '0';
+    text[1] = '0';
+    text[2] = text[35] = text[52] = '-';
+    detail::write_hex(text + 3, detail::random_trace_word());
+    detail::write_hex(text + 19, detail::random_trace_word());
+    detail::write_hex(text + 36, detail::random_trace_word());
+    text[53] = '0';
+    text[54] = sampled ? '1' : '0';
+    return std::string(text, sizeof text);
 }
 
 // Checks a traceparent as the spec's parser does: version 00 is exactly

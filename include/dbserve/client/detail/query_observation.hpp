@@ -22,8 +22,7 @@ namespace detail {
 struct query_observation {
     using mono_time = std::chrono::steady_clock::time_point;
 
-    std::string traceparent;  // empty: no trace headers
-    std::string tracestate;
+    std::optional<trace_context> trace;  // none: no trace headers
 
     // Request start times of the main [0] and background [1] lane (token, discovery), only
     // kept with an event sink.
@@ -39,31 +38,30 @@ struct query_observation {
 
     // The query's trace: the caller's (checked), else a new one when the client generates
     // them. An error: the caller's headers are malformed, and nothing is sent.
-    std::optional<dbserve::error> begin(const trace_options& trace, std::string&& caller_parent,
-                                        std::string&& caller_state) {
-        if (!caller_parent.empty()) {
-            if (auto ok = check_traceparent(caller_parent); !ok) return std::move(ok).error();
-            if (!caller_state.empty())
-                if (auto ok = check_tracestate(caller_state); !ok) return std::move(ok).error();
-            traceparent = std::move(caller_parent);
-            tracestate = std::move(caller_state);
+    std::optional<dbserve::error> begin(const trace_options& options, std::optional<trace_context>&& caller) {
+        if (caller) {
+            if (caller->traceparent.empty()) {
+                if (caller->tracestate.empty()) return std::nullopt;  // an empty context: none
+                return dbserve::error(errc::invalid_argument,
+                                      "query_options::trace.tracestate is set without a traceparent; W3C Trace "
+                                      "Context sends tracestate only with the traceparent it belongs to");
+            }
+            if (auto ok = check_traceparent(caller->traceparent); !ok) return std::move(ok).error();
+            if (auto ok = check_tracestate(caller->tracestate); !ok) return std::move(ok).error();
+            trace = std::move(caller);
             return std::nullopt;
         }
-        if (!caller_state.empty())
-            return dbserve::error(errc::invalid_argument,
-                                  "query_options::tracestate is set without query_options::traceparent; W3C Trace "
-                                  "Context sends tracestate only with the traceparent it belongs to");
-        if (trace.generate) traceparent = generate_traceparent(trace.sampled);
+        if (options.generate) trace.emplace(trace_context{generate_traceparent(options.sampled), std::string()});
         return std::nullopt;
     }
 
     void add_headers(http_request& request) const {
-        if (traceparent.empty()) return;
-        request.headers.add_unchecked("traceparent", traceparent);
-        if (!tracestate.empty()) request.headers.add_unchecked("tracestate", tracestate);
+        if (!trace) return;
+        request.headers.add_unchecked("traceparent", trace->traceparent);
+        if (!trace->tracestate.empty()) request.headers.add_unchecked("tracestate", trace->tracestate);
     }
 
-    std::string_view trace_id() const noexcept { return trace_id_of(traceparent); }
+    std::string_view trace_id() const noexcept { return trace ? trace_id_of(trace->traceparent) : std::string_view(); }
 
     // A streamed response got bytes at `now`.
     void bytes_arrived(mono_time now, std::size_t count) {
