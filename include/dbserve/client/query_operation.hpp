@@ -190,18 +190,25 @@ private:
 
     lane_stop begin_query(lane& l) {
         if (shared()->config_error) return finish(l, *shared()->config_error);
-        if (auto refused = observed_.begin(shared()->config.trace, std::move(options_.trace)))
-            return finish(l, std::move(*refused));
-        if (streaming_)
-            observed_.stream_idle_timeout = options_.stream_idle_timeout.count() > 0
-                                                ? options_.stream_idle_timeout
-                                                : shared()->config.stream_idle_timeout;
+        if (streaming_ || options_.trace || shared()->config.trace.generate)
+            if (auto stop = begin_observing(l)) return stop;
         if (shared()->configured_endpoint) {
             endpoint_ = shared()->configured_endpoint.get();  // lives as long as the client
             l.at = phase::data_token;
         } else {
             l.at = phase::endpoint;
         }
+        return go_on;
+    }
+
+    // The trace context and a stream's inactivity timeout, out of the common path.
+    DBSERVE_DETAIL_OUT_OF_LINE lane_stop begin_observing(lane& l) {
+        if (auto refused = observed_.begin(shared()->config.trace, std::move(options_.trace)))
+            return finish(l, std::move(*refused));
+        if (streaming_)
+            observed_.stream_idle_timeout = options_.stream_idle_timeout.count() > 0
+                                                ? options_.stream_idle_timeout
+                                                : shared()->config.stream_idle_timeout;
         return go_on;
     }
 
@@ -599,18 +606,23 @@ private:
             response_bytes_ = out.raw.body.size();
             query_finished(nullptr, out.status, out.served_model_name);
         }
-        if (!options_.client_request_id.empty()) out.client_request_id = std::move(options_.client_request_id);
-        out.trace = std::move(observed_.trace);
+        if (!options_.client_request_id.empty() || observed_.trace) link_result(out);
         l.at = phase::finished;
         detail::atomic_statistics::bump(shared()->stats.queries_succeeded);
         return {lane_action::finished};
+    }
+
+    // The caller's request id and the trace, into the result.
+    DBSERVE_DETAIL_OUT_OF_LINE void link_result(query_response& out) {
+        if (!options_.client_request_id.empty()) out.client_request_id = std::move(options_.client_request_id);
+        if (observed_.trace) out.trace = std::move(observed_.trace);
     }
 
     // ---------------------------------------------------------------- observing a stream
 
     // A piece of a streamed body with an event sink or an inactivity timeout: the byte
     // times kept, and the first byte, first token and chunk events.
-    void observe_body_chunk(const http_response& head, std::string_view chunk) {
+    DBSERVE_DETAIL_OUT_OF_LINE void observe_body_chunk(const http_response& head, std::string_view chunk) {
         const mono_time at = shared()->monotonic_now();
         const bool first_byte = !observed_.first_byte_seen && !chunk.empty();
         if (!chunk.empty()) {
@@ -647,7 +659,7 @@ private:
 
     // A stream that sent nothing for its inactivity timeout ends the query (the transport
     // may not have noticed yet: a poll driver's wait says when to look).
-    void stall_check() {
+    DBSERVE_DETAIL_COLD void stall_check() {
         auto stall = observed_.stall_deadline(observed_.request_sent[0]);
         if (!stall || now() < *stall) return;
         dbserve::error failure(errc::timeout, "the streamed response from " + endpoint_label() + " sent no byte for " +

@@ -373,14 +373,14 @@ protected:
 
     bool observed() const noexcept { return static_cast<bool>(shared()->config.events); }
 
-    void emit(query_event& e) {
+    DBSERVE_DETAIL_COLD void emit(query_event& e) {
         e.endpoint = endpoint_ ? std::string_view(endpoint_->name) : std::string_view(shared()->config.endpoint_name);
         e.trace_id = observed_.trace_id();
         shared()->config.events(e);
     }
 
     // The query ended: `failure` (scrubbed already) or a success with `served_model`.
-    void query_finished(const dbserve::error* failure, int status, std::string_view served_model) {
+    DBSERVE_DETAIL_COLD void query_finished(const dbserve::error* failure, int status, std::string_view served_model) {
         query_event e;
         e.kind = event_kind::query_finished;
         e.failure = failure;
