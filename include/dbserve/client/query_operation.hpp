@@ -10,8 +10,9 @@
 //                     arrives, or, when step.waiting_for_others, until another operation
 //                     of the same client finishes a token fetch or discovery: a poll loop
 //                     calls next() again after it fed any operation of that client. When
-//                     the query has a total deadline, step.deadline is that deadline: call
-//                     next() again once the clock reaches it, even if nothing arrived.
+//                     the query has a total deadline, or its stream an inactivity timeout,
+//                     step.deadline is the earlier of them: call next() again once the
+//                     clock reaches it, even if nothing arrived.
 //
 // Several requests may be outstanding at once (a background token refresh beside the
 // query itself). The operation is for one thread at a time; the caches it shares with

@@ -64,11 +64,16 @@ inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
 inline std::uint64_t random_trace_word() noexcept {
     thread_local std::uint64_t state = [] {
         std::uint64_t seed = 0;
-        try {
+#if DBSERVE_HAS_EXCEPTIONS
+        try {  // a random_device without a source throws; the time and thread still seed
             std::random_device device;
             seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
         } catch (...) {
         }
+#else
+        std::random_device device;
+        seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+#endif
         seed ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
         seed ^= static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())) << 1;
         return seed;
