@@ -159,12 +159,12 @@ inline result<void> build_invocation_request(http_request& request, const std::s
 }
 
 // The same with headers built once and kept (a configured endpoint's): copied, with room
-// for the Authorization.
+// for the Authorization and the trace context (traceparent, tracestate).
 inline result<void> build_invocation_request(http_request& request, const std::string& url,
                                              const header_list& kept_headers, std::string&& body,
                                              std::string_view client_request_id, bool streaming) {
     start_invocation_request(request, url);
-    request.headers.reserve(kept_headers.size() + 1);
+    request.headers.reserve(kept_headers.size() + 3);
     request.headers.append(kept_headers);
     return set_invocation_body(request, std::move(body), client_request_id, streaming);
 }
