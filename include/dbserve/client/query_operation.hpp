@@ -189,7 +189,7 @@ private:
         }
     }
 
-    lane_stop begin_query(lane& l) {
+    DBSERVE_DETAIL_INLINE lane_stop begin_query(lane& l) {
         if (shared()->config_error) return finish(l, *shared()->config_error);
         if (streaming_ || options_.trace || shared()->config.trace.generate)
             if (auto stop = begin_observing(l)) return stop;
