@@ -506,3 +506,29 @@ TEST_CASE("stream idle timeout: a per-query value overrides the configured one, 
     CHECK(idle[2] == 5s);
     CHECK(idle[3] == 0ms);  // not a stream
 }
+
+TEST_CASE("stream idle timeout: the callback driver wakes at the stall and ends the query, even if the transport never does") {
+    manual_clock clock;
+    testing::fake_async_transport transport(testing::script(), testing::fake_async_transport::mode::immediate);
+    transport.replies().on("/oidc/v1/token").always(testing::token_reply("tok"));
+    transport.never_answer("/invocations");  // a transport that ignores the idle timeout
+    auto config = configured();
+    config.stream_idle_timeout = 3s;
+    {
+        basic_client<testing::async_traits> client(config, transport, clock,
+                                                   static_secret_source{testing::service_principal()});
+        std::optional<result<stream_response>> outcome;
+        client.async_stream(
+            std::string("{}"), [](const chat_chunk&) {},
+            [&outcome](result<stream_response> r) { outcome.emplace(std::move(r)); });
+        REQUIRE(transport.unanswered() == 1);
+        clock.advance(2900ms);
+        CHECK_FALSE(outcome);
+        clock.advance(100ms);
+        REQUIRE(outcome);
+        REQUIRE_FALSE(*outcome);
+        CHECK(outcome->error().code == errc::timeout);
+        CHECK(outcome->error().message.find("sent no byte for 3 s") != std::string::npos);
+    }
+    transport.forget_unanswered();
+}
