@@ -113,7 +113,8 @@ TLS and network:
                               waits included
 Output:
   the response body on stdout (pretty-printed on a terminal, as is otherwise)
-  -v, --verbose               requests, responses and token events on stderr
+  -v, --verbose               requests, responses and the client's events (tokens fetched,
+                              retries, each query's end and trace id, stream times) on stderr
   Errors and -v never show a credential (the client secret in any encoding, the Basic
   value, any token sent or received), even when a server quotes one; control characters
   from a server are shown escaped (\x1b).
