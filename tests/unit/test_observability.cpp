@@ -2,7 +2,9 @@
 // the events it reports to client_config::events, and a stream's inactivity timeout.
 #include <dbserve/client/client.hpp>
 #include <dbserve/client/events.hpp>
+#include <dbserve/client/query_group.hpp>
 #include <dbserve/client/trace_context.hpp>
+#include <dbserve/client/workspace.hpp>
 #include <dbserve/testing/fakes.hpp>
 
 #include <doctest/doctest.h>
@@ -332,6 +334,39 @@ TEST_CASE("events: discovery, and re-discovery after a 404 with its reason") {
     CHECK(tokens[0].path == token_path::token_exchange);
 }
 
+TEST_CASE("events: one sink for a workspace; each event names the endpoint its query went to") {
+    const std::string chat_url =
+        "https://chat1.7.serving.azuredatabricks.net/1234567890123456/serving-endpoints/chat/invocations";
+    testing::fake_transport transport;
+    transport.replies().on("/oidc/v1/token").always(testing::token_reply("tok"));
+    transport.replies().on("/api/2.0/serving-endpoints/chat").always(testing::discovery_reply(
+        "chat",
+        chat_url,
+        R"([{"type":"workspace_permission","object_type":"serving-endpoints","object_path":"/serving-endpoints/chat1","actions":["query_inference_endpoint"]}])"));
+    transport.replies().on("/invocations").always(testing::json_response(200, "{}"));
+    recorder seen;
+    workspace_config config;
+    config.jitter = [] { return 0.0; };
+    config.events = seen.sink();
+    basic_workspace<testing::traits> workspace(config, transport, manual_clock{},
+                                               static_secret_source{testing::service_principal()});
+    auto chat = workspace.endpoint("chat");
+    auto model = workspace.endpoint_at(url);
+    REQUIRE(chat.query(std::string("{}")));
+    REQUIRE(model.query(std::string("{}")));
+    auto tokens = seen.of(event_kind::token_fetched);
+    auto done = seen.of(event_kind::query_finished);
+    REQUIRE(tokens.size() == 2);  // each endpoint's data-plane token
+    REQUIRE(done.size() == 2);
+    CHECK(seen.of(event_kind::discovered).at(0).endpoint == "chat");
+    CHECK(tokens[0].endpoint == "chat");
+    CHECK(tokens[0].path == token_path::token_exchange);  // each endpoint's own token path
+    CHECK(tokens[1].endpoint == "my-ep");
+    CHECK(tokens[1].path == token_path::client_credentials);
+    CHECK(done[0].endpoint == "chat");
+    CHECK(done[1].endpoint == "my-ep");
+}
+
 TEST_CASE("events: a failed token refresh says whether the old token is still served, without the token") {
     auto clock = manual_clock{};
     int calls = 0;
@@ -470,6 +505,32 @@ TEST_CASE("stream idle timeout: the send step carries it, and a poll driver's wa
     CHECK(s.outcome->error().message.find("sent no byte for 2 s") != std::string::npos);
     CHECK(op.summary().chunks == 10);  // the chunks so far are kept
     CHECK(op.summary().content == std::string(10, 'x'));
+}
+
+TEST_CASE("stream idle timeout: a query_group's idle step says when a workspace's stream stalls, and ends it then") {
+    manual_clock clock;
+    workspace_config config;
+    config.stream_idle_timeout = 2s;
+    basic_workspace<testing::poll_traits> workspace(config, no_transport{}, clock,
+                                                    static_secret_source{testing::service_principal()});
+    REQUIRE(workspace.load_credentials());
+    query_group group;
+    const auto key = group.add(workspace.endpoint_at(url).start_stream(std::string("{}")));
+    auto t = group.next();
+    REQUIRE(t.step.kind == operation_step::send);
+    group.on_response(key, t.step.request_id, testing::token_reply("tok"));
+    auto q = group.next();
+    REQUIRE(q.step.kind == operation_step::send);
+    CHECK(q.step.idle_timeout == 2s);
+    const auto sent_at = clock.monotonic_now();
+    auto idle = group.next();
+    REQUIRE(idle.step.kind == operation_step::idle);
+    CHECK(idle.step.deadline == sent_at + 2s);
+    clock.advance(2s);
+    auto done = group.next();
+    REQUIRE(done.step.kind == operation_step::done);
+    REQUIRE_FALSE(*done.step.outcome);
+    CHECK(done.step.outcome->error().code == errc::timeout);
 }
 
 TEST_CASE("stream idle timeout: a per-query value overrides the configured one, and the transport gets it") {

@@ -1,5 +1,6 @@
 // Events: what a query does, reported as it happens to a sink the caller plugs into
-// client_config::events, for metrics and tracing without reading logs. A sink is called on
+// client_config::events (a workspace setting: workspace_config::events, one sink for every
+// endpoint of the workspace), for metrics and tracing without reading logs. A sink is called on
 // the thread that drives the query (the blocking caller, the poll loop, or the transport's
 // or timer's thread for an asynchronous query), must not throw, and should be quick. An
 // event's views are valid only during the call. No event carries a secret or token: errors
@@ -50,7 +51,7 @@ constexpr std::string_view to_string(event_kind kind) noexcept {
 // One event. Fields not named for its kind keep their defaults.
 struct query_event {
     event_kind kind = event_kind::query_finished;
-    std::string_view endpoint;  // the endpoint's name (or the configured one's)
+    std::string_view endpoint;  // the name of the endpoint the query went to (or of its configured URL)
     std::string_view trace_id;  // 32 hex digits; empty when the query sends no traceparent
 
     // token_fetched
