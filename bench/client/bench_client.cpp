@@ -3,6 +3,7 @@
 // cached (one-hour lifetime, real clock), the payload small. Heap allocations per query
 // are counted by the replaced global operator new below.
 #include <dbserve/client/client.hpp>
+#include <dbserve/client/events.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -108,9 +109,22 @@ void floor_hand_written(benchmark::State& state) {
 }
 BENCHMARK(floor_hand_written)->Apply(fixed_iterations);
 
-void client_blocking_query(benchmark::State& state) {
+// The configuration of the client benchmarks. `traced`: a traceparent generated per query
+// (the default); `sink`: an event sink that counts the events.
+enum class observing { traced, untraced, sink };
+client_config bench_config(observing how) {
     client_config config;
     config.url = url;
+    config.trace.generate = how != observing::untraced;
+    if (how == observing::sink) {
+        static std::uint64_t events = 0;
+        config.events = [](const query_event&) { benchmark::DoNotOptimize(++events); };
+    }
+    return config;
+}
+
+void run_blocking_query(benchmark::State& state, observing how) {
+    client_config config = bench_config(how);
     basic_client<bench_traits> client(config, canned_transport{}, system_clock_policy{},
                                       static_secret_source{service_principal()});
     if (!client.query(std::string(body))) state.SkipWithError("warm-up query failed");
@@ -121,12 +135,19 @@ void client_blocking_query(benchmark::State& state) {
     }
     report_allocations(state, before);
 }
+void client_blocking_query(benchmark::State& state) { run_blocking_query(state, observing::traced); }
 BENCHMARK(client_blocking_query)->Apply(fixed_iterations);
+// No traceparent and no event sink: what the query costs with every observation hook unused.
+void client_blocking_query_untraced(benchmark::State& state) { run_blocking_query(state, observing::untraced); }
+BENCHMARK(client_blocking_query_untraced)->Apply(fixed_iterations);
+// A traceparent and an event sink that counts (one token_fetched at warm-up, then one
+// query_finished per query).
+void client_blocking_query_events(benchmark::State& state) { run_blocking_query(state, observing::sink); }
+BENCHMARK(client_blocking_query_events)->Apply(fixed_iterations);
 
 // The poll driver: the caller's loop sends the request itself.
-void client_poll_query(benchmark::State& state) {
-    client_config config;
-    config.url = url;
+void run_poll_query(benchmark::State& state, observing how) {
+    client_config config = bench_config(how);
     basic_client<bench_traits> client(config, canned_transport{}, system_clock_policy{},
                                       static_secret_source{service_principal()});
     if (!client.query(std::string(body))) state.SkipWithError("warm-up query failed");
@@ -146,7 +167,10 @@ void client_poll_query(benchmark::State& state) {
     }
     report_allocations(state, before);
 }
+void client_poll_query(benchmark::State& state) { run_poll_query(state, observing::traced); }
 BENCHMARK(client_poll_query)->Apply(fixed_iterations);
+void client_poll_query_untraced(benchmark::State& state) { run_poll_query(state, observing::untraced); }
+BENCHMARK(client_poll_query_untraced)->Apply(fixed_iterations);
 }  // namespace
 
 BENCHMARK_MAIN();

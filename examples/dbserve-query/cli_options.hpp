@@ -121,7 +121,8 @@ TLS and network:
                               waits included
 Output:
   the response body on stdout (pretty-printed on a terminal, as is otherwise)
-  -v, --verbose               requests, responses and token events on stderr
+  -v, --verbose               requests, responses and the client's events (tokens fetched,
+                              retries, each query's end and trace id, stream times) on stderr
   Errors and -v never show a credential (the client secret in any encoding, the Basic
   value, any token sent or received), even when a server quotes one; control characters
   from a server are shown escaped (\x1b).
@@ -130,6 +131,9 @@ Load mode (one client, many queries; a summary at the end):
   C queries in flight at most, each started as one ends; --rate R starts R a second on
   schedule instead (open loop: latency counts from the scheduled time; a warning when C
   are in flight). The summary gives p50/p90/p99/p99.9/max and a histogram (JSON: buckets).
+  With --stream it adds the LLM figures (JSON: "llm"): time to first token and inter-token
+  latency (p50/p90/p99), output tokens/s per stream (usage.completion_tokens over the
+  stream's time) and in total (over the run's time), and the sum of every stream's usage.
   --duration S ends the run at S seconds even when a server hangs: queries still running
   then time out and are counted as unfinished (a run where none finished fails).
 Exit codes: 0 success, 2 usage, configuration or input error (nothing was sent),
@@ -368,8 +372,6 @@ inline dbserve::result<cli_options> parse_command_line(const std::vector<std::st
         return detail::usage_error("--stream needs a chat request (--chat) or a --data body for an LLM endpoint");
     if (o.concurrency > 1 && !o.load_mode())
         return detail::usage_error("--concurrency needs load mode: add --repeat N or --duration S");
-    if (o.stream && o.load_mode())
-        return detail::usage_error("--stream cannot be combined with load mode (--repeat/--duration)");
     if (o.rate && !o.load_mode())
         return detail::usage_error("--rate needs load mode: add --repeat N or --duration S");
     return o;

@@ -8,6 +8,7 @@
 #include "dry_run.hpp"
 #include "exit_codes.hpp"
 #include "load_report.hpp"
+#include "llm_figures.hpp"
 #include "load_runner.hpp"
 #include "request_body.hpp"
 #include "transports.hpp"
@@ -107,18 +108,42 @@ int run_load_mode(client_type& client, const cli_options& o, const std::string& 
     if (auto end = load_end(o, started)) client.transport().cut_sends_at(*end);
     std::optional<std::chrono::milliseconds> max_time;
     if (o.max_time_s) max_time = detail::to_milliseconds(*o.max_time_s);
-    auto start_query = [&client, &body, max_time](std::chrono::milliseconds, auto done) {
-        dbserve::query_options options;
-        if (max_time) options.deadline = *max_time;
-        client.async_query(body, std::move(done), std::move(options));
-    };
-    auto outcome = run_load(o, start_query, ::isatty(STDERR_FILENO) != 0 && !o.verbose, started);
+    const bool progress = ::isatty(STDERR_FILENO) != 0 && !o.verbose;
+    load_outcome outcome;
+    // Streamed: each query's chunks timed for the LLM figures.
+    auto llm = o.stream ? std::make_shared<llm_figures>() : nullptr;
+    if (llm) {
+        auto start_stream = [&client, &body, max_time, llm](std::chrono::milliseconds, auto done) {
+            dbserve::query_options options;
+            if (max_time) options.deadline = *max_time;
+            auto timing = std::make_shared<stream_timing>(std::chrono::steady_clock::now());
+            client.async_stream(
+                body,
+                [timing](const dbserve::chat_chunk& chunk) { timing->on_chunk(chunk, std::chrono::steady_clock::now()); },
+                [timing, llm, done](dbserve::result<dbserve::stream_response> r) mutable {
+                    if (r) llm->record(*timing, r->summary, std::chrono::steady_clock::now());
+                    done(std::move(r));
+                },
+                std::move(options));
+        };
+        outcome = run_load(o, start_stream, progress, started);
+    } else {
+        auto start_query = [&client, &body, max_time](std::chrono::milliseconds, auto done) {
+            dbserve::query_options options;
+            if (max_time) options.deadline = *max_time;
+            client.async_query(body, std::move(done), std::move(options));
+        };
+        outcome = run_load(o, start_query, progress, started);
+    }
     outcome.report.token_requests = client.statistics().token_requests;
     if (o.summary == summary_format::json) {
-        const std::string line = outcome.report.to_json().dump() + "\n";
+        auto summary = outcome.report.to_json();
+        if (llm) summary["llm"] = llm->to_json(outcome.report.elapsed_s);
+        const std::string line = summary.dump() + "\n";
         std::fputs(line.c_str(), stdout);
     } else {
         outcome.report.print_text(stdout);
+        if (llm) llm->print_text(stdout, outcome.report.elapsed_s);
     }
     std::fflush(stdout);
     if (outcome.interrupted) print_error_line("load mode: interrupted; the summary covers the queries made so far");
@@ -194,6 +219,10 @@ int run(int argc, char** argv) {
             return network(request, options);
         };
     }
+
+    // -v: what each query does, from the client's events (token fetches, discovery,
+    // retries, the end of each query with its trace id; stream times).
+    if (log) setup->config.events = [log](const dbserve::query_event& e) { log->event(e); };
 
     if (log && setup->config.supply_token) {
         auto read = std::move(setup->config.supply_token);

@@ -9,6 +9,7 @@
 #include "redaction.hpp"
 #include "terminal_text.hpp"
 
+#include <dbserve/client/events.hpp>
 #include <dbserve/protocol/error.hpp>
 #include <dbserve/protocol/http.hpp>
 #include <dbserve/protocol/result.hpp>
@@ -31,6 +32,58 @@ public:
 
     // "* ..." lines: what the tool decided (token path, credentials in use).
     void note(const std::string& text) { write("* " + shown(text) + "\n"); }
+
+    // "* event ..." lines: what a query did, from the client's events (no secret in any).
+    void event(const dbserve::query_event& e) {
+        auto ms = [](std::chrono::nanoseconds d) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%.1f ms", std::chrono::duration<double, std::milli>(d).count());
+            return std::string(text);
+        };
+        std::string text = "event " + std::string(dbserve::to_string(e.kind));
+        switch (e.kind) {
+            case dbserve::event_kind::token_fetched:
+                text += ": " + std::string(dbserve::to_string(e.path)) + " token for '" + std::string(e.endpoint) +
+                        "', expires in " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(e.lifetime).count()) +
+                        " s, took " + ms(e.latency);
+                break;
+            case dbserve::event_kind::token_refresh_failed:
+                text += std::string(e.old_token_served ? " (the cached token is still used)" : "") + ": " +
+                        (e.failure ? e.failure->to_string() : std::string());
+                break;
+            case dbserve::event_kind::discovered:
+                text += ": '" + std::string(e.endpoint) + "' (" + std::string(e.reason) + "), took " + ms(e.latency);
+                break;
+            case dbserve::event_kind::retry_scheduled:
+                text += ": attempt " + std::to_string(e.attempt) + " failed (" +
+                        (e.failure ? e.failure->to_string() : std::string()) + "), next in " + ms(e.wait);
+                break;
+            case dbserve::event_kind::query_finished:
+                text += ": " + (e.failure ? e.failure->to_string() : "HTTP " + std::to_string(e.status)) + ", " +
+                        std::to_string(e.attempts) + " attempt(s), " + ms(e.latency) + ", sent " +
+                        std::to_string(e.request_bytes) + " bytes, received " + std::to_string(e.response_bytes) +
+                        " bytes";
+                if (!e.served_model.empty()) text += ", served model " + std::string(e.served_model);
+                break;
+            case dbserve::event_kind::stream_first_byte:
+            case dbserve::event_kind::stream_first_token:
+                text += ": " + ms(e.latency) + " after the query began";
+                break;
+            case dbserve::event_kind::stream_chunk:
+                text += " " + std::to_string(e.chunks) + ": " + ms(e.since_previous) + " after the previous";
+                break;
+            case dbserve::event_kind::stream_end:
+                text += ": " + std::to_string(e.chunks) + " chunks";
+                if (!e.finish_reason.empty()) text += ", finish_reason " + std::string(e.finish_reason);
+                if (e.usage)
+                    text += ", usage " + std::to_string(e.usage->prompt_tokens) + "+" +
+                            std::to_string(e.usage->completion_tokens) + " tokens";
+                break;
+        }
+        if (!e.trace_id.empty()) text += " [trace " + std::string(e.trace_id) + "]";
+        note(text);
+    }
 
     void request(const dbserve::http_request& r, bool token_request) {
         std::string text = "> " + std::string(dbserve::to_string(r.method)) + " " + shown(r.url) + "\n";

@@ -247,6 +247,35 @@ TEST_CASE_TEMPLATE("a chunked body reaches on_body_chunk piece by piece", Kit, D
     CHECK(pieces >= 2);  // 100 ms apart: they cannot all arrive as one piece
 }
 
+TEST_CASE_TEMPLATE("a streamed body that stops sending ends at its idle timeout, the bytes so far delivered", Kit,
+                   DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    std::string streamed;
+    auto options = with_timeout(normal_timeout);
+    options.idle_timeout = std::chrono::milliseconds(500);
+    options.on_body_chunk = [&](const dbserve::http_response&, std::string_view chunk) { streamed.append(chunk); };
+    // One chunk, then nothing for far longer than the idle timeout (the request's own
+    // timeout is longer still).
+    auto r = Kit::send(*t, get(https_url(good_host, "/stream?chunks=2&delay_ms=20000")), options);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::timeout);
+    CHECK(r.error().request_may_have_been_processed);
+    CHECK(r.error().message.find("sent no byte for 500 ms") != std::string::npos);
+    CHECK(streamed == "chunk-0\n");
+}
+
+TEST_CASE_TEMPLATE("a streamed body that keeps sending is not cut by its idle timeout", Kit, DBSERVE_CONFORMANCE_KITS) {
+    auto t = Kit::make(trusting_options());
+    std::string streamed;
+    auto options = with_timeout(normal_timeout);
+    options.idle_timeout = std::chrono::milliseconds(2000);
+    options.on_body_chunk = [&](const dbserve::http_response&, std::string_view chunk) { streamed.append(chunk); };
+    // Eight chunks 400 ms apart: 2.8 s in all, longer than the idle timeout, never idle that long.
+    auto r = Kit::send(*t, get(https_url(good_host, "/stream?chunks=8&delay_ms=400")), options);
+    REQUIRE_MESSAGE(r.has_value(), describe(r));
+    CHECK(streamed.size() == 8 * std::string("chunk-0\n").size());
+}
+
 TEST_CASE_TEMPLATE("large bodies arrive intact, with and without Content-Length", Kit, DBSERVE_CONFORMANCE_KITS) {
     auto t = Kit::make(trusting_options());
     const std::size_t bytes = 8u * 1024u * 1024u + 7u;

@@ -179,8 +179,11 @@ http_reply workspace::admin(const http_request& request) {
                         throw std::invalid_argument("'token_lifetime_seconds' must be >= 1");
                     if (item.key() == "reject_expiring_within_seconds" && v.get<std::int64_t>() < 0)
                         throw std::invalid_argument("'reject_expiring_within_seconds' must be >= 0");
+                    if (item.key() == "stream_chunk_delay_ms" && (v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 60'000))
+                        throw std::invalid_argument("'stream_chunk_delay_ms' must be 0 to 60000");
                     if (item.key() != "token_lifetime_seconds" && item.key() != "reject_expiring_within_seconds" &&
-                        item.key() != "clock_offset_seconds" && item.key() != "advance_clock_seconds")
+                        item.key() != "clock_offset_seconds" && item.key() != "advance_clock_seconds" &&
+                        item.key() != "stream_chunk_delay_ms")
                         throw std::invalid_argument("unknown config setting '" + item.key() + "'");
                 }
                 for (const auto& item : body.items()) {
@@ -188,6 +191,7 @@ http_reply workspace::admin(const http_request& request) {
                     if (item.key() == "token_type") options_.token_type = v.get<std::string>();
                     if (item.key() == "token_lifetime_seconds") options_.token_lifetime_seconds = v.get<int>();
                     if (item.key() == "reject_expiring_within_seconds") options_.reject_expiring_within_seconds = v.get<int>();
+                    if (item.key() == "stream_chunk_delay_ms") options_.stream_chunk_delay_ms = v.get<int>();
                     if (item.key() == "clock_offset_seconds") clock_offset_seconds_ = v.get<std::int64_t>();
                     if (item.key() == "advance_clock_seconds") clock_offset_seconds_ += v.get<std::int64_t>();
                 }
@@ -195,6 +199,7 @@ http_reply workspace::admin(const http_request& request) {
             return json_reply(200, json{{"token_lifetime_seconds", options_.token_lifetime_seconds},
                                         {"token_type", options_.token_type},
                                         {"reject_expiring_within_seconds", options_.reject_expiring_within_seconds},
+                                        {"stream_chunk_delay_ms", options_.stream_chunk_delay_ms},
                                         {"clock_offset_seconds", clock_offset_seconds_}});
         }
         if (segments.size() == 2 && segments[1] == "federation-policies") {

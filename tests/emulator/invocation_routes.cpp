@@ -126,6 +126,7 @@ http_reply workspace::invoke(const http_request& request, const classified& wher
     if (m.streaming) {
         r.headers.emplace_back("Cache-Control", "no-cache");
         r.chunks = std::move(m.events);
+        r.chunk_delay = std::chrono::milliseconds(options_.stream_chunk_delay_ms);
     } else {
         r.body = std::move(m.body);
     }

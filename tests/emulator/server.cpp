@@ -242,6 +242,16 @@ private:
                              [self = shared_from_this()](error_code ec, std::size_t) { self->after_write(ec); });
             return;
         }
+        if (reply_.chunk_delay.count() > 0 && next_chunk_ > 0 && !chunk_delayed_) {
+            chunk_delayed_ = true;
+            timer_.expires_after(reply_.chunk_delay);
+            timer_.async_wait([self = shared_from_this()](error_code ec) {
+                if (ec) return self->drop();
+                self->write_chunk();
+            });
+            return;
+        }
+        chunk_delayed_ = false;
         const auto& chunk = reply_.chunks[next_chunk_++];
         net::async_write(stream_, http::make_chunk(net::buffer(chunk)),
                          [self = shared_from_this()](error_code ec, std::size_t) {
@@ -297,6 +307,7 @@ private:
     http::response<http::empty_body> head_;
     std::optional<http::response_serializer<http::empty_body>> head_serializer_;
     std::size_t next_chunk_ = 0;
+    bool chunk_delayed_ = false;  // the wait before next_chunk_ is over
 };
 
 class listener : public std::enable_shared_from_this<listener> {

@@ -505,3 +505,36 @@ TEST_CASE("faults that would break HTTP framing are refused") {
     CHECK(add(json{{"status", 503}, {"retry_after", "1\r\nX-Injected: 1"}}) == 400);
     CHECK(add(json{{"status", 503}, {"retry_after", "@5"}}) == 200);
 }
+
+TEST_CASE("a traceparent is echoed on the reply and counted, well-formed or not") {
+    fixture f;
+    const std::string good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    auto token = f.client_credentials("sp-main");
+    CHECK(token.header("traceparent-received").empty());
+    auto traced = f.post(f.host(), "/oidc/v1/token", "grant_type=client_credentials&scope=all-apis",
+                         {{"Content-Type", "application/x-www-form-urlencoded"},
+                          {"Authorization", basic(f.sp("sp-main").client_id, f.sp("sp-main").client_secret)},
+                          {"traceparent", good},
+                          {"tracestate", "rojo=1"}});
+    CHECK(traced.status == 200);
+    CHECK(traced.header("traceparent-received") == good);
+    CHECK(traced.header("tracestate-received") == "rojo=1");
+    auto bad = f.post(f.host(), "/oidc/v1/token", "grant_type=client_credentials&scope=all-apis",
+                      {{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}});
+    CHECK(bad.header("traceparent-received").substr(0, 3) == "00-");
+    auto counters = f.ws->counters();
+    CHECK(counters["traceparent"]["received"] == 2);
+    CHECK(counters["traceparent"]["valid"] == 1);
+    CHECK(counters["traceparent"]["invalid"] == 1);
+}
+
+TEST_CASE("stream_chunk_delay_ms sets the wait between a streamed answer's chunks") {
+    fixture f;
+    f.ws->configure(json{{"stream_chunk_delay_ms", 25}});
+    auto token = f.data_plane_token("chat-model");
+    auto r = f.invoke("chat-model", token, R"({"messages":[{"role":"user","content":"a b c"}],"stream":true})");
+    REQUIRE(r.status == 200);
+    CHECK(r.chunks.size() > 2);
+    CHECK(r.chunk_delay == std::chrono::milliseconds(25));
+    CHECK(f.post("localhost", "/admin/config", R"({"stream_chunk_delay_ms":-1})", {}).status == 400);
+}

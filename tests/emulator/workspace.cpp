@@ -83,6 +83,8 @@ void workspace::configure(const json& config) {
             options_.token_type = need_string();
         } else if (key == "reject_expiring_within_seconds") {
             options_.reject_expiring_within_seconds = need_int(0);
+        } else if (key == "stream_chunk_delay_ms") {
+            options_.stream_chunk_delay_ms = need_int(0);
         } else if (key == "workspace_id") {
             options_.workspace_id = need_string();
             if (options_.workspace_id.find_first_not_of("0123456789") != std::string::npos)
@@ -170,7 +172,8 @@ void workspace::reset_locked() {
                      {"federation", json{{"accepted", 0}, {"refused", 0}}},
                      {"identity_tokens", json{{"issued", 0}, {"refused", 0}}},
                      {"secret_rotations", 0},
-                     {"connections_dropped", 0}};
+                     {"connections_dropped", 0},
+                     {"traceparent", json::object()}};
 }
 
 system_clock::time_point workspace::now() const {
@@ -330,6 +333,22 @@ fault_decision workspace::begin(const http_request& head) {
 
 http_reply workspace::serve(const http_request& request) { return handle(request, begin(request)); }
 
+// A version-00 traceparent as the W3C spec writes it: 00-<32 hex>-<16 hex>-<2 hex>,
+// lowercase, neither id all zero.
+static bool well_formed_traceparent(const std::string& v) {
+    if (v.size() != 55 || v.compare(0, 3, "00-") != 0 || v[35] != '-' || v[52] != '-') return false;
+    auto hex = [&](std::size_t from, std::size_t n) {
+        bool nonzero = false;
+        for (std::size_t i = from; i < from + n; ++i) {
+            const char c = v[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+            if (c != '0') nonzero = true;
+        }
+        return nonzero || n == 2;
+    };
+    return hex(3, 32) && hex(36, 16) && hex(53, 2);
+}
+
 http_reply workspace::handle(const http_request& request, const fault_decision& decision) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto where = classify(request);
@@ -353,6 +372,15 @@ http_reply workspace::handle(const http_request& request, const fault_decision& 
     else
         r = handle_locked(request, where);
     if (decision.action == fault_action::truncate_stream) r.truncate_after_chunks = decision.truncate_after_chunks;
+    if (const std::string* traceparent = request.header("traceparent")) {
+        // W3C Trace Context: counted (well-formed or not) and echoed, so a test sees what
+        // each request carried.
+        bump("traceparent", "received");
+        bump("traceparent", well_formed_traceparent(*traceparent) ? "valid" : "invalid");
+        r.headers.emplace_back("traceparent-received", *traceparent);
+        if (const std::string* tracestate = request.header("tracestate"))
+            r.headers.emplace_back("tracestate-received", *tracestate);
+    }
     const std::string status = std::to_string(r.status);
     switch (where.kind) {
         case route::token: bump("token_responses", status); break;

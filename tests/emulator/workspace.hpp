@@ -44,6 +44,8 @@ struct http_reply {
     std::vector<std::string> chunks;
     // Stop after this many chunks and drop the connection (a stream cut mid-way); -1: never.
     int truncate_after_chunks = -1;
+    // Wait this long before each chunk after the first (a model generating tokens).
+    std::chrono::milliseconds chunk_delay{0};
     bool close = false;  // answer with Connection: close
 
     std::string header(std::string_view name) const;  // "" when absent
@@ -107,6 +109,8 @@ struct workspace_options {
     std::string token_type = "Bearer";
     // Data-plane tokens with this many seconds or less left are refused (Azure: 30).
     int reject_expiring_within_seconds = 0;
+    // A streamed answer waits this long between its chunks (time per output token).
+    int stream_chunk_delay_ms = 0;
     std::function<std::chrono::system_clock::time_point()> now = [] { return std::chrono::system_clock::now(); };
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one example against its own emulator and checks what it printed.
 #   run_example.sh <example> <example binary> <emulator binary> <source dir> <run dir>
-# <example>: quickstart, streaming_chat, feature_serving, poll_loop or engine_networking.
+# <example>: quickstart, streaming_chat, feature_serving, poll_loop, engine_networking or query_events.
 set -uo pipefail
 name=$1 binary=$2 emulator=$3 source=$4 run=$5
 
@@ -86,6 +86,15 @@ case $name in
         # An error answered as a plain JSON body instead of a stream.
         run 1 "$out-custom" "${credentials[@]}" -- --endpoint sum-model
         expect "$out-custom.err" "streaming_chat: the chat failed: bad_request (HTTP 400"
+        ;;
+    query_events)
+        run 0 "$out" "${credentials[@]}" DATABRICKS_SERVING_ENDPOINT=sum-model -- 12
+        expect "$out.out" "first query: trace 00-"
+        expect "$out.out" 'dbserve_events_total discovered 1'
+        expect "$out.out" 'dbserve_events_total query_finished{status="200"} 12'
+        expect "$out.out" 'dbserve_events_total token_fetched{path="client_credentials"} 1'
+        expect "$out.out" "dbserve_query_latency_ms le="
+        expect_no_secrets "$out.out" "$out.err"
         ;;
     feature_serving)
         run 0 "$out" "${credentials[@]}" DATABRICKS_FEATURE_ENDPOINT=feature-endpoint --

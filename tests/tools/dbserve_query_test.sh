@@ -398,6 +398,15 @@ group_stream() {
     equals "streamed text (--data)" "$(cat "$out/stream_data.out")" "Echo: four five"
     err_has stream_data '^> Accept: text/event-stream'
     err_has stream_data 'stream ended: [0-9]+ chunks, finish_reason stop'
+    # -v shows the client's events, each with the query's trace id.
+    err_has stream_data '^\* event token_fetched: client_credentials token for .*, expires in [0-9]+ s, took [0-9.]+ ms \[trace [0-9a-f]{32}\]$'
+    err_has stream_data '^\* event stream_first_token: [0-9.]+ ms after the query began \[trace [0-9a-f]{32}\]$'
+    err_has stream_data '^\* event stream_end: [0-9]+ chunks, finish_reason stop, usage [0-9]+\+[0-9]+ tokens'
+    err_has stream_data '^\* event query_finished: HTTP 200, 1 attempt\(s\), [0-9.]+ ms, sent [0-9]+ bytes, received [0-9]+ bytes, served model'
+    err_has stream_data '^> traceparent: 00-[0-9a-f]{32}-[0-9a-f]{16}-00$'
+    # Every request carried a well-formed traceparent (the emulator counts them).
+    equals "every request carried a traceparent" "$(counter 'j.traceparent.received')" "$(counter 'j.requests')"
+    equals "no malformed traceparent" "$(counter 'j.traceparent.invalid')" 0
     run stream_completions 0 --endpoint completions-model "${NET[@]}" --data '{"prompt":"p q"}' --stream
     out_has stream_completions 'Completion of: p q'
     if [ "$has_beast" = 1 ]; then
@@ -410,6 +419,29 @@ group_stream() {
     # The stream cut after two chunks: a network failure.
     admin POST /faults '{"route":"invocations","kind":"truncate_stream","truncate_after_chunks":2}' >/dev/null
     run stream_cut 5 --url "$CHAT_URL" "${NET[@]}" --chat "a b c d e f" --stream
+
+    # Streamed load mode: the LLM figures, against the chat model paced at 100 ms a chunk
+    # ("Echo: one two three four": five words, one chunk and one usage token each).
+    reset_emulator
+    admin POST /config '{"stream_chunk_delay_ms":100}' >/dev/null
+    run llm_load 0 --url "$CHAT_URL" "${NET[@]}" --chat "one two three four" --stream --repeat 6 --concurrency 2 \
+        --summary json
+    equals "llm: successes" "$(json_field "$out/llm_load.out" j.successes)" 6
+    equals "llm: streams" "$(json_field "$out/llm_load.out" j.llm.streams)" 6
+    equals "llm: completion tokens" "$(json_field "$out/llm_load.out" j.llm.usage.completion_tokens)" 30
+    equals "llm: inter-token samples" "$(json_field "$out/llm_load.out" j.llm.inter_token_latency_ms.count)" 24
+    # The server waits 100 ms before every chunk after the role chunk: no figure can be
+    # below it (the histogram reads back within 0.1 %); an upper bound only rules out nonsense.
+    between "llm: inter-token p50 (ms)" "$(json_field "$out/llm_load.out" 'Math.round(j.llm.inter_token_latency_ms.p50)')" 100 2000
+    between "llm: time to first token p50 (ms)" "$(json_field "$out/llm_load.out" 'Math.round(j.llm.time_to_first_token_ms.p50)')" 100 5000
+    # Six words over at least 6 x 100 ms (five words and the end): at most 10 tokens/s a stream.
+    between "llm: tokens/s per stream p50 (x100)" "$(json_field "$out/llm_load.out" 'Math.round(100 * j.llm.output_tokens_per_second_per_stream.p50)')" 1 1000
+    run llm_load_text 0 --url "$CHAT_URL" "${NET[@]}" --chat "one two" --stream --repeat 2
+    out_has llm_load_text '^time to first token \(ms\): +p50 [0-9.]+ +p90 [0-9.]+ +p99 [0-9.]+$'
+    out_has llm_load_text '^inter-token latency \(ms\): +p50 [0-9.]+'
+    out_has llm_load_text '^output tokens/s \(total\): +[0-9.]+$'
+    out_has llm_load_text '^usage \(tokens\): +prompt [0-9]+ +completion 6 +total [0-9]+$'
+    admin POST /config '{"stream_chunk_delay_ms":0}' >/dev/null
 }
 
 group_dry_run() {
@@ -619,8 +651,6 @@ group_bad_input() {
     one_error_line concurrency_alone '--concurrency needs load mode'
     run summary_alone 2 "${U[@]}" --data "$body" --summary json
     one_error_line summary_alone '--summary goes with load mode'
-    run stream_load 2 "${U[@]}" --chat hi --stream --repeat 2
-    one_error_line stream_load '--stream cannot be combined with load mode'
     run dry_load 2 "${U[@]}" --data "$body" --dry-run --repeat 2
     one_error_line dry_load '--dry-run'
     run temperature_bad 2 "${U[@]}" --chat hi --temperature 3

@@ -83,7 +83,7 @@ TEST_CASE("command line: combinations are checked before anything else happens")
     CHECK_FALSE(parse({"--url", "u", "--data", "{}", "--concurrency", "2"}));
     CHECK_FALSE(parse({"--url", "u", "--data", "{}", "--summary", "json"}));
     CHECK_FALSE(parse({"--url", "u", "--data", "{}", "--format", "records"}));
-    CHECK_FALSE(parse({"--url", "u", "--chat", "hi", "--stream", "--repeat", "2"}));
+    CHECK(parse({"--url", "u", "--chat", "hi", "--stream", "--repeat", "2"}));  // streamed load mode: LLM figures
     CHECK_FALSE(parse({"--url", "u", "--data", "{}", "--dry-run", "--duration", "1"}));
     CHECK_FALSE(parse({"--url", "u", "--data", "{}", "--token-file", "f", "--auth", "client-credentials"}));
     auto ok = parse({"--url", "u", "--data", "{}", "--repeat", "5", "--concurrency", "2", "--summary", "json",

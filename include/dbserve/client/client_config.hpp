@@ -5,6 +5,7 @@
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/client/retry.hpp>
 #include <dbserve/client/token_cache.hpp>
+#include <dbserve/client/trace_context.hpp>
 #include <dbserve/protocol/authorization_details.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/result.hpp>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,8 +51,12 @@ constexpr std::string_view to_string(token_path p) noexcept {
 // thread drives that query, never inside a poll API's next().
 using token_supplier = std::function<result<supplied_token>()>;
 
+// Receives what each query does (see events.hpp); called on the thread driving the query.
+struct query_event;
+using event_sink = std::function<void(const query_event&)>;
+
 // What every endpoint of one workspace shares: where the workspace is, how tokens are
-// obtained and kept, retries and deadlines.
+// obtained and kept, retries and deadlines, trace context, events and stream inactivity.
 struct workspace_config {
     // Workspace URL (for the token endpoint and discovery). Empty: the secret source's host.
     std::string host;
@@ -78,6 +84,15 @@ struct workspace_config {
     std::vector<std::string> allowed_endpoint_hosts;
     // Random numbers in [0, 1] for backoff jitter; empty: a built-in generator.
     std::function<double()> jitter;
+    // The W3C traceparent every request of a query carries: see trace_context.hpp.
+    trace_options trace;
+    // Events of every query (events.hpp); empty: none, and nothing is measured for them.
+    event_sink events;
+    // A streamed response that sends no byte for this long fails with errc::timeout (its
+    // outcome unknown, the chunks so far delivered); counted from the request until the
+    // first byte, then between bytes. A stream that keeps sending is never cut by it; the
+    // per-request timeout and the query deadline still apply. Zero: none.
+    std::chrono::milliseconds stream_idle_timeout{0};
 };
 
 // One endpoint of a workspace: by name (discovered) or by its route optimized URL.
@@ -106,6 +121,12 @@ struct query_options {
     std::chrono::milliseconds timeout{0};
     // Overrides client_config::query_deadline for this query (zero: keep it).
     std::chrono::milliseconds deadline{0};
+    // The caller's W3C trace context, sent on every request of the query as it is (checked
+    // first: a malformed one fails the query before anything is sent). None: the client
+    // starts a trace when client_config::trace.generate says so.
+    std::optional<trace_context> trace;
+    // Overrides client_config::stream_idle_timeout for this query (zero: keep it).
+    std::chrono::milliseconds stream_idle_timeout{0};
 };
 
 // What a client, a workspace or one of its endpoints has done so far (all counters since

@@ -25,7 +25,9 @@ struct operation_step {
     const http_request* request = nullptr;  // owned by the operation, valid until on_response
     std::chrono::milliseconds timeout{0};   // the deadline for this request (send_options::timeout)
     bool streaming = false;                 // deliver the body through on_body_chunk
-    // wait_until: when to call next() again; idle: the query's total deadline, if any
+    std::chrono::milliseconds idle_timeout{0};  // streaming: send_options::idle_timeout
+    // wait_until: when to call next() again; idle: the query's total deadline or a streamed
+    // response's inactivity deadline (stream_idle_timeout), the earlier, if any
     std::chrono::steady_clock::time_point deadline{};
     // idle: waiting for another operation of the client (token fetch, discovery)
     bool waiting_for_others = false;
@@ -41,6 +43,7 @@ struct operation_step {
     send_options options() const {
         send_options o;
         o.timeout = timeout;
+        o.idle_timeout = idle_timeout;
         return o;
     }
 };

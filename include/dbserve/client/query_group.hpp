@@ -17,7 +17,8 @@
 //           }
 //       }
 //       // idle: run the network until a response arrives or the frame ends; when
-//       // s.step.deadline is set (a retry backoff or a query's deadline), no later than it.
+//       // s.step.deadline is set (a retry backoff, a query's deadline or a stream's
+//       // inactivity deadline), no later than it.
 //       // Responses: group.on_response(key, request_id, result) (and on_body_chunk).
 //   }
 //

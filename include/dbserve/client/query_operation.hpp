@@ -20,8 +20,9 @@
 //                     arrives, or, when step.waiting_for_others, until another operation
 //                     of the same client finishes a token fetch or discovery: a poll loop
 //                     calls next() again after it fed any operation of that client. When
-//                     the query has a total deadline, step.deadline is that deadline: call
-//                     next() again once the clock reaches it, even if nothing arrived.
+//                     the query has a total deadline, or its stream an inactivity timeout,
+//                     step.deadline is the earlier of them: call next() again once the
+//                     clock reaches it, even if nothing arrived.
 //
 // Several requests may be outstanding at once (a background token refresh beside the
 // query itself). The operation is for one thread at a time; the caches it shares with
@@ -156,17 +157,30 @@ private:
         }
     }
 
-    lane_stop begin_query(lane& l) {
+    DBSERVE_DETAIL_INLINE lane_stop begin_query(lane& l) {
         if (target()->config_error) return finish(l, *target()->config_error);
         if (shared()->closed_already())
             return finish(l, dbserve::error(errc::cancelled, "the workspace (or client) this endpoint belongs to was "
                                                              "destroyed before the query started"));
+        if (streaming_ || options_.trace || shared()->config.trace.generate)
+            if (auto stop = begin_observing(l)) return stop;
         if (target()->configured_endpoint) {
             endpoint_ = target()->configured_endpoint.get();  // lives as long as the target
             l.at = phase::data_token;
         } else {
             l.at = phase::endpoint;
         }
+        return go_on;
+    }
+
+    // The trace context and a stream's inactivity timeout, out of the common path.
+    DBSERVE_DETAIL_OUT_OF_LINE lane_stop begin_observing(lane& l) {
+        if (auto refused = observed_.begin(shared()->config.trace, std::move(options_.trace)))
+            return finish(l, std::move(*refused));
+        if (streaming_)
+            observed_.stream_idle_timeout = options_.stream_idle_timeout.count() > 0
+                                                ? options_.stream_idle_timeout
+                                                : shared()->config.stream_idle_timeout;
         return go_on;
     }
 
@@ -378,6 +392,13 @@ private:
         endpoint_ = endpoint_owner_.get();
         claims(l).discovery = 0;
         shared()->notify(lock);
+        if (observed()) {
+            query_event e;
+            e.kind = event_kind::discovered;
+            e.reason = rediscovery_reason_.empty() ? std::string_view("first lookup") : rediscovery_reason_;
+            e.latency = now() - observed_.request_sent[l.background];
+            emit(e);
+        }
         l.at = phase::data_token;
         return go_on;
     }
@@ -393,7 +414,8 @@ private:
         return finish(l, std::move(failure));
     }
 
-    void rediscover() {
+    void rediscover(std::string_view reason) {
+        rediscovery_reason_ = reason;
         lock_type lock(shared()->mutex);
         shared()->endpoints.invalidate(target()->discovery_key, endpoint_);
         lock.unlock();
@@ -523,6 +545,7 @@ private:
     lane_stop fetch_supplied(lane& l) {
         if (!supplied_) {
             supply_wanted_ = true;
+            if (observed()) observed_.request_sent[l.background] = now();
             return lane_action{lane_action::load_credentials};
         }
         result<supplied_token> answer = std::move(*supplied_);
@@ -554,6 +577,7 @@ private:
                                           detail::invocation_headers(shared()->workspace_id_for(*endpoint_), streaming_),
                                           std::move(body_), options_.client_request_id, streaming_);
             if (!built) return finish(l, std::move(built).error());
+            observed_.add_headers(l.request);
         } else {
             if (parked_invocation_) {
                 l.request = std::move(*parked_invocation_);
@@ -569,7 +593,11 @@ private:
         }
         set_timeout(l, options_.timeout.count() > 0 ? options_.timeout : shared()->config.timeout);
         ++invoke_attempts_;
-        if (streaming_) stream_ = std::make_unique<detail::folded_stream>();
+        if (streaming_) {
+            stream_ = std::make_unique<detail::folded_stream>();
+            observed_.new_attempt();
+            if (observed() || observed_.stream_idle_timeout.count() > 0) observed_.request_sent[0] = now();
+        }
         detail::atomic_statistics::bump(target()->stats.invocations);
         return begin_send(l, phase::invoke_response);
     }
@@ -578,6 +606,7 @@ private:
 
     lane_stop on_invocation_response(lane& l) {
         if (!l.response) return lane_action{lane_action::wait_response};
+        if (observed() && *l.response) response_bytes_ = (*l.response)->body.size();
         lane_stop stop = handle_invocation_response(l, *l.response);
         l.response.reset();
         return stop;
@@ -597,7 +626,7 @@ private:
             return finish(l, std::move(failure));
         }
         if (r.status == 404 && endpoint_->discovered && !rediscovered_) {
-            rediscover();
+            rediscover("not found at its URL (HTTP 404)");
             return go_on;
         }
         dbserve::error failure = parse_service_error(r, shared()->wall_now());
@@ -612,7 +641,7 @@ private:
     lane_stop invocation_not_answered(lane& l, dbserve::error failure) {
         if (streaming_ && stream_->received_any()) failure.request_may_have_been_processed = true;
         if (failure.code == errc::name_resolution && endpoint_->discovered && !rediscovered_) {
-            rediscover();
+            rediscover("its host name did not resolve");
             return go_on;
         }
         failure.message = "query to " + endpoint_label() + " failed: " + failure.message;
@@ -638,6 +667,16 @@ private:
     lane_action stream_succeeded(lane& l, http_response& r) {
         auto ended = stream_->finish(r, [this] { return endpoint_label(); });
         if (!ended) return finish(l, std::move(ended).error());
+        if (observed()) {
+            if (observed_.stream_bytes == 0) observed_.stream_bytes = stream_->bytes();
+            query_event e;
+            e.kind = event_kind::stream_end;
+            e.finish_reason = stream_->summary().finish_reason;
+            e.usage = stream_->summary().usage;
+            e.chunks = stream_->summary().chunks;
+            e.latency = now() - started_;
+            emit(e);
+        }
         return finish_success(l, r);
     }
 
@@ -651,9 +690,73 @@ private:
         query_response& out = **outcome_;
         out.raw = std::move(r);
         detail::fill_response_fields(out);
+        if (observed()) {
+            response_bytes_ = out.raw.body.size();
+            query_finished(nullptr, out.status, out.served_model_name);
+        }
+        if (!options_.client_request_id.empty() || observed_.trace) link_result(out);
         l.at = phase::finished;
         detail::atomic_statistics::bump(target()->stats.queries_succeeded);
         return {lane_action::finished};
+    }
+
+    // The caller's request id and the trace, into the result.
+    DBSERVE_DETAIL_OUT_OF_LINE void link_result(query_response& out) {
+        if (!options_.client_request_id.empty()) out.client_request_id = std::move(options_.client_request_id);
+        if (observed_.trace) out.trace = std::move(observed_.trace);
+    }
+
+    // ---------------------------------------------------------------- observing a stream
+
+    // A piece of a streamed body with an event sink or an inactivity timeout: the byte
+    // times kept, and the first byte, first token and chunk events.
+    DBSERVE_DETAIL_OUT_OF_LINE void observe_body_chunk(const http_response& head, std::string_view chunk) {
+        const mono_time at = shared()->monotonic_now();
+        const bool first_byte = !observed_.first_byte_seen && !chunk.empty();
+        if (!chunk.empty()) {
+            observed_.first_byte_seen = true;
+            observed_.bytes_arrived(at, chunk.size());
+        }
+        const std::size_t before = stream_->summary().chunks;
+        stream_->on_body_chunk(head, chunk);
+        if (!observed()) return;
+        if (first_byte) {
+            query_event e;
+            e.kind = event_kind::stream_first_byte;
+            e.latency = at - started_;
+            emit(e);
+        }
+        const std::size_t added = stream_->summary().chunks - before;
+        for (std::size_t i = 0; i < added; ++i) {
+            const chat_chunk& c = stream_->recent(added - i);
+            if (!observed_.first_token_seen && !c.content().empty()) {
+                observed_.first_token_seen = true;
+                query_event e;
+                e.kind = event_kind::stream_first_token;
+                e.latency = at - started_;
+                emit(e);
+            }
+            query_event e;
+            e.kind = event_kind::stream_chunk;
+            e.since_previous = at - (observed_.last_chunk_at == mono_time{} ? started_ : observed_.last_chunk_at);
+            e.chunks = before + i + 1;
+            observed_.last_chunk_at = at;
+            emit(e);
+        }
+    }
+
+    // A stream that sent nothing for its inactivity timeout ends the query (the transport
+    // may not have noticed yet: a poll driver's wait says when to look).
+    DBSERVE_DETAIL_COLD void stall_check() {
+        auto stall = observed_.stall_deadline(observed_.request_sent[0]);
+        if (!stall || now() < *stall) return;
+        dbserve::error failure(errc::timeout, "the streamed response from " + endpoint_label() + " sent no byte for " +
+                                                  detail::describe_duration(observed_.stream_idle_timeout) +
+                                                  " (stream_idle_timeout)");
+        failure.request_may_have_been_processed = true;
+        claims_.abandon_all();
+        background_.reset();
+        finish(main_, outcome_unknown_note(std::move(failure)));
     }
 
     // A 401 from the data plane: that token is dropped and one new token tried.
@@ -675,6 +778,7 @@ private:
         return finish(l, std::move(failure));
     }
 
+    std::string_view rediscovery_reason_;  // why the endpoint is looked up again, for its event
 };
 
 // The entry points a driver calls, outside the class so that with
@@ -707,6 +811,7 @@ DBSERVE_DECL operation_step query_operation::next() {
     }
     waiting_noted_ = false;
     if (has_deadline() && main_.at != phase::finished && deadline_ends_query()) expire(true);
+    if (streaming_ && main_.at == phase::invoke_response && !main_.response) stall_check();
     lane_action background{lane_action::finished};
     if (background_) {
         background = advance(*background_);
@@ -752,9 +857,14 @@ DBSERVE_DECL void query_operation::on_response(std::uint64_t request_id, result<
     l->response.emplace(std::move(response));
 }
 
-DBSERVE_DECL void query_operation::on_body_chunk(std::uint64_t request_id, const http_response& head, std::string_view chunk) {
+DBSERVE_DECL void query_operation::on_body_chunk(std::uint64_t request_id, const http_response& head,
+                                                std::string_view chunk) {
     if (!streaming_ || main_.request_id != request_id || main_.at != phase::invoke_response) return;
-    stream_->on_body_chunk(head, chunk);
+    if (!observed() && observed_.stream_idle_timeout.count() <= 0) {
+        stream_->on_body_chunk(head, chunk);
+        return;
+    }
+    observe_body_chunk(head, chunk);
 }
 
 #endif  // DBSERVE_HEADER_DEFINITIONS

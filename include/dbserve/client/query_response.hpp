@@ -3,6 +3,7 @@
 // and what is read from a response's headers to fill it in.
 #pragma once
 
+#include <dbserve/client/trace_context.hpp>
 #include <dbserve/payload/responses.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/http.hpp>
@@ -22,6 +23,10 @@ struct query_response {
     http_response raw;              // for a streamed query: status and headers, empty body
     std::string served_model_name;  // the served-model-name response header
     std::string request_id;         // x-request-id / x-databricks-request-id, when sent
+    // What links the result to its query: the caller's client_request_id as sent in the
+    // body, and the W3C trace context every request of the query carried, when there were.
+    std::optional<std::string> client_request_id;
+    std::optional<trace_context> trace;
 
     std::string_view body() const noexcept { return raw.body; }
 

@@ -70,11 +70,12 @@ inline http_request token_exchange_token_request(std::string_view token_url, std
     return request;
 }
 
-// The headers every invocation sends before its Authorization, with room for that one:
+// The headers every invocation sends before its Authorization, with room for that one
+// and the trace context:
 // Content-Type, Accept and X-Databricks-Workspace-Id when known.
 inline header_list invocation_headers(std::string_view workspace_id, bool streaming) {
     header_list headers;
-    headers.reserve(4);
+    headers.reserve(6);
     headers.add_unchecked("Content-Type", "application/json");
     headers.add_unchecked("Accept", streaming ? "text/event-stream" : "application/json");
     if (!workspace_id.empty()) headers.add_unchecked("X-Databricks-Workspace-Id", std::string(workspace_id));
@@ -158,12 +159,12 @@ inline result<void> build_invocation_request(http_request& request, const std::s
 }
 
 // The same with headers built once and kept (a configured endpoint's): copied, with room
-// for the Authorization.
+// for the Authorization and the trace context (traceparent, tracestate).
 inline result<void> build_invocation_request(http_request& request, const std::string& url,
                                              const header_list& kept_headers, std::string&& body,
                                              std::string_view client_request_id, bool streaming) {
     start_invocation_request(request, url);
-    request.headers.reserve(kept_headers.size() + 1);
+    request.headers.reserve(kept_headers.size() + 3);
     request.headers.append(kept_headers);
     return set_invocation_body(request, std::move(body), client_request_id, streaming);
 }

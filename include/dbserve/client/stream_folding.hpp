@@ -95,6 +95,10 @@ public:
     }
 
     const stream_summary& summary() const noexcept { return summary_; }
+    std::size_t bytes() const noexcept { return bytes_; }
+    // The chunk folded `back` chunks ago (1: the last), while it is still buffered: right
+    // after on_body_chunk, for the chunks that call added.
+    const chat_chunk& recent(std::size_t back) const { return chunks_[chunks_.size() - back]; }
 
 private:
     void forget_handed_out() {

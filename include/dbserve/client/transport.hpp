@@ -92,6 +92,12 @@ struct send_options {
     // When set, the body is handed over in pieces as it arrives instead of being
     // collected into http_response::body.
     body_chunk_handler on_body_chunk;
+    // Inactivity limit for a streamed response (on_body_chunk set): when no byte arrives
+    // for this long (from the request's start until the first byte, then between bytes),
+    // the request ends with errc::timeout, request_may_have_been_processed set. Bytes that
+    // keep coming never trip it; `timeout` still bounds the whole request. Zero: none.
+    // libcurl enforces it with a progress callback, Beast with a timer per read.
+    std::chrono::milliseconds idle_timeout{0};
 };
 
 using completion_handler = std::function<void(result<http_response>)>;

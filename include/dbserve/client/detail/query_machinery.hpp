@@ -7,6 +7,8 @@
 #include <dbserve/client/detail/cache_acquire.hpp>
 #include <dbserve/client/detail/cache_claims.hpp>
 #include <dbserve/client/detail/query_lane.hpp>
+#include <dbserve/client/detail/query_observation.hpp>
+#include <dbserve/client/events.hpp>
 #include <dbserve/client/operation_step.hpp>
 #include <dbserve/client/stream_folding.hpp>
 #include <dbserve/client/client_config.hpp>
@@ -95,6 +97,7 @@ protected:
         step.request = &l.request;
         step.timeout = l.timeout;
         step.streaming = streaming_ && &l == &main_ && l.at == phase::invoke_response;
+        if (step.streaming) step.idle_timeout = observed_.stream_idle_timeout;
     }
 
     void done_step(operation_step& step) {
@@ -118,6 +121,9 @@ protected:
         }
         step.kind = operation_step::idle;
         if (has_deadline()) step.deadline = deadline_at_;
+        if (streaming_ && main.kind == lane_action::wait_response && main_.at == phase::invoke_response)
+            if (auto stall = observed_.stall_deadline(observed_.request_sent[0]))
+                if (step.deadline == mono_time{} || *stall < step.deadline) step.deadline = *stall;
         step.waiting_for_others =
             background.kind == lane_action::wait_others || main.kind == lane_action::wait_others;
         step.observed_version = observed_version_;
@@ -180,6 +186,16 @@ protected:
     // A data-plane token arrived: stored for every query of the client and the waiters
     // told; the main lane goes on to use it, a background refresh is done.
     lane_stop data_token_arrived(lane& l, secret_string token, std::chrono::nanoseconds ttl) {
+        if (observed()) {
+            query_event e;
+            e.kind = event_kind::token_fetched;
+            e.path = target()->path;
+            e.lifetime = ttl;
+            mono_time& sent = observed_.request_sent[l.background];
+            if (sent != mono_time{}) e.latency = now() - sent;  // none for a token from the credentials
+            sent = mono_time{};
+            emit(e);
+        }
         lock_type lock(shared()->mutex);
         shared()->data_tokens.complete(endpoint_->token_key, claims(l).data, std::move(token), ttl, now());
         claims(l).data = 0;
@@ -199,6 +215,15 @@ protected:
         const bool for_waiters = shared()->data_tokens.fail(endpoint_->token_key, claims(l).data, failure, now());
         claims(l).data = 0;
         shared()->notify(lock);
+        if (observed()) {
+            dbserve::error scrubbed = failure;
+            shared()->secrets.scrub(scrubbed);
+            query_event e;
+            e.kind = event_kind::token_refresh_failed;
+            e.failure = &scrubbed;
+            e.old_token_served = !for_waiters;
+            emit(e);
+        }
         if (l.background) {
             l.at = phase::finished;
             return lane_action{lane_action::finished};
@@ -242,6 +267,7 @@ protected:
 
     // A discovery or token request: the auth timeout, one more attempt, counted.
     lane_action send_auth_request(lane& l, std::atomic<std::uint64_t>& counter, phase then) {
+        if (observed()) observed_.request_sent[l.background] = now();
         set_timeout(l, shared()->config.auth_timeout);
         ++l.attempts;
         detail::atomic_statistics::bump(counter);
@@ -261,6 +287,7 @@ protected:
     void set_request(lane& l, http_request request) {
         if (!l.background && invoke_attempts_ != 0 && !parked_invocation_) parked_invocation_ = std::move(l.request);
         l.request = std::move(request);
+        observed_.add_headers(l.request);
     }
 
     // ---------------------------------------------------------------- refusals
@@ -320,6 +347,17 @@ protected:
             return false;
         }
         detail::atomic_statistics::bump(target()->stats.retries);
+        if (observed()) {
+            query_event e;
+            e.kind = event_kind::retry_scheduled;
+            e.status = failure.http_status;
+            e.wait = *delay;
+            e.attempt = attempts;
+            dbserve::error scrubbed = failure;
+            shared()->secrets.scrub(scrubbed);
+            e.failure = &scrubbed;
+            emit(e);
+        }
         l.deadline = now() + *delay;
         l.after_backoff = resume;
         l.at = phase::backoff;
@@ -334,10 +372,36 @@ protected:
         if (held.any()) claims_.fail(held, failure, now());
         l.at = phase::finished;
         if (!l.background) {
+            if (observed()) query_finished(&failure, failure.http_status, {});
             outcome_.emplace(std::move(failure));
             detail::atomic_statistics::bump(target()->stats.queries_failed);
         }
         return {lane_action::finished};
+    }
+
+    // ---------------------------------------------------------------- events
+
+    bool observed() const noexcept { return static_cast<bool>(shared()->config.events); }
+
+    DBSERVE_DETAIL_COLD void emit(query_event& e) {
+        e.endpoint = endpoint_ ? std::string_view(endpoint_->name) : std::string_view(target()->config.endpoint_name);
+        e.trace_id = observed_.trace_id();
+        shared()->config.events(e);
+    }
+
+    // The query ended: `failure` (scrubbed already) or a success with `served_model`.
+    DBSERVE_DETAIL_COLD void query_finished(const dbserve::error* failure, int status, std::string_view served_model) {
+        query_event e;
+        e.kind = event_kind::query_finished;
+        e.failure = failure;
+        e.status = status;
+        e.attempts = invoke_attempts_;
+        e.latency = now() - started_;
+        const http_request& sent = parked_invocation_ ? *parked_invocation_ : main_.request;
+        e.request_bytes = invoke_attempts_ != 0 ? sent.body.size() : 0;
+        e.response_bytes = stream_ ? observed_.stream_bytes : response_bytes_;
+        e.served_model = served_model;
+        emit(e);
     }
 
     // ---------------------------------------------------------------- the total deadline
@@ -502,6 +566,8 @@ protected:
     std::optional<dbserve::error> credential_failure_;
     std::optional<secret_string> subject_token_;     // federation: the JWT for the next exchange
     std::optional<result<supplied_token>> supplied_;  // the token supplier's answer
+    detail::query_observation observed_;  // trace headers; event and stream times
+    std::size_t response_bytes_ = 0;      // the last response body's size, with an event sink
 };
 
 }  // namespace detail

@@ -495,6 +495,7 @@ private:
         parser_->header_limit(64 * 1024);
         // Streamed bodies are capped too: a runaway stream is a fault, whoever consumes it.
         parser_->body_limit(static_cast<std::uint64_t>(state_->options.max_response_bytes));
+        arm_idle_timer();
         conn_->with_stream([&](auto& stream) {
             bhttp::async_read_header(stream, conn_->buffer, *parser_,
                                      on_strand([self = shared_from_this()](const boost::system::error_code& ec,
@@ -549,6 +550,7 @@ private:
         if (ec == boost::beast::http::error::need_buffer) ec = {};
         const std::size_t n = chunk_.size() - parser_->get().body().size;
         if (n != 0) {
+            arm_idle_timer();  // bytes came: the stream's inactivity limit starts over
             if (options_.on_body_chunk) options_.on_body_chunk(response_, std::string_view(chunk_.data(), n));
             else response_.body.append(chunk_.data(), n);
         }
@@ -594,6 +596,7 @@ private:
 
     void arm_timer(clock::time_point at, bool connect_phase) {
         timer_is_connect_ = connect_phase;
+        timer_is_idle_ = false;
         const auto generation = ++timer_generation_;
         timer_.expires_at(at);
         timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
@@ -602,8 +605,30 @@ private:
         });
     }
 
+    // A streamed response with an inactivity limit (send_options::idle_timeout): the timer
+    // waits for the next byte at most that long, never past the whole request's deadline.
+    void arm_idle_timer() {
+        if (!options_.on_body_chunk || options_.idle_timeout.count() <= 0) return;
+        const auto idle_at = clock::now() + options_.idle_timeout;
+        if (idle_at >= deadline_) {
+            if (timer_is_idle_) arm_timer(deadline_, false);
+            return;
+        }
+        arm_timer(idle_at, false);
+        timer_is_idle_ = true;
+    }
+
     void on_deadline() {
         std::string message;
+        if (timer_is_idle_) {
+            dbserve::error e(errc::timeout, "the streamed response from " + target_.host_and_port() + " sent no byte for " +
+                                                std::to_string(options_.idle_timeout.count()) +
+                                                " ms (send_options::idle_timeout)");
+            e.request_may_have_been_processed = true;
+            e.native_code = boost::asio::error::timed_out;
+            e.native_message = std::string("inactivity limit passed while ") + phase_name();
+            return abort(std::move(e));
+        }
         if (timer_is_connect_) {
             message = "connecting to " + (proxy_ ? "the proxy for " : std::string()) + target_.host_and_port() +
                       " took longer than transport_options::connect_timeout (" +
@@ -681,6 +706,7 @@ private:
     std::uint64_t timer_generation_ = 0;
     std::uint64_t wait_id_ = 0;
     bool timer_is_connect_ = false;
+    bool timer_is_idle_ = false;  // the timer waits for a streamed body's next byte
     bool finished_ = false;
     bool waiting_ = false;
     bool holds_slot_ = false;

@@ -5,6 +5,7 @@
 
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/curl/detail/error_mapping.hpp>
+#include <chrono>
 #include <dbserve/curl/detail/handles.hpp>
 #include <dbserve/curl/detail/settings.hpp>
 #include <dbserve/protocol/http.hpp>
@@ -129,6 +130,12 @@ public:
         set(CURLOPT_HEADERFUNCTION, &on_header)(CURLOPT_HEADERDATA, this);
         set(CURLOPT_WRITEFUNCTION, &on_body)(CURLOPT_WRITEDATA, this);
         set(CURLOPT_PREREQFUNCTION, &on_attempt)(CURLOPT_PREREQDATA, this);
+        if (options_.on_body_chunk && options_.idle_timeout.count() > 0) {
+            // libcurl's low-speed limit counts whole seconds; a progress callback (called at
+            // least once a second, and whenever data moves) keeps the limit in milliseconds.
+            last_byte_at_ = std::chrono::steady_clock::now();
+            set(CURLOPT_NOPROGRESS, 0L)(CURLOPT_XFERINFOFUNCTION, &on_progress)(CURLOPT_XFERINFODATA, this);
+        }
         if (request_.method == http_method::post) {
             set(CURLOPT_POST, 1L)(CURLOPT_POSTFIELDS, request_.body.data());
             set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_.body.size()));
@@ -142,6 +149,13 @@ public:
     // The outcome once libcurl reports the transfer done with `code`.
     result<http_response> finish(CURLcode code) {
         if (code == CURLE_OK) return std::move(response_);
+        if (stalled_) {
+            dbserve::error e(errc::timeout, "the streamed response from " + host_of(request_.url) + " sent no byte for " +
+                                                std::to_string(options_.idle_timeout.count()) +
+                                                " ms (send_options::idle_timeout)");
+            e.request_may_have_been_processed = true;
+            return e;
+        }
         const std::string host = host_of(request_.url);
         failure_context context;
         context.host = host;
@@ -235,9 +249,19 @@ private:
         return total;
     }
 
+    // A streamed response with an inactivity limit: stops the transfer once no byte came
+    // for that long.
+    static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+        auto& x = *static_cast<exchange*>(self);
+        if (std::chrono::steady_clock::now() - x.last_byte_at_ < x.options_.idle_timeout) return 0;
+        x.stalled_ = true;
+        return 1;  // CURLE_ABORTED_BY_CALLBACK
+    }
+
     static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* self) {
         auto& x = *static_cast<exchange*>(self);
         const std::size_t total = size * count;
+        if (x.options_.idle_timeout.count() > 0 && total > 0) x.last_byte_at_ = std::chrono::steady_clock::now();
         if (total > x.max_body_ - x.body_bytes_) {
             x.too_large_ = true;
             return 0;  // anything but `total` aborts the transfer
@@ -282,6 +306,8 @@ private:
     bool resend_refused_ = false;
     std::chrono::milliseconds timeout_{0};
     std::chrono::milliseconds connect_timeout_{0};
+    std::chrono::steady_clock::time_point last_byte_at_{};  // with an idle timeout
+    bool stalled_ = false;                                   // the idle timeout stopped the transfer
     char error_buffer_[CURL_ERROR_SIZE];
 };
 

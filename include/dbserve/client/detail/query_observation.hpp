@@ -1,0 +1,104 @@
+// What a query keeps to be seen from outside: its trace context (the traceparent and
+// tracestate every request carries) and the times its events report, and the
+// stream's inactivity deadline. Without an event sink no clock is read for events; without
+// a trace nothing is added to a request.
+#pragma once
+
+#include <dbserve/client/client_config.hpp>
+#include <dbserve/client/events.hpp>
+#include <dbserve/client/trace_context.hpp>
+#include <dbserve/protocol/detail/config.hpp>
+#include <dbserve/protocol/error.hpp>
+#include <dbserve/protocol/http.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+// The paths that build events and trace headers are kept out of line, so a query that
+// uses none of them runs the same code as before they existed: one test each.
+#if defined(__GNUC__) || defined(__clang__)
+#define DBSERVE_DETAIL_OUT_OF_LINE __attribute__((noinline))
+#define DBSERVE_DETAIL_COLD __attribute__((noinline, cold))
+#define DBSERVE_DETAIL_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define DBSERVE_DETAIL_OUT_OF_LINE __declspec(noinline)
+#define DBSERVE_DETAIL_COLD __declspec(noinline)
+#define DBSERVE_DETAIL_INLINE __forceinline
+#else
+#define DBSERVE_DETAIL_OUT_OF_LINE
+#define DBSERVE_DETAIL_COLD
+#define DBSERVE_DETAIL_INLINE inline
+#endif
+
+DBSERVE_BEGIN_NAMESPACE
+namespace detail {
+
+struct query_observation {
+    using mono_time = std::chrono::steady_clock::time_point;
+
+    std::optional<trace_context> trace;  // none: no trace headers
+
+    // Request start times of the main [0] and background [1] lane (token, discovery), only
+    // kept with an event sink.
+    mono_time request_sent[2]{};
+    // A streamed response: whether bytes and content arrived, when the last chunk and the
+    // last byte did, and the bytes so far.
+    bool first_byte_seen = false;
+    bool first_token_seen = false;
+    mono_time last_chunk_at{};
+    mono_time last_byte_at{};
+    std::size_t stream_bytes = 0;
+    std::chrono::milliseconds stream_idle_timeout{0};
+
+    // The query's trace: the caller's (checked), else a new one when the client generates
+    // them. An error: the caller's headers are malformed, and nothing is sent.
+    std::optional<dbserve::error> begin(const trace_options& options, std::optional<trace_context>&& caller) {
+        if (caller) {
+            if (caller->traceparent.empty()) {
+                if (caller->tracestate.empty()) return std::nullopt;  // an empty context: none
+                return dbserve::error(errc::invalid_argument,
+                                      "query_options::trace.tracestate is set without a traceparent; W3C Trace "
+                                      "Context sends tracestate only with the traceparent it belongs to");
+            }
+            if (auto ok = check_traceparent(caller->traceparent); !ok) return std::move(ok).error();
+            if (auto ok = check_tracestate(caller->tracestate); !ok) return std::move(ok).error();
+            trace = std::move(caller);
+            return std::nullopt;
+        }
+        if (options.generate) trace.emplace(trace_context{generate_traceparent(options.sampled), std::string()});
+        return std::nullopt;
+    }
+
+    void add_headers(http_request& request) const {
+        if (trace) add_trace_headers(request);
+    }
+    DBSERVE_DETAIL_OUT_OF_LINE void add_trace_headers(http_request& request) const {
+        request.headers.add_unchecked("traceparent", trace->traceparent);
+        if (!trace->tracestate.empty()) request.headers.add_unchecked("tracestate", trace->tracestate);
+    }
+
+    std::string_view trace_id() const noexcept { return trace ? trace_id_of(trace->traceparent) : std::string_view(); }
+
+    // A streamed response got bytes at `now`.
+    void bytes_arrived(mono_time now, std::size_t count) {
+        last_byte_at = now;
+        stream_bytes += count;
+    }
+
+    // When the stream stalls for good, if it has an inactivity timeout and is under way.
+    std::optional<mono_time> stall_deadline(mono_time request_start) const {
+        if (stream_idle_timeout.count() <= 0) return std::nullopt;
+        return (first_byte_seen ? last_byte_at : request_start) + stream_idle_timeout;
+    }
+
+    void new_attempt() {
+        first_byte_seen = false;
+        first_token_seen = false;
+        stream_bytes = 0;
+    }
+};
+
+}  // namespace detail
+DBSERVE_END_NAMESPACE
