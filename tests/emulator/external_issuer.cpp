@@ -63,6 +63,16 @@ bool base64url_decode(std::string_view text, std::string& out) {
     return true;
 }
 
+bool split_compact_jws(std::string_view token, compact_jws& out) {
+    const auto first = token.find('.');
+    const auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
+    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) return false;
+    out.signing_input = token.substr(0, second);
+    return base64url_decode(token.substr(0, first), out.header) &&
+           base64url_decode(token.substr(first + 1, second - first - 1), out.payload) &&
+           base64url_decode(token.substr(second + 1), out.signature);
+}
+
 external_issuer::external_issuer(std::string_view public_key_pem, std::string issuer)
     : key_(std::make_unique<key>()), issuer_(std::move(issuer)) {
     key_->pkey = read_public_key(public_key_pem);
@@ -74,19 +84,14 @@ external_issuer::external_issuer(std::string_view public_key_pem, std::string is
 external_issuer::~external_issuer() = default;
 
 bool external_issuer::verify(std::string_view token, external_token& out, std::string& reason) const {
-    const auto first = token.find('.');
-    const auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
-    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
-        reason = "not a JWS compact token";
+    compact_jws parts;
+    if (!split_compact_jws(token, parts)) {
+        reason = "not a JWS compact token with base64url parts";
         return false;
     }
-    std::string header_text, payload_text, signature;
-    if (!base64url_decode(token.substr(0, first), header_text) ||
-        !base64url_decode(token.substr(first + 1, second - first - 1), payload_text) ||
-        !base64url_decode(token.substr(second + 1), signature)) {
-        reason = "bad base64url";
-        return false;
-    }
+    const std::string& header_text = parts.header;
+    const std::string& payload_text = parts.payload;
+    const std::string& signature = parts.signature;
     const json header = json::parse(header_text, nullptr, false);
     if (!header.is_object() || header.value("alg", std::string()) != "RS256") {
         reason = "the token is not signed with RS256";
@@ -98,7 +103,7 @@ bool external_issuer::verify(std::string_view token, external_token& out, std::s
         reason = "out of memory";
         return false;
     }
-    const std::string_view signed_part = token.substr(0, second);
+    const std::string_view signed_part = parts.signing_input;
     const bool valid =
         EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_->pkey) == 1 &&
         EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),

@@ -50,4 +50,13 @@ private:
 // base64url without padding (RFC 7515 section 2); false on characters outside the alphabet.
 bool base64url_decode(std::string_view text, std::string& out);
 
+// A JWS in compact form (header.payload.signature), each part base64url-decoded, and the
+// signing input (header.payload as sent, a view into the token); false unless there are
+// exactly three parts that all decode.
+struct compact_jws {
+    std::string header, payload, signature;
+    std::string_view signing_input;
+};
+bool split_compact_jws(std::string_view token, compact_jws& out);
+
 }  // namespace emulator

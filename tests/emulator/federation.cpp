@@ -128,19 +128,14 @@ jwk_set::jwk_set(const json& jwks) {
 jwk_set::~jwk_set() = default;
 
 bool jwk_set::verify(std::string_view token, json& claims, std::string& reason) const {
-    const auto first = token.find('.');
-    const auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
-    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
+    compact_jws parts;
+    if (!split_compact_jws(token, parts)) {
         reason = "the subject token is not a JWT";
         return false;
     }
-    std::string header_text, payload_text, signature;
-    if (!base64url_decode(token.substr(0, first), header_text) ||
-        !base64url_decode(token.substr(first + 1, second - first - 1), payload_text) ||
-        !base64url_decode(token.substr(second + 1), signature)) {
-        reason = "the subject token is not a JWT";
-        return false;
-    }
+    const std::string& header_text = parts.header;
+    const std::string& payload_text = parts.payload;
+    const std::string& signature = parts.signature;
     const json header = json::parse(header_text, nullptr, false);
     const std::string alg = header.is_object() ? header.value("alg", std::string()) : std::string();
     if (alg != "RS256" && alg != "ES256") {
@@ -148,7 +143,7 @@ bool jwk_set::verify(std::string_view token, json& claims, std::string& reason) 
         return false;
     }
     const std::string kid = header.value("kid", std::string());
-    const std::string_view signed_part = token.substr(0, second);
+    const std::string_view signed_part = parts.signing_input;
     const std::string der = alg == "ES256" ? es256_der(signature) : std::string();
     bool valid = false;
     for (const auto& k : keys_) {

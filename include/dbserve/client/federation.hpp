@@ -7,6 +7,7 @@
 
 #include <dbserve/client/credentials.hpp>
 #include <dbserve/client/endpoint.hpp>
+#include <dbserve/client/request_builders.hpp>
 #include <dbserve/client/subject_token_sources.hpp>
 #include <dbserve/protocol/detail/config.hpp>
 #include <dbserve/protocol/detail/lenient_json.hpp>
@@ -40,11 +41,7 @@ namespace detail {
 // the account-wide policies apply. No client authentication: the JWT is the credential.
 inline http_request federated_token_request(std::string_view token_url, std::string_view subject_token,
                                             std::string_view client_id) {
-    http_request request;
-    request.method = http_method::post;
-    request.url = std::string(token_url);
-    request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
-    request.headers.add_unchecked("Accept", "application/json");
+    http_request request = token_endpoint_request(token_url);
     append_form_field(request.body, "grant_type", "urn:ietf:params:oauth:grant-type:token-exchange");
     append_form_field(request.body, "subject_token", subject_token);
     append_form_field(request.body, "subject_token_type", "urn:ietf:params:oauth:token-type:jwt");

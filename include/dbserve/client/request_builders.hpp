@@ -39,17 +39,24 @@ inline result<http_request> make_discovery_request(std::string_view workspace_ho
 
 namespace detail {
 
+// A form POST to the token endpoint, asking for JSON; `authorization` (an HTTP Basic
+// value) when the grant authenticates the client. The caller adds the form fields.
+inline http_request token_endpoint_request(std::string_view token_url, std::string authorization = {}) {
+    http_request request;
+    request.method = http_method::post;
+    request.url = std::string(token_url);
+    if (!authorization.empty()) request.headers.add_unchecked("Authorization", std::move(authorization));
+    request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
+    request.headers.add_unchecked("Accept", "application/json");
+    return request;
+}
+
 // Client credentials (HTTP Basic) for a token: a control-plane token without
 // authorization_details, a data-plane token scoped by them.
 inline http_request client_credentials_token_request(std::string_view token_url, std::string_view client_id,
                                                      std::string_view client_secret,
                                                      std::string_view authorization_details = {}) {
-    http_request request;
-    request.method = http_method::post;
-    request.url = std::string(token_url);
-    request.headers.add_unchecked("Authorization", basic_authorization(client_id, client_secret));
-    request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
-    request.headers.add_unchecked("Accept", "application/json");
+    http_request request = token_endpoint_request(token_url, basic_authorization(client_id, client_secret));
     append_form_field(request.body, "grant_type", "client_credentials");
     append_form_field(request.body, "scope", "all-apis");
     if (!authorization_details.empty()) append_form_field(request.body, "authorization_details", authorization_details);
@@ -59,11 +66,7 @@ inline http_request client_credentials_token_request(std::string_view token_url,
 // The SDKs' exchange: no client authentication; the control-plane token is the assertion.
 inline http_request token_exchange_token_request(std::string_view token_url, std::string_view control_plane_token,
                                                  std::string_view authorization_details) {
-    http_request request;
-    request.method = http_method::post;
-    request.url = std::string(token_url);
-    request.headers.add_unchecked("Content-Type", "application/x-www-form-urlencoded");
-    request.headers.add_unchecked("Accept", "application/json");
+    http_request request = token_endpoint_request(token_url);
     append_form_field(request.body, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
     append_form_field(request.body, "assertion", control_plane_token);
     append_form_field(request.body, "authorization_details", authorization_details);
