@@ -249,13 +249,9 @@ private:
     // With a token supplier and discovery, the supplier's token (a workspace token from a
     // broker or a file) also looks the endpoint up; it is asked anew for each lookup.
     lane_stop supplied_control_token(lane& l) {
-        if (!supplied_) {
-            supply_wanted_ = true;
-            return lane_action{lane_action::load_credentials};
-        }
-        result<supplied_token> answer = std::move(*supplied_);
-        supplied_.reset();
-        auto supplied = detail::check_supplied_token(std::move(answer), shared()->wall_now());
+        auto taken = take_supplied(shared()->wall_now());
+        if (!taken) return lane_action{lane_action::load_credentials};
+        result<supplied_token>& supplied = *taken;
         if (!supplied) {
             dbserve::error failure = std::move(supplied).error();
             failure.message = "could not get a token from the token supplier to look up serving endpoint '" +
@@ -541,17 +537,27 @@ private:
         return data_token_arrived(l, std::move(token->access_token), token->expires_in);
     }
 
-    // The supplier runs in the credential step; its answer is checked here.
-    lane_stop fetch_supplied(lane& l) {
+    // The token supplier's answer, checked against `wall`, once the credential step brought
+    // it; nullopt: the supplier has not run yet, and the step is asked for.
+    std::optional<result<supplied_token>> take_supplied(std::chrono::system_clock::time_point wall) {
         if (!supplied_) {
             supply_wanted_ = true;
-            if (observed()) observed_.request_sent[l.background] = now();
-            return lane_action{lane_action::load_credentials};
+            return std::nullopt;
         }
         result<supplied_token> answer = std::move(*supplied_);
         supplied_.reset();
+        return detail::check_supplied_token(std::move(answer), wall);
+    }
+
+    // The supplier runs in the credential step; its answer is checked here.
+    lane_stop fetch_supplied(lane& l) {
         const auto wall = shared()->wall_now();
-        auto supplied = detail::check_supplied_token(std::move(answer), wall);
+        auto taken = take_supplied(wall);
+        if (!taken) {
+            if (observed()) observed_.request_sent[l.background] = now();
+            return lane_action{lane_action::load_credentials};
+        }
+        result<supplied_token>& supplied = *taken;
         if (!supplied) {
             dbserve::error failure = std::move(supplied).error();
             failure.message = "could not get a token for serving endpoint '" + endpoint_->name +

@@ -216,13 +216,10 @@ protected:
         claims(l).data = 0;
         shared()->notify(lock);
         if (observed()) {
-            dbserve::error scrubbed = failure;
-            shared()->secrets.scrub(scrubbed);
             query_event e;
             e.kind = event_kind::token_refresh_failed;
-            e.failure = &scrubbed;
             e.old_token_served = !for_waiters;
-            emit(e);
+            emit_failure(e, failure);
         }
         if (l.background) {
             l.at = phase::finished;
@@ -353,10 +350,7 @@ protected:
             e.status = failure.http_status;
             e.wait = *delay;
             e.attempt = attempts;
-            dbserve::error scrubbed = failure;
-            shared()->secrets.scrub(scrubbed);
-            e.failure = &scrubbed;
-            emit(e);
+            emit_failure(e, failure);
         }
         l.deadline = now() + *delay;
         l.after_backoff = resume;
@@ -384,9 +378,23 @@ protected:
     bool observed() const noexcept { return static_cast<bool>(shared()->config.events); }
 
     DBSERVE_DETAIL_COLD void emit(query_event& e) {
-        e.endpoint = endpoint_ ? std::string_view(endpoint_->name) : std::string_view(target()->config.endpoint_name);
+        e.endpoint = queried_name();
         e.trace_id = observed_.trace_id();
         shared()->config.events(e);
+    }
+
+    // Emits `e` carrying `failure`, blanked of every credential the workspace knows first:
+    // no event shows a secret, whatever a server echoed into the error.
+    DBSERVE_DETAIL_COLD void emit_failure(query_event& e, const dbserve::error& failure) {
+        dbserve::error scrubbed = failure;
+        shared()->secrets.scrub(scrubbed);
+        e.failure = &scrubbed;
+        emit(e);
+    }
+
+    // The endpoint's name: as resolved, else as configured (before discovery).
+    const std::string& queried_name() const noexcept {
+        return endpoint_ ? endpoint_->name : target()->config.endpoint_name;
     }
 
     // The query ended: `failure` (scrubbed already) or a success with `served_model`.
@@ -445,10 +453,10 @@ protected:
             else
                 may_have_run = request_out;
         }
-        const std::string& name = endpoint_ ? endpoint_->name : target()->config.endpoint_name;
         dbserve::error failure(errc::timeout, "the query passed its total deadline of " +
                                                   detail::describe_duration(deadline_total_) + " while " +
-                                                  detail::describe_activity(main_, name, target()->path == token_path::supplied));
+                                                  detail::describe_activity(main_, queried_name(),
+                                                                            target()->path == token_path::supplied));
         failure.request_may_have_been_processed = may_have_run;
         claims_.abandon_all();
         background_.reset();
