@@ -43,3 +43,14 @@ TEST_CASE("header names must be RFC 9110 tokens") {
     CHECK_FALSE(h.add("X\r\nY", "v"));
     CHECK(h.add("X-Databricks-Workspace-Id", "123"));
 }
+
+TEST_CASE("header_list::take_last moves out the value of the last header of that name") {
+    header_list headers;
+    headers.add_unchecked("traceparent", "first");
+    headers.add_unchecked("Authorization", "Bearer x");
+    headers.add_unchecked("TraceParent", "second-and-longer-than-a-short-string");
+    CHECK(headers.take_last("traceparent") == "second-and-longer-than-a-short-string");
+    CHECK(headers.size() == 3);
+    CHECK(headers.get("traceparent") == "first");
+    CHECK(headers.take_last("tracestate").empty());
+}

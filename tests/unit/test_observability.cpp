@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -124,6 +126,75 @@ TEST_CASE("generated traceparents are valid, never all zero, and differ") {
         seen.insert(std::string(trace_id_of(value)));
     }
     CHECK(seen.size() == 1000);
+}
+
+TEST_CASE("trace ids are written as lowercase hex, highest digit first") {
+    const std::uint64_t words[] = {0, 1, 0x0123456789abcdefULL, 0xfedcba9876543210ULL, 0xa0b1c2d3e4f50617ULL,
+                                   ~std::uint64_t(0)};
+    std::uint64_t state = 7;
+    std::vector<std::uint64_t> all(std::begin(words), std::end(words));
+    for (int i = 0; i < 10000; ++i) all.push_back(detail::splitmix64(state));
+    for (std::uint64_t word : all) {
+        char written[16];
+        detail::write_hex(written, word);
+        char expected[17];
+        std::snprintf(expected, sizeof expected, "%016llx", static_cast<unsigned long long>(word));
+        REQUIRE(std::string(written, 16) == expected);
+    }
+}
+
+TEST_CASE("the result's traceparent is the one the requests carried, through a 401, a retry and a new token") {
+    testing::fake_transport transport;
+    transport.replies().on("/oidc/v1/token").always(testing::token_reply("secret-token-value"));
+    transport.replies()
+        .on("/invocations")
+        .reply(testing::error_reply(401, "UNAUTHENTICATED", "token expired"))
+        .reply(testing::error_reply(503, "TEMPORARILY_UNAVAILABLE", "busy"))
+        .always(testing::json_response(200, "{}"));
+    recorder seen;
+    auto config = configured();
+    config.events = seen.sink();
+    basic_client<testing::traits> client(config, transport, manual_clock{},
+                                         static_secret_source{testing::service_principal()});
+    auto r = client.query(std::string("{}"));
+    REQUIRE(r);
+    REQUIRE(r->trace);
+    CHECK(is_generated_traceparent(r->trace->traceparent));
+    const auto requests = transport.replies().requests();
+    CHECK(requests.size() == 5);  // token, invocation (401), token, invocation (503), invocation
+    for (const auto& request : requests) CHECK(request.headers.get("traceparent") == r->trace->traceparent);
+    auto done = seen.of(event_kind::query_finished);
+    REQUIRE(done.size() == 1);
+    CHECK(done[0].trace_id == std::string(trace_id_of(r->trace->traceparent)));
+}
+
+TEST_CASE("a caller's trace context is in the result and in the query's events, and stays with its query") {
+    auto transport = scripted();
+    recorder seen;
+    auto config = configured();
+    config.events = seen.sink();
+    basic_client<testing::poll_traits> client(config, no_transport{}, manual_clock{},
+                                              static_secret_source{testing::service_principal()});
+    query_options options;
+    options.trace = trace_context{caller_parent, "rojo=1"};
+    auto started = client.start_query(std::string("{}"), options);
+    auto op = std::move(started);  // the operation moves; the context it sends moves with it
+    std::optional<result<query_response>> outcome;
+    for (int guard = 0; guard < 20 && !outcome; ++guard) {
+        auto step = op.next();
+        if (step.kind == operation_step::load_credentials) op.load_credentials();
+        else if (step.kind == operation_step::send)
+            op.on_response(step.request_id, transport.send(*step.request, step.options()));
+        else if (step.kind == operation_step::done) outcome.emplace(std::move(*step.outcome));
+    }
+    REQUIRE(outcome);
+    auto& r = *outcome;
+    REQUIRE(r);
+    REQUIRE(r->trace);
+    CHECK(r->trace->traceparent == caller_parent);
+    CHECK(r->trace->tracestate == "rojo=1");
+    for (const auto& request : transport.replies().requests()) CHECK(request.headers.get("traceparent") == caller_parent);
+    for (const auto& e : *seen.events) CHECK(e.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 TEST_CASE("every request of a query carries the query's generated traceparent; the result names it") {

@@ -24,18 +24,19 @@ struct operation_step {
     std::uint64_t request_id = 0;
     const http_request* request = nullptr;  // owned by the operation, valid until on_response
     std::chrono::milliseconds timeout{0};   // the deadline for this request (send_options::timeout)
-    bool streaming = false;                 // deliver the body through on_body_chunk
     std::chrono::milliseconds idle_timeout{0};  // streaming: send_options::idle_timeout
     // wait_until: when to call next() again; idle: the query's total deadline or a streamed
     // response's inactivity deadline (stream_idle_timeout), the earlier, if any
     std::chrono::steady_clock::time_point deadline{};
-    // idle: waiting for another operation of the client (token fetch, discovery)
-    bool waiting_for_others = false;
+    // idle: the client's version when this operation began to wait for another one
     std::uint64_t observed_version = 0;
     // chunk: owned by the operation, valid until the next call on it
     const chat_chunk* stream_chunk = nullptr;
     // done: the result, owned by the operation (move it out); null on later calls
     result<query_response>* outcome = nullptr;
+    bool streaming = false;  // send: deliver the body through on_body_chunk
+    // idle: waiting for another operation of the client (token fetch, discovery)
+    bool waiting_for_others = false;
 
     explicit operator bool() const noexcept { return kind != idle; }
 

@@ -175,7 +175,7 @@ private:
 
     // The trace context and a stream's inactivity timeout, out of the common path.
     DBSERVE_DETAIL_OUT_OF_LINE lane_stop begin_observing(lane& l) {
-        if (auto refused = observed_.begin(shared()->config.trace, std::move(options_.trace)))
+        if (auto refused = observed_.begin(shared()->config.trace, options_.trace))
             return finish(l, std::move(*refused));
         if (streaming_)
             observed_.stream_idle_timeout = options_.stream_idle_timeout.count() > 0
@@ -583,7 +583,7 @@ private:
                                           detail::invocation_headers(shared()->workspace_id_for(*endpoint_), streaming_),
                                           std::move(body_), options_.client_request_id, streaming_);
             if (!built) return finish(l, std::move(built).error());
-            observed_.add_headers(l.request);
+            observed_.add_headers(l.request, options_.trace);
         } else {
             if (parked_invocation_) {
                 l.request = std::move(*parked_invocation_);
@@ -692,7 +692,7 @@ private:
             lock_type lock(shared()->mutex);
             shared()->data_tokens.accepted(endpoint_->token_key);
         }
-        outcome_.emplace(query_response());
+        outcome_.emplace(std::in_place);
         query_response& out = **outcome_;
         out.raw = std::move(r);
         detail::fill_response_fields(out);
@@ -700,16 +700,16 @@ private:
             response_bytes_ = out.raw.body.size();
             query_finished(nullptr, out.status, out.served_model_name);
         }
-        if (!options_.client_request_id.empty() || observed_.trace) link_result(out);
+        if (!options_.client_request_id.empty() || observed_.traced()) link_result(l, out);
         l.at = phase::finished;
         detail::atomic_statistics::bump(target()->stats.queries_succeeded);
         return {lane_action::finished};
     }
 
     // The caller's request id and the trace, into the result.
-    DBSERVE_DETAIL_OUT_OF_LINE void link_result(query_response& out) {
+    DBSERVE_DETAIL_OUT_OF_LINE void link_result(lane& l, query_response& out) {
         if (!options_.client_request_id.empty()) out.client_request_id = std::move(options_.client_request_id);
-        if (observed_.trace) out.trace = std::move(observed_.trace);
+        if (observed_.traced()) out.trace = observed_.take_for_result(options_.trace, l.request);
     }
 
     // ---------------------------------------------------------------- observing a stream
@@ -802,7 +802,7 @@ DBSERVE_DECL query_operation::query_operation(borrow_tag, detail::client_shared&
                                               query_options options, bool streaming)
     : query_machinery(shared, target, std::move(body), std::move(options), streaming) {}
 
-DBSERVE_DECL operation_step query_operation::next() {
+DBSERVE_DECL_STEP operation_step query_operation::next() {
     operation_step step;
     if (!shared() || delivered_) {
         step.kind = operation_step::done;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
@@ -59,34 +60,69 @@ inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
     return z ^ (z >> 31);
 }
 
-// A per-thread generator seeded from random_device, the time and the thread: no lock, and
-// two processes or threads started at once still draw different ids.
-inline std::uint64_t random_trace_word() noexcept {
-    thread_local std::uint64_t state = [] {
-        std::uint64_t seed = 0;
+// A seed from random_device, the time and the thread: two processes or threads started at
+// once still draw different ids. Never zero (zero marks a generator not yet seeded).
+inline std::uint64_t trace_seed() noexcept {
+    std::uint64_t seed = 0;
 #if DBSERVE_HAS_EXCEPTIONS
-        try {  // a random_device without a source throws; the time and thread still seed
-            std::random_device device;
-            seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
-        } catch (...) {
-        }
-#else
+    try {  // a random_device without a source throws; the time and thread still seed
         std::random_device device;
         seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+    } catch (...) {
+    }
+#else
+    std::random_device device;
+    seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
 #endif
-        seed ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-        seed ^= static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())) << 1;
-        return seed;
-    }();
+    seed ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    seed ^= static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())) << 1;
+    return seed == 0 ? 1 : seed;
+}
+
+// A per-thread generator, no lock. Its state starts at zero (no dynamic initialisation,
+// so no guard on each use) and is seeded on the first draw.
+inline std::uint64_t random_trace_word() noexcept {
+    thread_local std::uint64_t state = 0;
+    if (state == 0) state = trace_seed();
     std::uint64_t word;
     do word = splitmix64(state);
     while (word == 0);  // W3C forbids all-zero ids; a nonzero word makes the id nonzero
     return word;
 }
 
+// 8 lowercase hex digits of the low 32 bits of `v`, all at once: each nibble spread into
+// its own byte, then '0'..'9' or 'a'..'f' added to every byte in one addition.
+inline void write_hex32(char* out, std::uint64_t v) noexcept {
+    std::uint64_t x = v & 0xffffffffULL;
+    x = (x | (x << 16)) & 0x0000ffff0000ffffULL;
+    x = (x | (x << 8)) & 0x00ff00ff00ff00ffULL;
+    x = (x | (x << 4)) & 0x0f0f0f0f0f0f0f0fULL;  // byte i holds nibble i, lowest first
+    const std::uint64_t letters = ((x + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;
+    x += 0x3030303030303030ULL + letters * ('a' - '0' - 10);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    x = __builtin_bswap64(x);  // highest nibble first, in one store
+    std::memcpy(out, &x, sizeof x);
+#else
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(x >> (8 * (7 - i)));  // highest nibble first
+#endif
+}
+
+// 16 lowercase hex digits of `word`.
 inline void write_hex(char* out, std::uint64_t word) noexcept {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; --i, word >>= 4) out[i] = digits[word & 0xf];
+    write_hex32(out, word >> 32);
+    write_hex32(out + 8, word);
+}
+
+// The 55 characters of a new version-00 traceparent, written into `text`.
+inline void write_traceparent(char (&text)[55], bool sampled) noexcept {
+    text[0] = '0';
+    text[1] = '0';
+    text[2] = text[35] = text[52] = '-';
+    write_hex(text + 3, random_trace_word());
+    write_hex(text + 19, random_trace_word());
+    write_hex(text + 36, random_trace_word());
+    text[53] = '0';
+    text[54] = sampled ? '1' : '0';
 }
 
 }  // namespace detail
@@ -94,14 +130,7 @@ inline void write_hex(char* out, std::uint64_t word) noexcept {
 // A new traceparent (version 00): a random trace id and parent (span) id, never all zero.
 inline std::string generate_traceparent(bool sampled) {
     char text[55];
-    text[0] = '0';
-    text[1] = '0';
-    text[2] = text[35] = text[52] = '-';
-    detail::write_hex(text + 3, detail::random_trace_word());
-    detail::write_hex(text + 19, detail::random_trace_word());
-    detail::write_hex(text + 36, detail::random_trace_word());
-    text[53] = '0';
-    text[54] = sampled ? '1' : '0';
+    detail::write_traceparent(text, sampled);
     return std::string(text, sizeof text);
 }
 

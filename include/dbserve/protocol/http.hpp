@@ -90,6 +90,12 @@ public:
                                       [&](const header& h) { return detail::iequals(h.name, name); }),
                        headers_.end());
     }
+    // Moves out the value of the last header of that name (left empty); "" when none.
+    std::string take_last(std::string_view name) noexcept {
+        for (auto h = headers_.rbegin(); h != headers_.rend(); ++h)
+            if (detail::iequals(h->name, name)) return std::move(h->value);
+        return std::string();
+    }
     // The first value of that header, or nullptr.
     const std::string* find(std::string_view name) const noexcept {
         for (const auto& h : headers_)

@@ -38,6 +38,9 @@ public:
     result(U&& v) : storage_(std::in_place_index<0>, std::forward<U>(v)) {}
     result(unexpected u) : storage_(std::in_place_index<1>, std::move(u.value)) {}
     result(dbserve::error e) : storage_(std::in_place_index<1>, std::move(e)) {}
+    // The value built in place from `args`, with no temporary to move from.
+    template <class... Args>
+    explicit result(std::in_place_t, Args&&... args) : storage_(std::in_place_index<0>, std::forward<Args>(args)...) {}
 
     bool has_value() const noexcept { return storage_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }

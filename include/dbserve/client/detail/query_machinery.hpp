@@ -78,6 +78,7 @@ protected:
 
     void start() {
         if (streaming_) stream_ = std::make_unique<detail::folded_stream>();
+        events_on_ = static_cast<bool>(shared()->config.events);
         detail::atomic_statistics::bump(target()->stats.queries_started);
     }
 
@@ -122,11 +123,16 @@ protected:
         step.kind = operation_step::idle;
         if (has_deadline()) step.deadline = deadline_at_;
         if (streaming_ && main.kind == lane_action::wait_response && main_.at == phase::invoke_response)
-            if (auto stall = observed_.stall_deadline(observed_.request_sent[0]))
-                if (step.deadline == mono_time{} || *stall < step.deadline) step.deadline = *stall;
+            stall_deadline_into(step);
         step.waiting_for_others =
             background.kind == lane_action::wait_others || main.kind == lane_action::wait_others;
         step.observed_version = observed_version_;
+    }
+
+    // A streamed response's inactivity deadline, when it has one, if earlier than the step's.
+    DBSERVE_DETAIL_OUT_OF_LINE void stall_deadline_into(operation_step& step) const {
+        if (auto stall = observed_.stall_deadline(observed_.request_sent[0]))
+            if (step.deadline == mono_time{} || *stall < step.deadline) step.deadline = *stall;
     }
 
     // ---------------------------------------------------------------- the clock
@@ -284,7 +290,7 @@ protected:
     void set_request(lane& l, http_request request) {
         if (!l.background && invoke_attempts_ != 0 && !parked_invocation_) parked_invocation_ = std::move(l.request);
         l.request = std::move(request);
-        observed_.add_headers(l.request);
+        observed_.add_headers(l.request, options_.trace);
     }
 
     // ---------------------------------------------------------------- refusals
@@ -375,11 +381,13 @@ protected:
 
     // ---------------------------------------------------------------- events
 
-    bool observed() const noexcept { return static_cast<bool>(shared()->config.events); }
+    // Whether the client has an event sink: read once, when the query is made, so each
+    // place an event could start costs one test of a member.
+    bool observed() const noexcept { return events_on_; }
 
     DBSERVE_DETAIL_COLD void emit(query_event& e) {
         e.endpoint = queried_name();
-        e.trace_id = observed_.trace_id();
+        e.trace_id = observed_.trace_id(options_.trace);
         shared()->config.events(e);
     }
 
@@ -575,6 +583,7 @@ protected:
     std::optional<secret_string> subject_token_;     // federation: the JWT for the next exchange
     std::optional<result<supplied_token>> supplied_;  // the token supplier's answer
     detail::query_observation observed_;  // trace headers; event and stream times
+    bool events_on_ = false;              // see observed()
     std::size_t response_bytes_ = 0;      // the last response body's size, with an event sink
 };
 

@@ -38,7 +38,12 @@ namespace detail {
 struct query_observation {
     using mono_time = std::chrono::steady_clock::time_point;
 
-    std::optional<trace_context> trace;  // none: no trace headers
+    // Where the query's trace context comes from: none (no trace headers), the caller's
+    // query_options::trace (it stays there), or a traceparent generated into `generated`.
+    // Nothing here owns memory, so a query without a trace neither builds nor frees any.
+    enum class trace_source : unsigned char { none, caller, generated };
+    trace_source source = trace_source::none;
+    char generated[55];  // written only when source == generated
 
     // Request start times of the main [0] and background [1] lane (token, discovery), only
     // kept with an event sink.
@@ -54,7 +59,7 @@ struct query_observation {
 
     // The query's trace: the caller's (checked), else a new one when the client generates
     // them. An error: the caller's headers are malformed, and nothing is sent.
-    std::optional<dbserve::error> begin(const trace_options& options, std::optional<trace_context>&& caller) {
+    std::optional<dbserve::error> begin(const trace_options& options, const std::optional<trace_context>& caller) {
         if (caller) {
             if (caller->traceparent.empty()) {
                 if (caller->tracestate.empty()) return std::nullopt;  // an empty context: none
@@ -64,22 +69,47 @@ struct query_observation {
             }
             if (auto ok = check_traceparent(caller->traceparent); !ok) return std::move(ok).error();
             if (auto ok = check_tracestate(caller->tracestate); !ok) return std::move(ok).error();
-            trace = std::move(caller);
+            source = trace_source::caller;
             return std::nullopt;
         }
-        if (options.generate) trace.emplace(trace_context{generate_traceparent(options.sampled), std::string()});
+        if (options.generate) {
+            write_traceparent(generated, options.sampled);
+            source = trace_source::generated;
+        }
         return std::nullopt;
     }
 
-    void add_headers(http_request& request) const {
-        if (trace) add_trace_headers(request);
+    bool traced() const noexcept { return source != trace_source::none; }
+
+    // The traceparent sent; `caller` is the query's query_options::trace.
+    std::string_view traceparent(const std::optional<trace_context>& caller) const noexcept {
+        if (source == trace_source::generated) return std::string_view(generated, sizeof generated);
+        if (source == trace_source::caller) return caller->traceparent;
+        return std::string_view();
     }
-    DBSERVE_DETAIL_OUT_OF_LINE void add_trace_headers(http_request& request) const {
-        request.headers.add_unchecked("traceparent", trace->traceparent);
-        if (!trace->tracestate.empty()) request.headers.add_unchecked("tracestate", trace->tracestate);
+    std::string_view trace_id(const std::optional<trace_context>& caller) const noexcept {
+        return trace_id_of(traceparent(caller));
     }
 
-    std::string_view trace_id() const noexcept { return trace ? trace_id_of(trace->traceparent) : std::string_view(); }
+    void add_headers(http_request& request, const std::optional<trace_context>& caller) const {
+        if (traced()) add_trace_headers(request, caller);
+    }
+    DBSERVE_DETAIL_OUT_OF_LINE void add_trace_headers(http_request& request,
+                                                      const std::optional<trace_context>& caller) const {
+        request.headers.add_unchecked("traceparent", std::string(traceparent(caller)));
+        if (source == trace_source::caller && !caller->tracestate.empty())
+            request.headers.add_unchecked("tracestate", caller->tracestate);
+    }
+
+    // The trace context for the query's result. A generated traceparent is taken from the
+    // finished request that carried it, so the result costs no second copy.
+    DBSERVE_DETAIL_OUT_OF_LINE trace_context take_for_result(std::optional<trace_context>& caller,
+                                                             http_request& sent) {
+        if (source == trace_source::caller) return std::move(*caller);
+        std::string value = sent.headers.take_last("traceparent");
+        if (value.size() != sizeof generated) value.assign(generated, sizeof generated);
+        return trace_context{std::move(value), std::string()};
+    }
 
     // A streamed response got bytes at `now`.
     void bytes_arrived(mono_time now, std::size_t count) {

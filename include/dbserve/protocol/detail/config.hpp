@@ -47,3 +47,11 @@
 #else
 #define DBSERVE_DECL inline
 #endif
+// The same for a driver's step function (query_operation::next()): when the headers carry
+// its definition it is inlined into the loop that calls it, so each step is built in place
+// rather than returned through memory.
+#if !defined(DBSERVE_SEPARATE_COMPILATION) && (defined(__GNUC__) || defined(__clang__))
+#define DBSERVE_DECL_STEP inline __attribute__((always_inline))
+#else
+#define DBSERVE_DECL_STEP DBSERVE_DECL
+#endif
