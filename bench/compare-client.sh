@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per query of the client benchmarks here and at another commit, side by side
 # in one run (callgrind counts, see count-client.sh). The other commit is checked out into a
-# temporary worktree and built the same way; benchmarks it does not have are left blank.
+# temporary worktree and built the same way. A `*_untraced` benchmark the other commit does
+# not have is compared with its plain one (before trace context and events existed, every
+# query was untraced); other benchmarks it does not have are left blank.
 # Usage: bench/compare-client.sh <commit> [benchmark name regex]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,5 +25,6 @@ DBSERVE_BENCH_BUILD_DIR=$here_build "$root/bench/count-client.sh" "$filter" >"$w
 printf '%-36s %12s %12s %10s\n' benchmark "$(git -C "$root" rev-parse --short "$base")" \
   "$(git -C "$root" rev-parse --short HEAD)" difference
 awk -F'[: ]+' 'NR == FNR { base[$1] = $2; next }
-  { b = ($1 in base) ? base[$1] : ""; d = (b == "") ? "" : sprintf("%+d", $2 - b)
+  { name = $1; if (!(name in base) && name ~ /_untraced$/) sub(/_untraced$/, "", name)
+    b = (name in base) ? base[name] : ""; d = (b == "") ? "" : sprintf("%+d", $2 - b)
     printf "%-36s %12s %12s %10s\n", $1, b, $2, d }' "$work/base.txt" "$work/here.txt"
