@@ -70,6 +70,14 @@ struct recorder {
     }
 };
 
+// A client of the configured endpoint whose events go to `seen`.
+basic_client<testing::traits> client_with_sink(testing::fake_transport& transport, const recorder& seen) {
+    auto config = configured();
+    config.events = seen.sink();
+    return basic_client<testing::traits>(config, transport, manual_clock{},
+                                         static_secret_source{testing::service_principal()});
+}
+
 bool is_generated_traceparent(const std::string& value) { return value.size() == 55 && check_traceparent(value); }
 }  // namespace
 
@@ -152,10 +160,7 @@ TEST_CASE("the result's traceparent is the one the requests carried, through a 4
         .reply(testing::error_reply(503, "TEMPORARILY_UNAVAILABLE", "busy"))
         .always(testing::json_response(200, "{}"));
     recorder seen;
-    auto config = configured();
-    config.events = seen.sink();
-    basic_client<testing::traits> client(config, transport, manual_clock{},
-                                         static_secret_source{testing::service_principal()});
+    auto client = client_with_sink(transport, seen);
     auto r = client.query(std::string("{}"));
     REQUIRE(r);
     REQUIRE(r->trace);
@@ -323,10 +328,7 @@ TEST_CASE("discovery requests carry the traceparent too") {
 TEST_CASE("events: a token fetched and a query finished, with their figures and no secret") {
     auto transport = scripted();
     recorder seen;
-    auto config = configured();
-    config.events = seen.sink();
-    basic_client<testing::traits> client(config, transport, manual_clock{},
-                                         static_secret_source{testing::service_principal()});
+    auto client = client_with_sink(transport, seen);
     auto r = client.query(std::string(R"({"inputs":[1]})"));
     REQUIRE(r);
     REQUIRE(seen.events->size() == 2);
@@ -359,10 +361,7 @@ TEST_CASE("events: a retry is scheduled with its status, wait and attempt; a fai
         .reply(testing::error_reply(429, "REQUEST_LIMIT_EXCEEDED", "slow down"))
         .always(testing::error_reply(400, "BAD_REQUEST", "bad input"));
     recorder seen;
-    auto config = configured();
-    config.events = seen.sink();
-    basic_client<testing::traits> client(config, transport, manual_clock{},
-                                         static_secret_source{testing::service_principal()});
+    auto client = client_with_sink(transport, seen);
     auto r = client.query(std::string("{}"));
     REQUIRE_FALSE(r);
     auto retries = seen.of(event_kind::retry_scheduled);
@@ -472,10 +471,7 @@ TEST_CASE("events: a stream reports its first byte, first token, each chunk and 
          R"({"choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})"}));
     transport.chunked(7, 9);
     recorder seen;
-    auto config = configured();
-    config.events = seen.sink();
-    basic_client<testing::traits> client(config, transport, manual_clock{},
-                                         static_secret_source{testing::service_principal()});
+    auto client = client_with_sink(transport, seen);
     std::string text;
     auto r = client.stream(std::string(R"({"messages":[]})"), [&](const chat_chunk& c) { text += c.content(); });
     REQUIRE(r);
