@@ -19,6 +19,10 @@
 DBSERVE_BEGIN_NAMESPACE
 
 struct query_response {
+    // Provided (not defaulted) so that building one in place does not zero every byte
+    // first: each member has its own initial value.
+    query_response() noexcept {}
+
     int status = 0;
     http_response raw;              // for a streamed query: status and headers, empty body
     std::string served_model_name;  // the served-model-name response header

@@ -140,9 +140,9 @@ inline void start_invocation_request(http_request& request, const std::string& u
 }
 
 // The body of an invocation: the caller's, with its client_request_id and, for a stream,
-// "stream": true added.
-inline result<void> set_invocation_body(http_request& request, std::string&& body, std::string_view client_request_id,
-                                        bool streaming) {
+// "stream": true added. Inlined: every query builds one.
+DBSERVE_DETAIL_INLINE result<void> set_invocation_body(http_request& request, std::string&& body,
+                                                       std::string_view client_request_id, bool streaming) {
     request.body = std::move(body);
     if (!client_request_id.empty()) {
         auto valid = add_client_request_id(request.body, client_request_id);

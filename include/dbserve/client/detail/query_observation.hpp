@@ -16,22 +16,6 @@
 #include <optional>
 #include <string>
 
-// The paths that build events and trace headers are kept out of line, so a query that
-// uses none of them runs the same code as before they existed: one test each.
-#if defined(__GNUC__) || defined(__clang__)
-#define DBSERVE_DETAIL_OUT_OF_LINE __attribute__((noinline))
-#define DBSERVE_DETAIL_COLD __attribute__((noinline, cold))
-#define DBSERVE_DETAIL_INLINE inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define DBSERVE_DETAIL_OUT_OF_LINE __declspec(noinline)
-#define DBSERVE_DETAIL_COLD __declspec(noinline)
-#define DBSERVE_DETAIL_INLINE __forceinline
-#else
-#define DBSERVE_DETAIL_OUT_OF_LINE
-#define DBSERVE_DETAIL_COLD
-#define DBSERVE_DETAIL_INLINE inline
-#endif
-
 DBSERVE_BEGIN_NAMESPACE
 namespace detail {
 

@@ -31,6 +31,24 @@
 #define DBSERVE_HAS_CONCEPTS 0
 #endif
 
+// Inlining by hand where it matters per query: OUT_OF_LINE and COLD keep a path that a
+// plain query does not take (events, the trace context, stream observation) out of the
+// function that would carry it, so the common path stays as it was; INLINE keeps a small
+// step of the common path inlined whatever the translation unit's inlining budget.
+#if defined(__GNUC__) || defined(__clang__)
+#define DBSERVE_DETAIL_OUT_OF_LINE __attribute__((noinline))
+#define DBSERVE_DETAIL_COLD __attribute__((noinline, cold))
+#define DBSERVE_DETAIL_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define DBSERVE_DETAIL_OUT_OF_LINE __declspec(noinline)
+#define DBSERVE_DETAIL_COLD __declspec(noinline)
+#define DBSERVE_DETAIL_INLINE __forceinline
+#else
+#define DBSERVE_DETAIL_OUT_OF_LINE
+#define DBSERVE_DETAIL_COLD
+#define DBSERVE_DETAIL_INLINE inline
+#endif
+
 // Optional separate compilation (as Asio's BOOST_ASIO_SEPARATE_COMPILATION): with
 // DBSERVE_SEPARATE_COMPILATION defined in every translation unit, the heaviest non-template
 // functions are only declared in the headers, and one translation unit compiles them:
