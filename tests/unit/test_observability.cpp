@@ -202,6 +202,66 @@ TEST_CASE("a caller's trace context is in the result and in the query's events, 
     for (const auto& e : *seen.events) CHECK(e.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
+TEST_CASE("a background token refresh that ends after the result keeps the query's trace in its requests and events") {
+    for (const bool from_caller : {true, false}) {
+        CAPTURE(from_caller);
+        manual_clock clock;
+        recorder seen;
+        auto config = configured();
+        config.events = seen.sink();
+        basic_client<testing::poll_traits> client(config, no_transport{}, clock,
+                                                  static_secret_source{testing::service_principal()});
+        auto transport = scripted();
+        // Sends every request the operation asks for, answering invocations before token
+        // requests, so a background refresh ends after the query's result.
+        auto drive = [&](query_operation& op) {
+            std::vector<std::pair<std::uint64_t, http_request>> pending;
+            std::optional<result<query_response>> outcome;
+            for (int guard = 0; guard < 50 && !outcome; ++guard) {
+                auto step = op.next();
+                if (step.kind == operation_step::load_credentials) op.load_credentials();
+                else if (step.kind == operation_step::send) pending.push_back({step.request_id, *step.request});
+                else if (step.kind == operation_step::done) outcome.emplace(std::move(*step.outcome));
+                else if (!pending.empty()) {
+                    auto next = pending.begin();
+                    for (auto p = pending.begin(); p != pending.end(); ++p)
+                        if (p->second.url.find("/invocations") != std::string::npos) next = p;
+                    auto sent = std::move(*next);
+                    pending.erase(next);
+                    op.on_response(sent.first, transport.send(sent.second, send_options{}));
+                }
+            }
+            return outcome;
+        };
+        query_options options;
+        if (from_caller) options.trace = trace_context{caller_parent, "rojo=1"};
+        {
+            auto first = client.start_query(std::string("{}"), options);
+            auto done = drive(first);
+            REQUIRE(done);
+            REQUIRE(*done);
+        }
+        clock.advance(58min);  // the cached token is now stale: the next query refreshes it beside
+        seen.events->clear();
+        const std::size_t sent_before = transport.replies().requests().size();
+        auto op = client.start_query(std::string("{}"), options);
+        auto done = drive(op);
+        REQUIRE(done);
+        REQUIRE(*done);
+        const auto& r = **done;
+        REQUIRE(r.trace);
+        const std::string trace_id(trace_id_of(r.trace->traceparent));
+        REQUIRE(trace_id.size() == 32);
+        const auto requests = transport.replies().requests();
+        REQUIRE(requests.size() == sent_before + 2);  // the invocation and the background token request
+        for (std::size_t i = sent_before; i < requests.size(); ++i)
+            CHECK(requests[i].headers.get("traceparent") == r.trace->traceparent);
+        REQUIRE(seen.of(event_kind::token_fetched).size() == 1);
+        REQUIRE(seen.of(event_kind::query_finished).size() == 1);
+        for (const auto& e : *seen.events) CHECK(e.trace_id == trace_id);
+    }
+}
+
 TEST_CASE("every request of a query carries the query's generated traceparent; the result names it") {
     auto transport = scripted();
     basic_client<testing::traits> client(configured(), transport, manual_clock{},

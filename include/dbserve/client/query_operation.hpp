@@ -709,7 +709,8 @@ private:
     // The caller's request id and the trace, into the result.
     DBSERVE_DETAIL_OUT_OF_LINE void link_result(lane& l, query_response& out) {
         if (!options_.client_request_id.empty()) out.client_request_id = std::move(options_.client_request_id);
-        if (observed_.traced()) out.trace = observed_.take_for_result(options_.trace, l.request);
+        if (observed_.traced())
+            out.trace = observed_.take_for_result(options_.trace, l.request, background_.has_value());
     }
 
     // ---------------------------------------------------------------- observing a stream

@@ -86,10 +86,11 @@ struct query_observation {
     }
 
     // The trace context for the query's result. A generated traceparent is taken from the
-    // finished request that carried it, so the result costs no second copy.
+    // finished request that carried it, so the result costs no second copy. The caller's is
+    // moved, unless a background token refresh still runs: its requests and events use it.
     DBSERVE_DETAIL_OUT_OF_LINE trace_context take_for_result(std::optional<trace_context>& caller,
-                                                             http_request& sent) {
-        if (source == trace_source::caller) return std::move(*caller);
+                                                             http_request& sent, bool still_used) {
+        if (source == trace_source::caller) return still_used ? *caller : std::move(*caller);
         std::string value = sent.headers.take_last("traceparent");
         if (value.size() != sizeof generated) value.assign(generated, sizeof generated);
         return trace_context{std::move(value), std::string()};
