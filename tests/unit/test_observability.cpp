@@ -39,6 +39,16 @@ testing::fake_transport scripted() {
     return t;
 }
 
+// Issues tokens, and answers invocations with each of `first` once, in order, then `then`.
+testing::fake_transport answering(std::initializer_list<http_response> first, http_response then) {
+    testing::fake_transport t;
+    t.replies().on("/oidc/v1/token").always(testing::token_reply("secret-token-value"));
+    auto invocations = t.replies().on("/invocations");
+    for (const auto& r : first) invocations.reply(r);
+    invocations.always(std::move(then));
+    return t;
+}
+
 // Every event a client reports, copied out of the call (its views end with it).
 struct recorded_event {
     event_kind kind;
@@ -76,6 +86,14 @@ basic_client<testing::traits> client_with_sink(testing::fake_transport& transpor
     config.events = seen.sink();
     return basic_client<testing::traits>(config, transport, manual_clock{},
                                          static_secret_source{testing::service_principal()});
+}
+
+// The same for a poll client driven by the test, on `clock` (shared with the test).
+basic_client<testing::poll_traits> poll_client_with_sink(const manual_clock& clock, const recorder& seen) {
+    auto config = configured();
+    config.events = seen.sink();
+    return basic_client<testing::poll_traits>(config, no_transport{}, clock,
+                                              static_secret_source{testing::service_principal()});
 }
 
 bool is_generated_traceparent(const std::string& value) { return value.size() == 55 && check_traceparent(value); }
@@ -152,13 +170,9 @@ TEST_CASE("trace ids are written as lowercase hex, highest digit first") {
 }
 
 TEST_CASE("the result's traceparent is the one the requests carried, through a 401, a retry and a new token") {
-    testing::fake_transport transport;
-    transport.replies().on("/oidc/v1/token").always(testing::token_reply("secret-token-value"));
-    transport.replies()
-        .on("/invocations")
-        .reply(testing::error_reply(401, "UNAUTHENTICATED", "token expired"))
-        .reply(testing::error_reply(503, "TEMPORARILY_UNAVAILABLE", "busy"))
-        .always(testing::json_response(200, "{}"));
+    auto transport = answering({testing::error_reply(401, "UNAUTHENTICATED", "token expired"),
+                                testing::error_reply(503, "TEMPORARILY_UNAVAILABLE", "busy")},
+                               testing::json_response(200, "{}"));
     recorder seen;
     auto client = client_with_sink(transport, seen);
     auto r = client.query(std::string("{}"));
@@ -207,10 +221,7 @@ TEST_CASE("a background token refresh that ends after the result keeps the query
         CAPTURE(from_caller);
         manual_clock clock;
         recorder seen;
-        auto config = configured();
-        config.events = seen.sink();
-        basic_client<testing::poll_traits> client(config, no_transport{}, clock,
-                                                  static_secret_source{testing::service_principal()});
+        auto client = poll_client_with_sink(clock, seen);
         auto transport = scripted();
         // Sends every request the operation asks for, answering invocations before token
         // requests, so a background refresh ends after the query's result.
@@ -414,12 +425,8 @@ TEST_CASE("events: a token fetched and a query finished, with their figures and 
 }
 
 TEST_CASE("events: a retry is scheduled with its status, wait and attempt; a failed query reports its error") {
-    testing::fake_transport transport;
-    transport.replies().on("/oidc/v1/token").always(testing::token_reply("secret-token-value"));
-    transport.replies()
-        .on("/invocations")
-        .reply(testing::error_reply(429, "REQUEST_LIMIT_EXCEEDED", "slow down"))
-        .always(testing::error_reply(400, "BAD_REQUEST", "bad input"));
+    auto transport = answering({testing::error_reply(429, "REQUEST_LIMIT_EXCEEDED", "slow down")},
+                               testing::error_reply(400, "BAD_REQUEST", "bad input"));
     recorder seen;
     auto client = client_with_sink(transport, seen);
     auto r = client.query(std::string("{}"));
@@ -565,10 +572,7 @@ TEST_CASE("events: a stream reports its first byte, first token, each chunk and 
 TEST_CASE("events: chunk times follow the clock in a poll stream") {
     manual_clock clock;
     recorder seen;
-    auto config = configured();
-    config.events = seen.sink();
-    basic_client<testing::poll_traits> client(config, no_transport{}, clock,
-                                              static_secret_source{testing::service_principal()});
+    auto client = poll_client_with_sink(clock, seen);
     REQUIRE(client.load_credentials());  // ahead, so next() starts with the token request
     auto op = client.start_stream(std::string("{}"));
     auto t = op.next();
