@@ -123,16 +123,11 @@ protected:
         step.kind = operation_step::idle;
         if (has_deadline()) step.deadline = deadline_at_;
         if (streaming_ && main.kind == lane_action::wait_response && main_.at == phase::invoke_response)
-            stall_deadline_into(step);
+            if (auto stall = observed_.stall_deadline(observed_.request_sent[0]))
+                if (step.deadline == mono_time{} || *stall < step.deadline) step.deadline = *stall;
         step.waiting_for_others =
             background.kind == lane_action::wait_others || main.kind == lane_action::wait_others;
         step.observed_version = observed_version_;
-    }
-
-    // A streamed response's inactivity deadline, when it has one, if earlier than the step's.
-    DBSERVE_DETAIL_OUT_OF_LINE void stall_deadline_into(operation_step& step) const {
-        if (auto stall = observed_.stall_deadline(observed_.request_sent[0]))
-            if (step.deadline == mono_time{} || *stall < step.deadline) step.deadline = *stall;
     }
 
     // ---------------------------------------------------------------- the clock
